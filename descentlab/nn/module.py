@@ -136,6 +136,19 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    def astype(self, dtype: Any) -> Module:
+        """Cast every parameter (and its grad) and floating buffer to ``dtype`` in place."""
+        for m in self.modules():
+            for p in m._params.values():
+                p.data = p.data.astype(dtype)
+                p.grad = p.grad.astype(dtype)
+            for bname in m._buffers:
+                buf = getattr(m, bname)
+                if hasattr(buf, "dtype") and buf.dtype.kind == "f":
+                    object.__setattr__(m, bname, buf.astype(dtype))
+            m._cache = None
+        return self
+
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
