@@ -73,9 +73,12 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 "before assigning attributes."
             )
+        is_buffer = key in self._buffers and not isinstance(value, (Parameter, Module))
         for registry in (self._params, self._modules, self._buffers):
             registry.pop(key, None)
-        if isinstance(value, Parameter):
+        if is_buffer:
+            self._buffers[key] = True
+        elif isinstance(value, Parameter):
             if value.name is None:
                 value.name = key
             self._params[key] = value
