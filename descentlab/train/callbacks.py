@@ -1,0 +1,164 @@
+"""Callbacks with Keras's hook names; each resets its state in ``on_train_begin``.
+
+The Trainer sets ``callback.trainer`` before training. A callback stops training
+with ``self.trainer.stop_training = True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+from .._validation import check_option, check_scalar
+from ..io import atomic_write_text
+
+
+class Callback:
+    """Base class: override any hook. ``logs`` is a dict of the current metrics."""
+
+    trainer: Any = None
+
+    def set_trainer(self, trainer: Any) -> None:
+        self.trainer = trainer
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_begin(self, step: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None: ...
+
+
+def _better(mode: str, current: float, best: float, min_delta: float) -> bool:
+    if math.isnan(current):
+        return False
+    return current < best - min_delta if mode == "min" else current > best + min_delta
+
+
+def _resolve_mode(mode: str, monitor: str) -> str:
+    if mode != "auto":
+        return mode
+    return "max" if "acc" in monitor else "min"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights`` the model gets the weights of the best epoch back.
+    """
+
+    def __init__(self, monitor: str = "val_loss", *, patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True):
+        check_option(mode, "mode", ("auto", "min", "max"), owner="EarlyStopping")
+        check_scalar(patience, "patience", numbers.Integral, min_val=0, owner="EarlyStopping")
+        check_scalar(min_delta, "min_delta", numbers.Real, min_val=0.0, owner="EarlyStopping")
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.mode = _resolve_mode(mode, monitor)
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch, self.wait, self.best_weights, self.stopped_epoch = -1, 0, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = float((logs or {}).get(self.monitor, math.nan))
+        if _better(self.mode, current, self.best, self.min_delta):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.trainer.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.trainer.stop_training = True
+            self.trainer.stop_reason = "early_stopping"
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch is not None:
+            self.trainer.model.load_state_dict(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Write a full checkpoint (see Trainer.save_checkpoint) at epoch ends.
+
+    ``path`` may contain ``{epoch}``. With ``save_best_only`` it is written only when
+    ``monitor`` improves.
+    """
+
+    def __init__(self, path: str | Path, *, monitor: str = "val_loss", mode: str = "auto",
+                 save_best_only: bool = False):
+        check_option(mode, "mode", ("auto", "min", "max"), owner="ModelCheckpoint")
+        self.path, self.monitor, self.save_best_only = str(path), monitor, save_best_only
+        self.mode = _resolve_mode(mode, monitor)
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = float((logs or {}).get(self.monitor, math.nan))
+        if self.save_best_only and not _better(self.mode, current, self.best, 0.0):
+            return
+        self.best = current if not math.isnan(current) else self.best
+        path = self.path.format(epoch=epoch + 1)
+        self.trainer.save_checkpoint(path)
+        self.saved.append(path)
+
+
+class CSVLogger(Callback):
+    """Rewrite ``path`` atomically after every epoch with one row per epoch."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def on_train_begin(self, logs=None):
+        self.rows: list[dict[str, Any]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": epoch + 1, **{k: v for k, v in (logs or {}).items() if k != "epoch"}})
+        buf = io.StringIO()
+        fields = list(self.rows[0])
+        writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+
+class TerminateOnNaN(Callback):
+    """Stop at the first non-finite batch loss (Keras's name).
+
+    The Trainer already refuses to apply a step whose loss or gradient is not finite
+    (weights stay at their last finite values); this callback makes training stop
+    even when the Trainer runs with ``nonfinite="skip"``.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.step = None
+
+    def on_train_batch_end(self, step, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            self.step = step
+            self.trainer.stop_training = True
+            self.trainer.stop_reason = "nonfinite"
+
+
+class LearningRateLogger(Callback):
+    """Collects the learning rate of every parameter group per step and per epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.steps: list[list[float]] = []
+        self.epochs: list[list[float]] = []
+
+    def _lrs(self) -> list[float]:
+        return [float(g["lr"]) for g in self.trainer.optimizer.param_groups]
+
+    def on_train_batch_end(self, step, logs=None):
+        self.steps.append(self._lrs())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(self._lrs())

@@ -1,0 +1,345 @@
+"""The training loop: one forward and one backward pass per batch.
+
+Per batch: logits = model(x); L = loss(logits, y); guard L and ∇ finite;
+model.backward(dL/dlogits); [clip]; optimizer.step(); [scheduler.step() per step].
+Per epoch: evaluate on validation data; [scheduler.step() per epoch; plateau];
+callbacks; history. Ctrl-C stops at the next batch boundary and writes a checkpoint
+from which ``fit(..., resume=path)`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import backend as B
+from .._validation import check_option, check_scalar
+from ..data.loader import DataLoader
+from ..errors import CheckpointError, InvalidParameterError
+from ..nn.module import Module
+from .callbacks import Callback
+from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
+from .history import History
+from .progress import ProgressBar
+
+
+def _grads_finite(params) -> bool:
+    total = 0.0
+    for p in params:
+        total += float(B.get_array_module(p.grad).sum(p.grad))
+    return math.isfinite(total)
+
+
+class Trainer:
+    """Fit a model with a loss, an optimizer and an optional scheduler.
+
+    Args:
+        model: a descentlab Module producing logits (N, K).
+        loss: e.g. SoftmaxCrossEntropy(); ``forward(logits, y)``, ``backward()``.
+        optimizer: a descentlab.optim optimizer over ``model.parameters()``.
+        scheduler: optional descentlab.schedules.Scheduler (per step or per epoch).
+        callbacks: Callback instances (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
+        verbose: 1 shows a progress line per epoch (on stderr), 0 is silent.
+        nonfinite: "stop" (default) ends training at the first non-finite loss or
+            gradient, keeping the last finite weights; "skip" drops that step.
+        clip_grad_norm: clip the total gradient L2 norm to this value before each step.
+        eval_batch_size: batch size for evaluate/predict.
+    """
+
+    def __init__(self, model: Module, loss: Any, optimizer: Any, scheduler: Any = None,
+                 callbacks: Sequence[Callback] = (), *, verbose: int = 1,
+                 nonfinite: str = "stop", clip_grad_norm: float | None = None,
+                 eval_batch_size: int = 1000, progress_stream: Any = None):
+        if not isinstance(model, Module):
+            raise TypeError(f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}.")
+        check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
+        check_scalar(eval_batch_size, "eval_batch_size", numbers.Integral, min_val=1, owner="Trainer")
+        if clip_grad_norm is not None:
+            check_scalar(clip_grad_norm, "clip_grad_norm", numbers.Real, min_val=0.0,
+                         include_boundaries="neither", owner="Trainer")
+        if scheduler is not None and getattr(scheduler, "interval", None) not in ("step", "epoch"):
+            raise TypeError(
+                "Trainer: 'scheduler' must be a descentlab.schedules.Scheduler (with interval "
+                f"'step' or 'epoch') or None. Got {type(scheduler).__name__}; pass callbacks "
+                "as callbacks=[...].")
+        self.model, self.loss, self.optimizer, self.scheduler = model, loss, optimizer, scheduler
+        self.callbacks = list(callbacks)
+        if verbose:
+            self.callbacks.append(ProgressBar(progress_stream))
+        self.nonfinite, self.clip_grad_norm = nonfinite, clip_grad_norm
+        self.eval_batch_size = int(eval_batch_size)
+        self.history = History()
+        self.epoch = 0          # finished epochs
+        self.global_step = 0    # optimizer steps taken (and attempted, when skipping)
+        self.epochs = 0
+        self.batches_per_epoch = 0
+        self.loader: DataLoader | None = None
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
+        self._interrupt = False
+
+    # ------------------------------------------------------------ evaluation
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Logits for ``x`` in evaluation mode, as a NumPy array."""
+        bs = batch_size or self.eval_batch_size
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            outs = [B.to_numpy(self.model.forward(B.asarray(x[i:i + bs])))
+                    for i in range(0, len(x), bs)]
+        finally:
+            self.model.train(was_training)
+        return np.concatenate(outs) if outs else np.zeros((0,))
+
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = None) -> dict[str, float]:
+        """{"loss": mean loss, "acc": accuracy} on (x, y) in evaluation mode."""
+        if len(x) != len(y):
+            raise InvalidParameterError(
+                f"Trainer.evaluate: x and y must have the same length. Got {len(x)} and {len(y)}.")
+        bs = batch_size or self.eval_batch_size
+        was_training = self.model.training
+        self.model.eval()
+        total, correct = 0.0, 0
+        try:
+            for i in range(0, len(x), bs):
+                xb, yb = B.asarray(x[i:i + bs]), B.asarray(y[i:i + bs])
+                logits = self.model.forward(xb)
+                total += self.loss.forward(logits, yb) * len(xb)
+                correct += _correct(logits, yb)
+        finally:
+            self.model.train(was_training)
+        n = max(len(x), 1)
+        return {"loss": total / n, "acc": correct / n}
+
+    # ------------------------------------------------------------ checkpoints
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "loader": self.loader.state_dict() if self.loader is not None else None,
+            "rngs": rng_states(self.model),
+            "trainer": {"epoch": self.epoch, "global_step": self.global_step, **self._running},
+        }
+
+    def save_checkpoint(self, path: str | Path, config: dict | None = None) -> Path:
+        """Write everything needed to continue training exactly, atomically."""
+        save_checkpoint(path, self.state(), {"model_class": type(self.model).__name__,
+                                             "history": self.history.to_dict(),
+                                             "config": config or {}})
+        return Path(path)
+
+    def load_checkpoint(self, path: str | Path) -> dict[str, Any]:
+        """Restore model, optimizer, scheduler, loader, RNGs and history; returns meta."""
+        state, meta = load_checkpoint(path)
+        if meta.get("model_class") != type(self.model).__name__:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds a {meta.get('model_class')} but the trainer's "
+                f"model is a {type(self.model).__name__}."
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            if state.get("scheduler") is None:
+                raise CheckpointError(f"checkpoint {str(path)!r} has no scheduler state but a "
+                                      "scheduler was given.")
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.loader is not None and state.get("loader") is not None:
+            self.loader.load_state_dict(state["loader"])
+        set_rng_states(self.model, state.get("rngs") or [])
+        tr = state["trainer"]
+        self.epoch, self.global_step = int(tr["epoch"]), int(tr["global_step"])
+        self._running = {"loss_sum": float(tr["loss_sum"]), "correct": int(tr["correct"]),
+                         "count": int(tr["count"])}
+        self.history = History.from_dict(meta["history"])
+        return meta
+
+    # ------------------------------------------------------------ training
+    def fit(self, train: Any, val: tuple[Any, Any] | None = None, *, epochs: int,
+            batch_size: int = 128, seed: int = 0, shuffle: bool = True, drop_last: bool = False,
+            resume: str | Path | None = None, checkpoint: str | Path | None = None) -> History:
+        """Train for ``epochs`` epochs in total (counting epochs done before a resume).
+
+        Args:
+            train: (x, y) arrays or a DataLoader.
+            val: optional (x_val, y_val) evaluated after every epoch.
+            resume: checkpoint path to continue from (exactly where it stopped).
+            checkpoint: path rewritten at every epoch end and on Ctrl-C.
+        Returns:
+            The History (also ``self.history``).
+        """
+        check_scalar(epochs, "epochs", numbers.Integral, min_val=1, owner="Trainer.fit")
+        if isinstance(train, DataLoader):
+            self.loader = train
+        else:
+            try:
+                x, y = train
+            except (TypeError, ValueError):
+                raise InvalidParameterError(
+                    "Trainer.fit: 'train' must be an (x, y) pair or a DataLoader. "
+                    f"Got {type(train).__name__}.") from None
+            self.loader = DataLoader(x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        if val is not None and len(val) != 2:
+            raise InvalidParameterError("Trainer.fit: 'val' must be an (x_val, y_val) pair or None.")
+        if resume is not None:
+            self.load_checkpoint(resume)
+        else:
+            self.history, self.epoch, self.global_step = History(), 0, 0
+            self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
+        self.epochs, self.batches_per_epoch = int(epochs), len(self.loader)
+        self.stop_training, self.stop_reason, self._interrupt = False, None, False
+        for cb in self.callbacks:
+            cb.set_trainer(self)
+            cb.on_train_begin({})
+        try:
+            with self._sigint_guard():
+                while self.epoch < self.epochs and not self.stop_training:
+                    self._run_epoch(val, checkpoint)
+        except KeyboardInterrupt:
+            self._interrupt = True
+        if self._interrupt:
+            self.stop_reason = "interrupted"
+            self.history.checkpoint = str(self._save_interrupted(checkpoint))
+        self.history.stopped = self.stop_reason
+        for cb in self.callbacks:
+            cb.on_train_end({})
+        return self.history
+
+    def _run_epoch(self, val, checkpoint) -> None:
+        epoch, t0 = self.epoch, time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, {})
+        params = self.model.parameters()
+        self.model.train()
+        for xb, yb in self.loader:
+            batch = self.loader.position - 1 if self.loader.position else self.batches_per_epoch - 1
+            for cb in self.callbacks:
+                cb.on_train_batch_begin(self.global_step, {})
+            logs = self._train_step(xb, yb, params)
+            logs.update(batch=batch, batches=self.batches_per_epoch, size=len(xb))
+            for cb in self.callbacks:
+                cb.on_train_batch_end(self.global_step - 1, logs)
+            if self.stop_training or self._interrupt:
+                if self._interrupt or self.stop_reason == "nonfinite":
+                    return
+                break
+        self._finish_epoch(epoch, val, t0, checkpoint)
+
+    def _train_step(self, xb, yb, params) -> dict[str, float]:
+        self.optimizer.zero_grad()
+        logits = self.model.forward(xb)
+        loss = self.loss.forward(logits, yb)
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        cause = None
+        if not math.isfinite(loss):
+            cause = f"loss is {loss}"
+        else:
+            self.model.backward(self.loss.backward())
+            if self.clip_grad_norm is not None:
+                from ..optim import clip_grad_norm
+                norm = clip_grad_norm(params, self.clip_grad_norm)
+                if not math.isfinite(norm):
+                    cause = f"gradient norm is {norm}"
+            elif not _grads_finite(params):
+                cause = "a gradient is not finite"
+        self.global_step += 1
+        if cause is not None:
+            self._on_nonfinite(cause)
+            return {"loss": loss, "lr": lr, "acc": math.nan}
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler.interval == "step":
+            self.scheduler.step()
+        n = len(yb)
+        self._running["loss_sum"] += loss * n
+        self._running["correct"] += _correct(logits, yb)
+        self._running["count"] += n
+        self.history.add_step(loss, lr)
+        c = max(self._running["count"], 1)
+        return {"loss": self._running["loss_sum"] / c, "acc": self._running["correct"] / c,
+                "lr": lr, "step_loss": loss}
+
+    def _on_nonfinite(self, cause: str) -> None:
+        self.optimizer.zero_grad()
+        info = {"step": self.global_step, "epoch": self.epoch + 1, "cause": cause}
+        if self.nonfinite == "stop":
+            self.history.nonfinite = info
+            self.stop_training, self.stop_reason = True, "nonfinite"
+            warnings.warn(
+                f"Trainer: stopped at step {info['step']} (epoch {info['epoch']}): {cause}; "
+                "the weights are those of the last finite step.", RuntimeWarning, stacklevel=3)
+        else:
+            self.history.nonfinite = info
+
+    def _finish_epoch(self, epoch: int, val, t0: float, checkpoint) -> None:
+        c = max(self._running["count"], 1)
+        logs = {"epoch": epoch + 1, "loss": self._running["loss_sum"] / c,
+                "acc": self._running["correct"] / c,
+                "lr": float(self.optimizer.param_groups[0]["lr"])}
+        if val is not None:
+            ev = self.evaluate(*val)
+            logs.update(val_loss=ev["loss"], val_acc=ev["acc"])
+        self.epoch += 1
+        self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
+        if self.scheduler is not None:
+            if self.scheduler.interval == "epoch":
+                self.scheduler.step()
+            if getattr(self.scheduler, "plateau", None) is not None:
+                self.scheduler.step_plateau(logs.get("val_loss", logs["loss"]))
+        logs["seconds"] = time.perf_counter() - t0
+        self.history.add_epoch(logs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if self.stop_training and self.stop_reason is None:
+            self.stop_reason = "callback"
+        if checkpoint is not None:
+            self.save_checkpoint(checkpoint)
+
+    def _save_interrupted(self, checkpoint) -> Path:
+        path = Path(checkpoint) if checkpoint is not None else None
+        if path is None:
+            path = Path.cwd() / "descentlab-interrupted.npz"
+            i = 1
+            while path.exists():
+                path = Path.cwd() / f"descentlab-interrupted-{i}.npz"
+                i += 1
+        self.save_checkpoint(path)
+        warnings.warn(f"Trainer: interrupted; checkpoint written to {path}. "
+                      "Continue with fit(..., resume=path).", RuntimeWarning, stacklevel=3)
+        return path
+
+    @contextlib.contextmanager
+    def _sigint_guard(self):
+        """First Ctrl-C finishes the current batch, then checkpoints and returns."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._interrupt:
+                raise KeyboardInterrupt
+            self._interrupt = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _correct(logits, y) -> int:
+    pred = B.to_numpy(logits).argmax(axis=1)
+    y = B.to_numpy(y)
+    if y.ndim == 2:
+        y = y.argmax(axis=1)
+    return int((pred == y).sum())

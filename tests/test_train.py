@@ -1,0 +1,224 @@
+"""Trainer, callbacks and exact checkpoint/resume."""
+
+import io
+import math
+
+import numpy as np
+import pytest
+
+from descentlab.data import load_mnist_sample
+from descentlab.errors import CheckpointError
+from descentlab.models import MLP, SimpleConvNet
+from descentlab.nn import SoftmaxCrossEntropy
+from descentlab.optim import SGD, Adam
+from descentlab.schedules import CosineAnnealing, Scheduler
+from descentlab.train import (
+    Callback, CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnNaN, Trainer,
+)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    x, y = load_mnist_sample()
+    idx = np.random.default_rng(0).permutation(len(x))
+    return x[idx], y[idx]
+
+
+def _small(sample, n_train=600, n_val=200, flat=True):
+    x, y = sample
+    if flat:
+        x = x.reshape(len(x), -1)
+    return (x[:n_train], y[:n_train]), (x[n_train:n_train + n_val], y[n_train:n_train + n_val])
+
+
+def _bn_dropout_setup(epochs, steps_per_epoch):
+    model = MLP([784, 48, 48, 10], batchnorm=True, dropout=0.3, seed=1)
+    opt = Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    sched = Scheduler(opt, CosineAnnealing(3e-3, epochs * steps_per_epoch, 1e-5), interval="step")
+    return model, Trainer(model, SoftmaxCrossEntropy(), opt, sched, verbose=0)
+
+
+def _assert_same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        assert sa[k].dtype == np.float32 or sa[k].dtype.kind == "i"
+        assert np.array_equal(sa[k], sb[k]), k
+
+
+def test_resume_after_two_epochs_is_bit_identical(sample, tmp_path):
+    """Check that 2 epochs + checkpoint + 2 resumed epochs equals 4 uninterrupted epochs."""
+    train, val = _small(sample)
+    steps = math.ceil(600 / 50)
+    ref_model, ref = _bn_dropout_setup(4, steps)
+    h_ref = ref.fit(train, val, epochs=4, batch_size=50, seed=3)
+
+    m1, t1 = _bn_dropout_setup(4, steps)
+    t1.fit(train, val, epochs=2, batch_size=50, seed=3, checkpoint=tmp_path / "ck.npz")
+    m2, t2 = _bn_dropout_setup(4, steps)  # fresh objects, as after a restart
+    h2 = t2.fit(train, val, epochs=4, batch_size=50, seed=3, resume=tmp_path / "ck.npz")
+
+    _assert_same_weights(ref_model, m2)
+    assert h2.epoch["loss"] == h_ref.epoch["loss"]
+    assert h2.step["lr"] == h_ref.step["lr"]
+    assert len(h2.step["loss"]) == 4 * steps
+
+
+class _InterruptAt(Callback):
+    def __init__(self, step):
+        self.at = step
+
+    def on_train_batch_end(self, step, logs=None):
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_mid_epoch_checkpoints_and_resumes_exactly(sample, tmp_path):
+    """Check that an interrupt mid-epoch writes a checkpoint that resumes to the same weights."""
+    train, val = _small(sample)
+    steps = math.ceil(600 / 50)
+    ref_model, ref = _bn_dropout_setup(3, steps)
+    ref.fit(train, val, epochs=3, batch_size=50, seed=5)
+
+    m1, t1 = _bn_dropout_setup(3, steps)
+    t1.callbacks.append(_InterruptAt(steps + 4))  # in the second epoch
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        h1 = t1.fit(train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+    assert h1.stopped == "interrupted"
+    assert h1.checkpoint == str(tmp_path / "c.npz")
+    assert t1.global_step == steps + 5
+
+    m2, t2 = _bn_dropout_setup(3, steps)
+    t2.fit(train, val, epochs=3, batch_size=50, seed=5, resume=tmp_path / "c.npz")
+    _assert_same_weights(ref_model, m2)
+
+
+def test_mlp_loss_halves_in_a_few_epochs(sample):
+    """Check that a plain MLP with SGD momentum at least halves its training loss."""
+    train, val = _small(sample, 1000, 300)
+    model = MLP([784, 100, 100, 10], seed=0)
+    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.05, momentum=0.9),
+                verbose=0)
+    h = t.fit(train, val, epochs=4, batch_size=64)
+    assert h.epoch["loss"][-1] < 0.5 * h.epoch["loss"][0]
+    assert h.epoch["val_acc"][-1] > 0.8
+
+
+@pytest.mark.slow
+def test_simple_convnet_reaches_90_percent(sample):
+    """Check that SimpleConvNet + Adam reaches >= 0.90 on a held-out 1,000 in 2 epochs."""
+    x, y = sample
+    model = SimpleConvNet(seed=0)
+    t = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3), verbose=0)
+    t.fit((x[:4000], y[:4000]), epochs=2, batch_size=100)
+    assert t.evaluate(x[4000:], y[4000:])["acc"] >= 0.90
+
+
+def test_nonfinite_loss_stops_with_step_and_keeps_finite_weights(sample):
+    """Check that a NaN batch stops training, reports the step and leaves the weights finite."""
+    (x, y), _ = _small(sample, 400, 0)
+    x = x.copy()
+    x[130] = np.nan  # with shuffle=False this poisons the third batch of 64
+    model = MLP([784, 32, 10], seed=0)
+    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    snapshots = []
+
+    class Snap(Callback):
+        def on_train_batch_end(self, step, logs=None):
+            snapshots.append(model.state_dict())
+
+    t.callbacks.append(Snap())
+    with pytest.warns(RuntimeWarning, match="step 3"):
+        h = t.fit((x, y), epochs=2, batch_size=64, shuffle=False)
+    assert h.stopped == "nonfinite"
+    assert h.nonfinite["step"] == 3 and "nan" in h.nonfinite["cause"]
+    for k, v in model.state_dict().items():
+        assert np.all(np.isfinite(v))
+        assert np.array_equal(v, snapshots[1][k])  # weights of the last finite step
+
+
+def test_nonfinite_skip_mode_continues_and_terminate_on_nan_stops(sample):
+    """Check that nonfinite='skip' skips the bad step, and TerminateOnNaN stops anyway."""
+    (x, y), _ = _small(sample, 256, 0)
+    x = x.copy()
+    x[70] = np.inf
+    model = MLP([784, 16, 10], seed=0)
+    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0,
+                nonfinite="skip")
+    h = t.fit((x, y), epochs=1, batch_size=64, shuffle=False)
+    assert h.epochs_done == 1 and len(h.step["loss"]) == 3
+    assert h.nonfinite["step"] == 2
+    t2 = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), callbacks=[TerminateOnNaN()],
+                 verbose=0, nonfinite="skip")
+    h2 = t2.fit((x, y), epochs=3, batch_size=64, shuffle=False)
+    assert h2.stopped == "nonfinite" and h2.epochs_done == 0
+
+
+def test_early_stopping_restores_best_weights(sample):
+    """Check that EarlyStopping stops after `patience` bad epochs and restores the best weights."""
+    train, val = _small(sample, 300, 200)
+    model = MLP([784, 64, 10], seed=0)
+    best = {}
+
+    class Keep(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            best[epoch] = (logs["val_loss"], model.state_dict())
+
+    es = EarlyStopping("val_loss", patience=1)
+    # a huge lr makes validation loss rise after the first epochs
+    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=2.0), callbacks=[Keep(), es],
+                verbose=0)
+    h = t.fit(train, val, epochs=20, batch_size=50)
+    assert h.stopped == "early_stopping" and h.epochs_done < 20
+    best_epoch = min(best, key=lambda e: best[e][0])
+    assert es.best_epoch == best_epoch
+    for k, v in model.state_dict().items():
+        assert np.array_equal(v, best[best_epoch][1][k])
+
+
+def test_csv_logger_checkpoint_and_progress(sample, tmp_path):
+    """Check that CSVLogger writes one row per epoch, ModelCheckpoint files load, and the
+    progress line shows epoch and metrics."""
+    train, val = _small(sample, 200, 100)
+    model = MLP([784, 16, 10], seed=0)
+    stream = io.StringIO()
+    cbs = [CSVLogger(tmp_path / "log.csv"), ModelCheckpoint(tmp_path / "ep{epoch}.npz")]
+    t = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()), callbacks=cbs, verbose=1,
+                progress_stream=stream)
+    t.fit(train, val, epochs=2, batch_size=50)
+    rows = (tmp_path / "log.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("epoch,loss,acc") and len(rows) == 3
+    assert (tmp_path / "ep1.npz").exists() and (tmp_path / "ep2.npz").exists()
+    out = stream.getvalue()
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "val_acc" in out
+
+
+def test_corrupt_and_mismatched_checkpoints_are_refused(sample, tmp_path):
+    """Check that truncated, foreign and wrong-model checkpoints raise CheckpointError."""
+    train, _ = _small(sample, 100, 0)
+    model = MLP([784, 16, 10], seed=0)
+    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    t.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "ok.npz")
+    data = (tmp_path / "ok.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
+    fresh = Trainer(MLP([784, 16, 10]), SoftmaxCrossEntropy(),
+                    SGD(MLP([784, 16, 10]).parameters(), lr=0.1), verbose=0)
+    with pytest.raises(CheckpointError, match="truncated"):
+        fresh.load_checkpoint(tmp_path / "cut.npz")
+    with pytest.raises(CheckpointError, match="not a descentlab"):
+        fresh.load_checkpoint(tmp_path / "foreign.npz")
+    other = MLP([784, 20, 10])
+    t3 = Trainer(other, SoftmaxCrossEntropy(), SGD(other.parameters(), lr=0.1), verbose=0)
+    with pytest.raises(CheckpointError, match=r"0\.weight"):
+        t3.load_checkpoint(tmp_path / "ok.npz")
+
+
+def test_fit_rejects_bad_arguments(sample):
+    """Check that fit validates epochs and the shape of `train`."""
+    model = MLP([784, 8, 10])
+    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    with pytest.raises(ValueError, match="'epochs' must be an int in \\[1, inf\\]"):
+        t.fit(_small(sample, 10, 0)[0], epochs=0)
+    with pytest.raises(ValueError, match="must be an \\(x, y\\) pair"):
+        t.fit(np.zeros((3, 784)), epochs=1)
