@@ -35,3 +35,7 @@ class NonFiniteError(DescentlabError, FloatingPointError):
 
 class MissingDependencyError(DescentlabError, ImportError):
     """An optional dependency (cupy, optuna, torch, ...) is not installed."""
+
+
+class OutputExistsError(DescentlabError, FileExistsError):
+    """The output folder exists and is not empty (pass overwrite=True / --overwrite)."""

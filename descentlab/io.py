@@ -145,3 +145,22 @@ def load_state_npz(path: str | os.PathLike) -> tuple[Any, dict]:
             f"written by descentlab ({type(exc).__name__}: {exc})."
         ) from exc
     return unflatten_state(arrays, header["skeleton"]), header.get("meta", {})
+
+
+def check_output_dir(out: str | os.PathLike, overwrite: bool, *, owner: str = "descentlab") -> Path:
+    """Refuse an existing non-empty ``out`` unless ``overwrite``; create it; return it.
+
+    Raises OutputExistsError (a FileExistsError) naming the folder and ``--overwrite``.
+    """
+    from .errors import OutputExistsError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{owner}: output {str(out)!r} exists and is a file.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{owner}: output folder {str(out)!r} exists and is not empty; choose "
+            "another --out or pass --overwrite to write into it."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -54,12 +54,15 @@ class Trainer:
             gradient, keeping the last finite weights; "skip" drops that step.
         clip_grad_norm: clip the total gradient L2 norm to this value before each step.
         eval_batch_size: batch size for evaluate/predict.
+        config: JSON-able description of the run, stored in every checkpoint (the
+            CLI rebuilds model, optimizer and data from it on resume).
     """
 
     def __init__(self, model: Module, loss: Any, optimizer: Any, scheduler: Any = None,
                  callbacks: Sequence[Callback] = (), *, verbose: int = 1,
                  nonfinite: str = "stop", clip_grad_norm: float | None = None,
-                 eval_batch_size: int = 1000, progress_stream: Any = None):
+                 eval_batch_size: int = 1000, progress_stream: Any = None,
+                 config: dict | None = None):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}.")
         check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
@@ -78,6 +81,7 @@ class Trainer:
             self.callbacks.append(ProgressBar(progress_stream))
         self.nonfinite, self.clip_grad_norm = nonfinite, clip_grad_norm
         self.eval_batch_size = int(eval_batch_size)
+        self.config = dict(config or {})
         self.history = History()
         self.epoch = 0          # finished epochs
         self.global_step = 0    # optimizer steps taken (and attempted, when skipping)
@@ -137,7 +141,7 @@ class Trainer:
         """Write everything needed to continue training exactly, atomically."""
         save_checkpoint(path, self.state(), {"model_class": type(self.model).__name__,
                                              "history": self.history.to_dict(),
-                                             "config": config or {}})
+                                             "config": config or self.config})
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> dict[str, Any]:
