@@ -9,6 +9,8 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .errors import InvalidParameterError, ShapeError
 
 _BRACKETS = {
@@ -104,12 +106,32 @@ def check_shape(
         e is None or e == s for s, e in zip(shape, expected)
     )
     if not ok:
-        letters = iter("NCHWDEFG")
-        pattern = tuple(e if e is not None else next(letters) for e in expected)
+        letters = "NCHWDEFG"  # positional: (None, 3, None, None) -> (N, 3, H, W)
+        pattern = tuple(e if e is not None else letters[i % len(letters)]
+                        for i, e in enumerate(expected))
         pat = "(" + ", ".join(str(p) for p in pattern) + ("," if len(pattern) == 1 else "") + ")"
         raise ShapeError(
             f"{_prefix(owner)}{name} must have shape {pat}; got {shape}."
         )
+
+
+def check_array(x: Any, name: str, *, owner: str = "", floating: bool = False) -> Any:
+    """Check that ``x`` is a NumPy or CuPy array (of a floating dtype when asked).
+
+    Returns ``x``. Example message: ``Linear.forward: x must be an array
+    (numpy.ndarray or cupy.ndarray); got list.``
+    """
+    if not (isinstance(x, np.ndarray) or type(x).__module__.startswith("cupy")):
+        raise InvalidParameterError(
+            f"{_prefix(owner)}{name} must be an array (numpy.ndarray or cupy.ndarray); "
+            f"got {type(x).__name__}."
+        )
+    if floating and x.dtype.kind != "f":
+        raise InvalidParameterError(
+            f"{_prefix(owner)}{name} must have a floating dtype (float32 or float64); "
+            f"got {x.dtype}."
+        )
+    return x
 
 
 def check_positive_int_pair(value: Any, name: str, *, owner: str = "", min_val: int = 1) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from .._validation import check_scalar
+from .._validation import check_array, check_scalar
 from ..errors import ShapeError
 from .module import Module
 
@@ -33,7 +33,7 @@ class ReLU(Module):
     def forward(self, x):
         mask = x > 0
         self._cache = mask
-        return x * mask
+        return B.get_array_module(x).maximum(x, 0)  # not x * mask: -inf * 0 is NaN
 
     def backward(self, dout):
         return dout * self._need_cache()
@@ -93,6 +93,7 @@ class Flatten(Module):
     """(N, ...) -> (N, prod(...)); backward reshapes dy to the input shape."""
 
     def forward(self, x):
+        check_array(x, "x", owner="Flatten.forward")
         if x.ndim < 2:
             raise ShapeError(
                 f"Flatten.forward: x must have at least 2 dimensions (N, ...); got {tuple(x.shape)}."

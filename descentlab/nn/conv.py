@@ -5,7 +5,12 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from .._validation import check_positive_int_pair, check_scalar, check_shape
+from .._validation import (
+    check_array,
+    check_positive_int_pair,
+    check_scalar,
+    check_shape,
+)
 from .im2col import col2im, im2col, output_size, pad
 from .init import as_rng, init_weight
 from .module import Module, Parameter
@@ -54,6 +59,7 @@ class Conv2d(Module):
                 output_size(w, kw, pw, sw, owner="Conv2d", dim="width"))
 
     def forward(self, x):
+        check_array(x, "x", owner="Conv2d.forward", floating=True)
         check_shape(x.shape, (None, self.in_channels, None, None), "x", owner="Conv2d.forward")
         n, _, h, w = x.shape
         oh, ow = self.output_shape(h, w)

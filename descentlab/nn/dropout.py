@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from .._validation import check_scalar
+from .._validation import check_array, check_scalar
 from .init import as_rng
 from .module import Module
 
@@ -33,6 +33,7 @@ class Dropout(Module):
         return f"p={self.p}"
 
     def forward(self, x):
+        check_array(x, "x", owner="Dropout.forward")
         if not self.training or self.p == 0.0:
             self._cache = 1
             return x

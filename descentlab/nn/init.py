@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import backend as B
 from .._validation import check_option, check_scalar
+from ..errors import InvalidParameterError
 
 INIT_NAMES = (
     "he", "he_normal", "he_uniform", "xavier", "xavier_normal", "xavier_uniform",
@@ -101,8 +102,14 @@ def he_uniform(shape, *, rng=None, dtype=None):
 def init_weight(init: str | float, shape, *, rng=None, dtype=None, owner: str = "init"):
     """Dispatch by name ("he", "xavier", "lecun", ... see INIT_NAMES) or a float std."""
     if isinstance(init, numbers.Real) and not isinstance(init, bool):
+        check_scalar(init, "init", numbers.Real, min_val=0.0, owner=owner)
         return normal(shape, float(init), rng=rng, dtype=dtype)
-    check_option(init, "init", INIT_NAMES + ("<float std>",), owner=owner)
+    if not isinstance(init, str) or init not in INIT_NAMES:
+        choices = ", ".join(repr(n) for n in INIT_NAMES)
+        raise InvalidParameterError(
+            f"{owner}: 'init' must be a float std >= 0 or one of {choices}. "
+            f"Got {init!r}."
+        )
     if init in ("he", "he_normal"):
         return he_normal(shape, rng=rng, dtype=dtype)
     if init == "he_uniform":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from .._validation import check_scalar, check_shape
+from .._validation import check_array, check_scalar, check_shape
 from .init import as_rng, init_weight
 from .module import Module, Parameter
 
@@ -41,6 +41,7 @@ class Linear(Module):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
 
     def forward(self, x):
+        check_array(x, "x", owner="Linear.forward", floating=True)
         check_shape(x.shape, (None, self.in_features), "x", owner="Linear.forward")
         self._cache = x
         y = x @ self.weight.data.T

@@ -2,7 +2,8 @@
 
 SoftmaxCrossEntropy (stable: subtract the row max before exp):
   p = softmax(z);  L = -(1/N) Σ_n Σ_k t_nk log p_nk
-  dL/dz = (p - t) / N      (t one-hot from integer labels, or given as (N, K) targets)
+  dL/dz = (p Σ_k t_nk - t) / N, i.e. (p - t) / N when each target row sums to 1
+           (t one-hot from integer labels, or given as (N, K) targets, as torch)
 MSELoss (torch's mean reduction):
   L = mean((y - t)^2);  dL/dy = 2 (y - t) / numel
 """
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend as B
+from .._validation import check_array
 from ..errors import ShapeError
 
 
@@ -31,6 +33,8 @@ class SoftmaxCrossEntropy:
         return self.forward(logits, y)
 
     def forward(self, logits, y) -> float:
+        check_array(logits, "logits", owner="SoftmaxCrossEntropy.forward",
+                    floating=True)
         if logits.ndim != 2:
             raise ShapeError(
                 f"SoftmaxCrossEntropy.forward: logits must have shape (N, K); got {tuple(logits.shape)}."
@@ -77,8 +81,10 @@ class SoftmaxCrossEntropy:
         if y.ndim == 1:
             xp = B.get_array_module(grad)
             grad[xp.arange(n), y] -= 1
-        else:
-            grad -= y.astype(grad.dtype, copy=False)
+        else:  # dL/dz = p Σ_k t - t, which is p - t when each target row sums to 1
+            t = y.astype(grad.dtype, copy=False)
+            grad *= t.sum(axis=1, keepdims=True)
+            grad -= t
         grad /= n
         return grad
 
@@ -93,6 +99,7 @@ class MSELoss:
         return self.forward(y, t)
 
     def forward(self, y, t) -> float:
+        check_array(y, "y", owner="MSELoss.forward", floating=True)
         t = B.get_array_module(y).asarray(t)
         if tuple(y.shape) != tuple(t.shape):
             raise ShapeError(

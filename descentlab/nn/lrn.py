@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from .._validation import check_scalar
+from .._validation import check_array, check_scalar
 from ..errors import ShapeError
 from .module import Module
 
@@ -41,6 +41,7 @@ class LocalResponseNorm(Module):
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
     def forward(self, x):
+        check_array(x, "x", owner="LocalResponseNorm.forward", floating=True)
         if x.ndim < 3:
             raise ShapeError(
                 f"LocalResponseNorm.forward: x must have shape (N, C, ...) with at least 3 "

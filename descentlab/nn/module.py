@@ -73,12 +73,13 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 "before assigning attributes."
             )
-        is_buffer = key in self._buffers and not isinstance(value, (Parameter, Module))
+        if key in self._buffers and not isinstance(value, (Parameter, Module)):
+            # a buffer stays a buffer, in its place (``self.running_mean *= 0.9``)
+            object.__setattr__(self, key, value)
+            return
         for registry in (self._params, self._modules, self._buffers):
             registry.pop(key, None)
-        if is_buffer:
-            self._buffers[key] = True
-        elif isinstance(value, Parameter):
+        if isinstance(value, Parameter):
             if value.name is None:
                 value.name = key
             self._params[key] = value

@@ -5,6 +5,7 @@ Per feature/channel c over the batch (and H, W for 2-D):
          x̂ = (x - mu) / sqrt(var + eps),  y = gamma x̂ + beta,
          running_mean ← (1 - m) running_mean + m mu,
          running_var  ← (1 - m) running_var + m var·n/(n-1) (unbiased)
+         num_batches_tracked ← num_batches_tracked + 1   (torch's third buffer)
   eval:  x̂ = (x - running_mean) / sqrt(running_var + eps)
 Backward (train), n values per channel:
   dgamma = Σ dy x̂;  dbeta = Σ dy;  dx̂ = dy gamma
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from .._validation import check_scalar
+from .._validation import check_array, check_scalar
 from ..errors import ShapeError
 from .module import Module, Parameter
 
@@ -37,6 +38,8 @@ class _BatchNorm(Module):
         self.bias = Parameter(xp.zeros(self.num_features, dtype=dt))
         self.register_buffer("running_mean", xp.zeros(self.num_features, dtype=dt))
         self.register_buffer("running_var", xp.ones(self.num_features, dtype=dt))
+        # torch's third buffer: training passes seen (keeps state_dict keys equal)
+        self.register_buffer("num_batches_tracked", xp.zeros((), dtype=xp.int64))
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -44,6 +47,7 @@ class _BatchNorm(Module):
     def _layout(self, x):
         name = type(self).__name__
         pattern = "(N, C)" if self._ndim == 2 else "(N, C, H, W)"
+        check_array(x, "x", owner=f"{name}.forward", floating=True)
         if x.ndim != self._ndim or x.shape[1] != self.num_features:
             raise ShapeError(
                 f"{name}.forward: x must have shape {pattern.replace('C', str(self.num_features))}; "
@@ -71,6 +75,7 @@ class _BatchNorm(Module):
             self.running_mean += m * mu
             self.running_var *= 1 - m
             self.running_var += (m * n / (n - 1)) * var
+            self.num_batches_tracked += 1
         else:
             xc = x - self.running_mean.reshape(shape)
             var = self.running_var

@@ -10,7 +10,7 @@ AvgPool:  y = mean over the window, zero padding counted (count_include_pad=True
 from __future__ import annotations
 
 from .. import backend as B
-from .._validation import check_positive_int_pair
+from .._validation import check_array, check_positive_int_pair
 from ..errors import InvalidParameterError, ShapeError
 from .im2col import fold, output_size, pad, windows
 from .module import Module
@@ -36,6 +36,7 @@ class _Pool2d(Module):
 
     def _windows(self, x, fill: float):
         name = type(self).__name__
+        check_array(x, "x", owner=f"{name}.forward", floating=True)
         if x.ndim != 4:
             raise ShapeError(f"{name}.forward: x must have shape (N, C, H, W); got {tuple(x.shape)}.")
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
