@@ -1,0 +1,413 @@
+"""Optuna adapter: shared journal storage, K workers, resume, pruning, stale trials."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+import search_objectives
+
+from descentlab.errors import DataError, InvalidParameterError, MissingDependencyError
+from descentlab.search import (
+    Choice,
+    IntUniform,
+    LogUniform,
+    SearchResults,
+    Uniform,
+    format_summary,
+    optuna_search,
+    study_summary,
+)
+
+SPACE = {"x": Uniform(0.0, 1.0)}
+
+
+@pytest.fixture
+def optuna():
+    return pytest.importorskip("optuna")
+
+
+def _numbers(res):
+    return sorted(t.number for t in res)
+
+
+def test_missing_optuna_gives_install_hint(monkeypatch, tmp_path):
+    """Check that without optuna the adapter raises MissingDependencyError with the pip line."""
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(
+        MissingDependencyError,
+        match=r"optuna is not installed: pip install 'descentlab\[optuna\]'",
+    ):
+        optuna_search(
+            search_objectives.quadratic, SPACE, study_name="s", out=tmp_path, n_trials=1
+        )
+    with pytest.raises(ImportError):
+        study_summary(tmp_path, "s")
+
+
+def test_two_workers_share_one_journal(optuna, tmp_path):
+    """Check that 2 spawned workers on one journal run exactly N trials, numbered once each,
+    and that a fresh third process sees all of them."""
+    n = 8
+    res = optuna_search(
+        "search_objectives:slow_quadratic",
+        SPACE,
+        study_name="shared",
+        out=tmp_path,
+        n_trials=n,
+        n_workers=2,
+        seed=0,
+        pruner="none",
+    )
+    assert _numbers(res) == list(range(n))
+    assert all(t.status == "complete" for t in res)
+    study = optuna.load_study(
+        study_name="shared",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "optuna.journal"))
+        ),
+    )
+    pids = {t.user_attrs["dl_worker"]["pid"] for t in study.trials}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    code = (
+        "import json, sys; from descentlab.search import study_summary; "
+        f"s = study_summary({str(tmp_path)!r}, 'shared', k=100); print(json.dumps(s))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    summary = json.loads(out)
+    assert summary["n_trials"] == n and summary["states"] == {"complete": n}
+    assert sorted(r["number"] for r in summary["best"]) == list(range(n))
+    table = SearchResults.load(tmp_path)  # exported after the last trial
+    assert _numbers(table) == list(range(n))
+
+
+def test_resume_continues_the_numbering(optuna, tmp_path):
+    """Check that 3 trials then 2 more in the same study give trial numbers 0..4."""
+    first = optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="r",
+        out=tmp_path,
+        n_trials=3,
+        seed=0,
+    )
+    assert _numbers(first) == [0, 1, 2]
+    again = optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="r",
+        out=tmp_path,
+        n_trials=2,
+        seed=0,
+    )
+    assert _numbers(again) == [0, 1, 2, 3, 4]
+    params = [t.params["x"] for t in again]
+    assert len(set(params)) == 5  # the resumed run draws new points
+    assert [t.to_dict() for t in again.trials[:3]] == [
+        t.to_dict() for t in first.trials
+    ]
+
+
+def test_median_pruner_prunes_bad_trials(optuna, tmp_path):
+    """Check that trials reporting low values early are pruned, good ones complete."""
+    res = optuna_search(
+        search_objectives.climbing,
+        SPACE,
+        study_name="p",
+        out=tmp_path,
+        n_trials=20,
+        seed=1,
+        sampler="random",
+        pruner="median",
+    )
+    pruned = [t for t in res if t.status == "pruned"]
+    complete = [t for t in res if t.status == "complete"]
+    assert len(pruned) >= 3 and len(complete) >= 5
+    best_x = max(t.params["x"] for t in res)
+    assert best_x in [t.params["x"] for t in complete]
+    assert all(len(t.intermediate) < 5 for t in pruned)
+    mean = lambda ts: sum(t.params["x"] for t in ts) / len(ts)
+    assert mean(pruned) < mean(complete)
+
+
+def test_failures_are_recorded(optuna, tmp_path):
+    """Check that raising and NaN objectives become FAIL trials with the reason; search goes on."""
+    res = optuna_search(
+        search_objectives.fails_for_small_x,
+        SPACE,
+        study_name="f",
+        out=tmp_path,
+        n_trials=12,
+        seed=0,
+        sampler="random",
+    )
+    assert len(res) == 12
+    failed = [t for t in res if t.status == "failed"]
+    assert failed and all(t.error for t in failed)
+    assert {t.error.split(":")[0] for t in failed} <= {
+        "ValueError",
+        "objective returned nan",
+    }
+    assert all(0.3 <= t.params["x"] <= 0.7 for t in res if t.status == "complete")
+
+
+def test_mixed_space_maps_to_suggest(optuna, tmp_path):
+    """Check that log, int and choice dimensions map to Optuna's distributions."""
+    space = {
+        "lr": LogUniform(1e-6, 1e-2),
+        "n": IntUniform(1, 3),
+        "act": Choice(["relu", "tanh"]),
+    }
+
+    def objective(params, report):
+        assert isinstance(params["n"], int) and params["act"] in ("relu", "tanh")
+        return params["lr"]
+
+    optuna_search(objective, space, study_name="m", out=tmp_path, n_trials=4, seed=0)
+    study = optuna.load_study(
+        study_name="m",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "optuna.journal"))
+        ),
+    )
+    dists = study.trials[0].distributions
+    assert dists["lr"].log and dists["lr"].low == 1e-6
+    assert isinstance(dists["n"], optuna.distributions.IntDistribution)
+    assert dists["act"].choices == ("relu", "tanh")
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
+    """Check that RUNNING trials of a dead local worker (or older than stale_after) become FAIL,
+    while a live worker's trial is left alone."""
+    optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="st",
+        out=tmp_path,
+        n_trials=1,
+        seed=0,
+    )
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "optuna.journal"))
+    )
+    study = optuna.load_study(study_name="st", storage=storage)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    host = socket.gethostname()
+    t_dead, t_live, t_old = study.ask(), study.ask(), study.ask()
+    for trial, pid in ((t_dead, dead.pid), (t_live, os.getpid())):
+        trial.set_user_attr("dl_worker", {"host": host, "pid": pid, "start": None})
+    study.enqueue_trial(
+        {},
+        user_attrs={
+            "dl_run": "gone",
+            "dl_worker": {"host": host, "pid": dead.pid, "start": None},
+        },
+    )
+    time.sleep(0.3)
+    res = optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="st",
+        out=tmp_path,
+        n_trials=1,
+        seed=0,
+        stale_after=3600,
+    )
+    by_number = {t.number: t for t in res}
+    assert by_number[t_dead.number].status == "failed"
+    assert by_number[t_dead.number].error.startswith(
+        f"stale: worker process {dead.pid}"
+    )
+    assert by_number[t_live.number].status == "running"
+    assert by_number[t_old.number].status == "running"  # younger than stale_after
+    queued = by_number[t_old.number + 1]  # the orphaned queue slot
+    assert queued.status == "failed" and "queued by search process" in queued.error
+    res = optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="st",
+        out=tmp_path,
+        n_trials=1,
+        seed=0,
+        stale_after=0.2,
+    )
+    by_number = {t.number: t for t in res}
+    assert by_number[t_old.number].status == "failed"
+    assert "still running after 0.2 s" in by_number[t_old.number].error
+    assert len(res) == 7
+
+
+def test_killed_worker_leaves_only_its_trial(optuna, tmp_path, monkeypatch):
+    """Check that a worker killed mid-trial costs only that trial: the other worker finishes
+    the rest, and the next start marks the orphan FAIL."""
+    from descentlab.errors import DescentlabError
+
+    monkeypatch.setenv("DESCENTLAB_TEST_DIE_MARKER", str(tmp_path / "died"))
+    with pytest.raises(DescentlabError, match="exit code 3"):
+        optuna_search(
+            "search_objectives:dies_once",
+            SPACE,
+            study_name="k",
+            out=tmp_path,
+            n_trials=6,
+            n_workers=2,
+            seed=0,
+            pruner="none",
+        )
+    summary = study_summary(tmp_path, "k")
+    assert summary["states"] == {"complete": 5, "running": 1}
+    res = optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="k",
+        out=tmp_path,
+        n_trials=1,
+        seed=0,
+    )
+    assert _numbers(res) == list(range(7))
+    orphan = [t for t in res if t.status == "failed"]
+    assert len(orphan) == 1 and orphan[0].error.startswith("stale: worker process")
+
+
+def test_sqlite_url_storage(optuna, tmp_path):
+    """Check that a database URL is passed to Optuna (SQLite here) and can be resumed."""
+    pytest.importorskip("sqlalchemy")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="db",
+        storage=url,
+        out=tmp_path / "out",
+        n_trials=2,
+        seed=0,
+    )
+    res = optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="db",
+        storage=url,
+        out=tmp_path / "out",
+        n_trials=1,
+        seed=0,
+    )
+    assert _numbers(res) == [0, 1, 2]
+    assert not (tmp_path / "out" / "optuna.journal").exists()
+    assert study_summary(url, "db")["n_trials"] == 3
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DESCENTLAB_TEST_POSTGRES_URL"),
+    reason="set DESCENTLAB_TEST_POSTGRES_URL to test PostgreSQL storage",
+)
+def test_postgres_two_workers(optuna, tmp_path):
+    """Check two workers on a PostgreSQL study (only with DESCENTLAB_TEST_POSTGRES_URL)."""
+    url = os.environ["DESCENTLAB_TEST_POSTGRES_URL"]
+    name = f"descentlab-test-{os.getpid()}-{time.time_ns()}"
+    res = optuna_search(
+        "search_objectives:slow_quadratic",
+        SPACE,
+        study_name=name,
+        storage=url,
+        out=tmp_path,
+        n_trials=6,
+        n_workers=2,
+        seed=0,
+    )
+    assert _numbers(res) == list(range(6))
+    optuna.delete_study(study_name=name, storage=url)
+
+
+def test_summary_and_errors(optuna, tmp_path):
+    """Check the summary table and the messages for bad arguments and unknown studies."""
+    optuna_search(
+        search_objectives.quadratic,
+        SPACE,
+        study_name="s",
+        out=tmp_path,
+        n_trials=4,
+        seed=0,
+        metric="val_acc",
+    )
+    summary = study_summary(tmp_path / "optuna.journal", "s", k=2)
+    assert summary["n_trials"] == 4 and len(summary["best"]) == 2
+    assert summary["best"][0]["value"] >= summary["best"][1]["value"]
+    text = format_summary(summary)
+    assert (
+        text.startswith("study 's' (maximize): 4 trials (4 complete)")
+        and "rank" in text
+    )
+    with pytest.raises(
+        InvalidParameterError, match=r"no study 'nope' in journal file .*'s'"
+    ):
+        study_summary(tmp_path, "nope")
+    with pytest.raises(DataError, match="does not exist"):
+        study_summary(tmp_path / "missing.journal", "s")
+    with pytest.raises(
+        InvalidParameterError, match=r"exists with direction 'maximize'"
+    ):
+        optuna_search(
+            search_objectives.quadratic,
+            SPACE,
+            study_name="s",
+            out=tmp_path,
+            n_trials=1,
+            direction="minimize",
+        )
+    with pytest.raises(InvalidParameterError, match="must be picklable"):
+        optuna_search(
+            lambda p, r: 0.0,
+            SPACE,
+            study_name="s",
+            out=tmp_path,
+            n_trials=2,
+            n_workers=2,
+        )
+    with pytest.raises(
+        InvalidParameterError, match="must look like 'package.module:function'"
+    ):
+        optuna_search("no_colon", SPACE, study_name="s", out=tmp_path, n_trials=1)
+    with pytest.raises(InvalidParameterError, match="cannot load objective"):
+        optuna_search(
+            "search_objectives:nothing", SPACE, study_name="s", out=tmp_path, n_trials=1
+        )
+    with pytest.raises(InvalidParameterError, match="redis storage is not supported"):
+        optuna_search(
+            search_objectives.quadratic,
+            SPACE,
+            study_name="s",
+            storage="redis://u:secret@h/0",
+            n_trials=1,
+        )
+    with pytest.raises(
+        InvalidParameterError, match=r"'pruner' must be 'median', 'none'"
+    ):
+        optuna_search(
+            search_objectives.quadratic,
+            SPACE,
+            study_name="s",
+            out=tmp_path,
+            n_trials=1,
+            pruner="hyperband",
+        )
+    assert (
+        len(study_summary(tmp_path, "s")["best"]) == 4
+    )  # the refused calls added nothing
