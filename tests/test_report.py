@@ -1,0 +1,276 @@
+"""Tests for the HTML report, the experiment registry and the shared helpers."""
+
+import json
+import sys
+import time
+import types
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descentlab import experiments
+from descentlab.errors import InvalidParameterError
+from descentlab.experiments import _common
+from descentlab.report import OutputExistsError, build_report, run_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+GUIDE_ORDER = ["paths", "adagrad_step", "optimizers_mnist", "init_activations",
+               "init_mnist", "batchnorm", "regularization", "hyperparameter_search",
+               "schedules", "vanishing_gradients", "cnn", "architectures",
+               "weight_sensitivity"]
+EVIL = '<script>alert("x")</script> & a<b'
+VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
+
+
+class _Collector(HTMLParser):
+    """Collect <img> attributes and check that non-void tags are balanced."""
+
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.stack, self.errors = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+        elif tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
+        else:
+            self.stack.pop()
+
+
+def _parse(html_text):
+    parser = _Collector()
+    parser.feed(html_text)
+    parser.close()
+    return parser
+
+
+def _fake_module(name, n_figures=1, fail=False, title="Fake experiment"):
+    """A module that follows the experiment contract, drawing tiny PNGs."""
+    mod = types.ModuleType(f"_fake_exp_{name}")
+    mod.TITLE = title
+    mod.FORMULA = "loss = x^2 < 1 & y > 0"
+    mod.EXPLANATION = f"Explains {name}: " + EVIL
+
+    def run(size="quick", seed=0, out=None):
+        if fail:
+            raise RuntimeError(f"{name} exploded <on purpose>")
+        t0 = time.perf_counter()
+        out = _common.prepare_out(out, name)
+        figures = []
+        for k in range(n_figures):
+            with _common.plot_style() as plt:
+                fig, ax = plt.subplots(figsize=(2, 1.5))
+                ax.plot([0, 1], [k, 1 - k], color=_common.color("adam"))
+                figures.append(_common.save_figure(fig, out, f"{name}_{k}"))
+        return _common.make_result(name, out, t0, figures,
+                                   [{"metric": "acc", "value": 0.5 + k}
+                                    for k in range(2)],
+                                   captions={f"{name}_0.png": f"Caption of {name} <0>"},
+                                   size=size, seed=seed)
+
+    mod.run = run
+    return mod
+
+
+@pytest.fixture
+def fake_registry(monkeypatch):
+    mods = {"alpha": _fake_module("alpha", 2, title=EVIL),
+            "broken": _fake_module("broken", fail=True),
+            "gamma": _fake_module("gamma", 1)}
+    for name, mod in mods.items():
+        monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setattr(experiments, "EXPERIMENTS",
+                        {name: mod.__name__ for name, mod in mods.items()})
+    return mods
+
+
+# ------------------------------------------------------------------ build_report
+
+def test_build_report_references_every_figure(tmp_path, fake_registry):
+    """Check that index.html shows every figure, each file exists and is a PNG."""
+    results = {n: experiments.run(n, out=tmp_path / "runs" / n)
+               for n in ("alpha", "gamma")}
+    report_dir = tmp_path / "report"
+    index = build_report(results, report_dir)
+    assert index == report_dir / "index.html"
+    text = index.read_text(encoding="utf-8")
+    parser = _parse(text)
+    assert not parser.errors and not parser.stack
+    srcs = [img["src"] for img in parser.imgs]
+    assert len(srcs) == 3
+    assert parser.imgs[0]["alt"] == "Caption of alpha <0>"
+    assert "Figure 1.1: Caption of alpha &lt;0&gt;</figcaption>" in text
+    for img in parser.imgs:
+        assert img.get("alt")
+        path = (report_dir / img["src"]).resolve()
+        assert path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
+        assert not Path(img["src"]).is_absolute()
+    for result in results.values():
+        for fig in result["figures"]:
+            assert any(src.endswith(fig) for src in srcs)
+
+
+def test_report_html_is_offline_valid_and_escaped(tmp_path, fake_registry):
+    """Check HTML5 doctype, no external URLs, and that titles/text are escaped."""
+    results = {"alpha": experiments.run("alpha", out=tmp_path / "alpha")}
+    text = build_report(results, tmp_path).read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in text and '<meta charset="utf-8">' in text
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; a&lt;b" in text
+    assert "loss = x^2 &lt; 1 &amp; y &gt; 0" in text
+    assert 'id="exp-alpha"' in text and 'href="#exp-alpha"' in text
+    assert "Time per experiment" in text
+
+
+def test_report_table_shows_key_numbers(tmp_path, fake_registry):
+    """Check that the result table rows appear as an HTML table."""
+    results = {"gamma": experiments.run("gamma", out=tmp_path / "gamma")}
+    text = build_report(results, tmp_path).read_text(encoding="utf-8")
+    assert "<th>metric</th>" in text and "<td>1.5</td>" in text
+
+
+# ------------------------------------------------------------------ run_report
+
+def test_run_report_survives_a_failing_experiment(tmp_path, fake_registry):
+    """Check a failing experiment is reported, counted, and does not stop the others."""
+    lines = []
+    out = tmp_path / "rep"
+    failures = run_report(out=out, names=["alpha", "broken", "gamma"],
+                          progress=lines.append)
+    assert failures == 1
+    assert lines[0].startswith("[1/3] alpha ... ") and lines[0].endswith(" s")
+    assert lines[1].startswith("[2/3] broken ... ") and "FAILED" in lines[1]
+    assert lines[2].startswith("[3/3] gamma ... ")
+    assert any(line.strip().startswith("total") for line in lines)
+    text = (out / "index.html").read_text(encoding="utf-8")
+    assert ("This experiment failed: RuntimeError: broken exploded "
+            "&lt;on purpose&gt;") in text
+    assert (out / "gamma" / "gamma_0.png").is_file()
+    assert (out / "alpha" / "alpha.json").is_file()
+    parser = _parse(text)
+    assert not parser.errors
+    for img in parser.imgs:
+        assert (out / img["src"]).is_file()
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["failures"] == 1
+    assert [e["ok"] for e in summary["experiments"]] == [True, False, True]
+
+
+def test_run_report_refuses_non_empty_out(tmp_path, fake_registry):
+    """Check that a non-empty output folder is refused unless overwrite=True."""
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        run_report(out=out, names=["gamma"], progress=None)
+    assert issubclass(OutputExistsError, FileExistsError)
+    assert run_report(out=out, names=["gamma"], progress=None, overwrite=True) == 0
+    assert (out / "keep.txt").read_text() == "old"
+    assert (out / "index.html").is_file()
+
+
+def test_run_report_empty_existing_dir_is_fine(tmp_path, fake_registry):
+    """Check that an existing but empty folder is accepted without overwrite."""
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert run_report(out=out, names=["gamma"], progress=None) == 0
+
+
+def test_run_report_rejects_unknown_names_and_sizes(tmp_path, fake_registry):
+    """Check bad names and sizes fail before anything is written."""
+    with pytest.raises(InvalidParameterError, match="alpha, broken, gamma"):
+        run_report(out=tmp_path / "a", names=["nope"], progress=None)
+    with pytest.raises(InvalidParameterError, match="size"):
+        run_report(size="huge", out=tmp_path / "b", names=["gamma"], progress=None)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_run_report_with_real_schedules_experiment(tmp_path):
+    """Check the real `schedules` experiment (curves part) through the report."""
+    out = tmp_path / "rep"
+    assert run_report(out=out, names=["schedules"], progress=None) == 0
+    result = json.loads((out / "schedules" / "schedules.json").read_text())
+    assert result["figures"] == ["schedules_lr.png"]
+    curves = result["curves"]
+    assert curves["step"][25] == pytest.approx(0.025)       # GUIDE: epoch 25 -> 0.025
+    assert curves["cosine"][0] == pytest.approx(0.1)
+    assert curves["exp"][10] == pytest.approx(0.1 * 0.95**10)
+    assert len(curves["onecycle"]) == 50
+    text = (out / "index.html").read_text(encoding="utf-8")
+    assert 'src="schedules/schedules_lr.png"' in text
+
+
+# ------------------------------------------------------------------ registry
+
+def test_registry_order_and_lazy_get():
+    """Check the thirteen names in GUIDE order and the unknown-name error."""
+    assert list(experiments.EXPERIMENTS) == GUIDE_ORDER
+    assert experiments.names() == GUIDE_ORDER
+    for key, value in experiments.EXPERIMENTS.items():
+        assert value == f"descentlab.experiments.{key}"
+    with pytest.raises(InvalidParameterError, match="paths, adagrad_step, optimizers"):
+        experiments.get("pathz")
+    mod = experiments.get("paths")
+    assert isinstance(mod.TITLE, str) and isinstance(mod.FORMULA, str)
+    assert isinstance(mod.EXPLANATION, str) and callable(mod.run)
+
+
+# ------------------------------------------------------------------ _common helpers
+
+def test_check_size():
+    """Check that only "quick" and "full" are accepted."""
+    assert _common.check_size("quick") == "quick"
+    assert _common.check_size("full") == "full"
+    with pytest.raises(InvalidParameterError, match="'quick', 'full'"):
+        _common.check_size("fast")
+
+
+def test_smooth_trailing_mean():
+    """Check the trailing moving average against a direct loop."""
+    v = np.random.default_rng(0).normal(size=23)
+    s = _common.smooth(v, 5)
+    expected = [v[max(0, i - 4):i + 1].mean() for i in range(len(v))]
+    assert np.allclose(s, expected)
+    assert np.allclose(_common.smooth(v, 1), v)
+    with pytest.raises(InvalidParameterError, match="window"):
+        _common.smooth(v, 0)
+
+
+def test_save_results_is_plain_json(tmp_path):
+    """Check arrays, numpy scalars and NaN become JSON lists, numbers and null."""
+    path = _common.save_results(tmp_path, "x", {
+        "a": np.arange(3), "b": np.float32(1.5), "c": float("nan"), "d": (1, np.inf),
+        "e": {"f": np.array([[1.0]])}, "p": tmp_path / "f.png"})
+    data = json.loads(path.read_text())
+    assert data == {"a": [0, 1, 2], "b": 1.5, "c": None, "d": [1, None],
+                    "e": {"f": [[1.0]]}, "p": (tmp_path / "f.png").as_posix()}
+    with pytest.raises(TypeError, match="object"):
+        _common.save_results(tmp_path, "y", {"bad": object()})
+
+
+def test_optimizer_colors_are_fixed_and_distinct():
+    """Check one distinct colour per optimizer name, case-insensitive."""
+    names = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
+             "nadam", "lion"]
+    colors = [_common.color(n) for n in names]
+    assert len(set(colors)) == len(names)
+    assert _common.color("Adam") == _common.color("adam")
+
+
+def test_prepare_out_default_and_file_clash(tmp_path, monkeypatch):
+    """Check the default ./descentlab-out/<name> folder and refusal of a file path."""
+    monkeypatch.chdir(tmp_path)
+    assert _common.prepare_out(None, "demo") == Path("descentlab-out") / "demo"
+    assert (tmp_path / "descentlab-out" / "demo").is_dir()
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InvalidParameterError, match="folder"):
+        _common.prepare_out(tmp_path / "f", "demo")
