@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, experiments
-from .errors import DescentlabError
+from .errors import OutputExistsError
 from .experiments._common import check_size, to_jsonable
-from .io import atomic_write_json, atomic_write_text
+from .io import atomic_write_json, atomic_write_text, check_output_dir
 
 __all__ = ["OutputExistsError", "build_report", "run_report"]
 
 
-class OutputExistsError(DescentlabError, FileExistsError):
-    """The output folder exists and is not empty (pass overwrite=True / --overwrite)."""
 
 
 _CSS = """
@@ -228,16 +226,6 @@ def build_report(results: Mapping[str, Mapping], out: str | Path, *,
     return path
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"report: output {str(out)!r} exists and is a file.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"report: output folder {str(out)!r} exists and is not empty; choose "
-            "another --out or pass --overwrite (overwrite=True) to write into it."
-        )
-
-
 def run_report(size: str = "quick", seed: int = 0,
                out: str | Path = "descentlab-report",
                overwrite: bool = False, names: Iterable[str] | None = None,
@@ -268,9 +256,7 @@ def run_report(size: str = "quick", seed: int = 0,
     for name in chosen:
         if name not in experiments.EXPERIMENTS:
             experiments.get(name)  # raises with the list of valid names
-    out = Path(out)
-    _check_out(out, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out, overwrite, owner="report")
     say = progress or (lambda _line: None)
     results: dict[str, dict] = {}
     width = len(str(len(chosen)))
