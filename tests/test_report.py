@@ -195,11 +195,11 @@ def test_run_report_rejects_unknown_names_and_sizes(tmp_path, fake_registry):
 
 
 def test_run_report_with_real_schedules_experiment(tmp_path):
-    """Check the real `schedules` experiment (curves part) through the report."""
+    """Check the real `schedules` experiment through the report."""
     out = tmp_path / "rep"
     assert run_report(out=out, names=["schedules"], progress=None) == 0
     result = json.loads((out / "schedules" / "schedules.json").read_text())
-    assert result["figures"] == ["schedules_lr.png"]
+    assert result["figures"] == ["schedules_lr.png", "schedules_training.png"]
     curves = result["curves"]
     assert curves["step"][25] == pytest.approx(0.025)       # GUIDE: epoch 25 -> 0.025
     assert curves["cosine"][0] == pytest.approx(0.1)
