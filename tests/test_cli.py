@@ -1,0 +1,87 @@
+"""The `descentlab` command: train end to end, resume, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from descentlab.cli import main
+
+
+def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
+    """Check that `train` writes config/checkpoint/history/curves and `--resume` continues."""
+    out = tmp_path / "run"
+    rc = main(["train", "--model", "mlp", "--hidden", "32", "--optimizer", "adam",
+               "--lr", "0.01", "--schedule", "cosine", "--epochs", "2", "--n-train", "300",
+               "--n-val", "100", "--batch-size", "30",
+               "--quiet", "--out", str(out)])
+    assert rc == 0
+    for name in ("config.json", "checkpoint.npz", "history.csv", "history.json",
+                 "result.json", "curves.png"):
+        assert (out / name).exists(), name
+    first = json.loads((out / "result.json").read_text())
+    assert first["epochs_done"] == 2 and 0.3 < first["test_acc"] <= 1.0
+    assert "test accuracy" in capsys.readouterr().out
+    rc = main(["train", "--resume", str(out / "checkpoint.npz"), "--epochs", "3", "--quiet"])
+    assert rc == 0
+    again = json.loads((out / "result.json").read_text())
+    assert again["epochs_done"] == 3
+    assert again["config"]["hidden"] == [32] and again["config"]["n_train"] == 300
+    assert len(json.loads((out / "history.json").read_text())["epoch"]["loss"]) == 3
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["train", "--lr", "-1"], "'lr' must be a float in \\(0.0, inf\\). Got -1.0."),
+    (["train", "--model", "vgg"], "invalid choice: 'vgg'"),
+    (["train", "--epochs", "0"], "'epochs' must be an int in \\[1, inf\\]"),
+    (["train", "--batch-size", "x"], "invalid int value: 'x'"),
+    (["train", "--n-train", "4900"], "'n_train' must be at most 3500"),
+    (["run", "nosuch"], "nosuch"),
+    (["report", "--quick", "--full"], "not allowed with argument"),
+])
+def test_bad_usage_is_one_line_exit_2(argv, pattern, tmp_path, capsys):
+    """Check that bad arguments give exit code 2 and one `error:` line, no traceback."""
+    rc = main([*argv, "--out", str(tmp_path / "o")] if argv[0] != "report" else argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    import re
+    assert re.search(pattern, err), err
+
+
+def test_existing_output_folder_is_refused_unless_overwrite(tmp_path, capsys):
+    """Check that a non-empty --out is refused (exit 2) and accepted with --overwrite."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    args = ["train", "--model", "mlp", "--hidden", "8", "--epochs", "1", "--n-train", "100",
+            "--n-val", "0", "--quiet", "--out", str(out)]
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert (out / "mine.txt").read_text() == "keep me"
+
+
+def test_corrupt_checkpoint_is_a_failed_run(tmp_path, capsys):
+    """Check that resuming from a corrupt checkpoint exits 1 with one clear line."""
+    bad = tmp_path / "checkpoint.npz"
+    bad.write_bytes(b"not a zip")
+    assert main(["train", "--resume", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "truncated or not an .npz" in err and "\n" not in err
+
+
+def test_run_list_names_all_thirteen_experiments(capsys):
+    """Check that `run --list` prints the thirteen experiment names in order."""
+    assert main(["run", "--list"]) == 0
+    names = capsys.readouterr().out.split()
+    assert len(names) == 13 and names[0] == "paths" and names[-1] == "weight_sensitivity"
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    """Check the installed entry point: exit code 2 and one stderr line for a bad lr."""
+    proc = subprocess.run([sys.executable, "-m", "descentlab.cli", "train", "--lr", "-3",
+                           "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
