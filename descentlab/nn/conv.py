@@ -21,8 +21,10 @@ class Conv2d(Module):
 
     x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2P - kH)/S) + 1.
     W: (C_out, C_in, kH, kW); b: (C_out,).
-    Forward: col = im2col(pad(x)) (N*OH*OW, C_in*kH*kW);  y = col Wᵀ + b.
-    Backward: dW = dyᵀ col;  db = Σ dy;  dx = col2im(dy W), padding cropped.
+    Forward: col = im2col(pad(x)) (N, C_in*kH*kW, OH*OW);  y[n] = W col[n] + b,
+    one batched GEMM whose (N, C_out, OH*OW) result is NCHW without a transpose.
+    Backward (dy[n] as (C_out, OH*OW)): dW = Σ_n dy[n] col[n]ᵀ;  db = Σ dy;
+    dx = col2im(Wᵀ dy[n]), padding cropped.
 
     Args:
         in_channels, out_channels: channel counts (>= 1).
@@ -66,21 +68,21 @@ class Conv2d(Module):
         kh, kw = self.kernel_size
         xp_ = pad(x, self.padding)
         col = im2col(xp_, kh, kw, self.stride)
-        w2 = self.weight.data.reshape(self.out_channels, -1)
-        y = col @ w2.T
+        y = self.weight.data.reshape(self.out_channels, -1) @ col
         if self.bias is not None:
-            y += self.bias.data
+            y += self.bias.data[:, None]
         self._cache = (col, xp_.shape)
-        return y.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        return y.reshape(n, self.out_channels, oh, ow)
 
     def backward(self, dout):
         col, padded_shape = self._need_cache()
         kh, kw = self.kernel_size
-        dmat = dout.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
-        self.weight.grad += (dmat.T @ col).reshape(self.weight.shape)
+        dmat = dout.reshape(dout.shape[0], self.out_channels, -1)
+        dw = (dmat @ col.transpose(0, 2, 1)).sum(axis=0)
+        self.weight.grad += dw.reshape(self.weight.shape)
         if self.bias is not None:
-            self.bias.grad += dmat.sum(axis=0)
-        dcol = dmat @ self.weight.data.reshape(self.out_channels, -1)
+            self.bias.grad += dmat.sum(axis=(0, 2))
+        dcol = self.weight.data.reshape(self.out_channels, -1).T @ dmat
         dx = col2im(dcol, padded_shape, kh, kw, self.stride)
         ph, pw = self.padding
         return dx[:, :, ph:dx.shape[2] - ph, pw:dx.shape[3] - pw]

@@ -1,10 +1,11 @@
 """Sliding windows over NCHW images: im2col with one copy, col2im by strided adds.
 
 ``windows(xp_, kh, kw, s)`` is a zero-copy view (N, C, OH, OW, kh, kw) of a padded
-input; conv copies it once into a (N*OH*OW, C*kh*kw) matrix for one GEMM.
-``fold(dwin, padded_hw, s)`` is the adjoint: it adds window gradients
-(N, C, OH, OW, kh, kw) back onto the padded image with kh*kw strided adds (one
-reshape when the windows tile the image), never a per-pixel loop.
+input; conv copies it once into a (N, C*kh*kw, OH*OW) patch matrix (torch's
+``unfold`` layout), so that ``W (C_out, C*kh*kw) @ col`` is a batch of GEMMs whose
+output is already NCHW. ``fold(dwin, padded_hw, s)`` is the adjoint: it adds window
+gradients (N, C, OH, OW, kh, kw) back onto the padded image with kh*kw strided
+adds (one reshape when the windows tile the image), never a per-pixel loop.
 
 Output size: M = floor((N + 2P - K) / S) + 1.
 """
@@ -56,10 +57,10 @@ def tiles(h: int, w: int, kh: int, kw: int, s: tuple[int, int]) -> bool:
 
 
 def im2col(x, kh: int, kw: int, s: tuple[int, int]):
-    """(N*OH*OW, C*kh*kw) matrix of padded x; rows ordered (n, oh, ow), cols (c, i, j)."""
+    """(N, C*kh*kw, OH*OW) patches of padded x (one copy); rows (c, i, j), cols (oh, ow)."""
     win = windows(x, kh, kw, s)
     n, c, oh, ow = win.shape[:4]
-    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
 
 
 def fold(dwin, hw: tuple[int, int], s: tuple[int, int]):
@@ -78,8 +79,8 @@ def fold(dwin, hw: tuple[int, int], s: tuple[int, int]):
 
 
 def col2im(col, shape_nchw: tuple[int, int, int, int], kh: int, kw: int, s: tuple[int, int]):
-    """Adjoint of ``im2col`` onto a padded image of shape (N, C, H, W)."""
+    """Adjoint of ``im2col``: (N, C*kh*kw, OH*OW) onto a padded image (N, C, H, W)."""
     n, c, h, w = shape_nchw
     oh, ow = (h - kh) // s[0] + 1, (w - kw) // s[1] + 1
-    dwin = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    dwin = col.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 5, 2, 3)
     return fold(dwin, (h, w), s)
