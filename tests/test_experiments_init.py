@@ -1,0 +1,123 @@
+"""Tests for the `init_activations` and `init_mnist` experiments (quick size)."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descentlab.experiments import init_activations, init_mnist
+
+
+@pytest.fixture(scope="module")
+def acts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("init_activations")
+    return init_activations.run(size="quick", seed=0, out=out)
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("init_mnist")
+    return init_mnist.run(size="quick", seed=0, out=out)
+
+
+def _layer5(acts, key, stat):
+    return acts["stats"][key][stat][-1]
+
+
+# ------------------------------------------------------------ init_activations
+
+def test_activations_contract(acts):
+    """Check the contract keys, the PNG figures, the JSON and one row per configuration."""
+    out = Path(acts["out"])
+    assert acts["name"] == "init_activations"
+    assert acts["figures"] == ["init_activations_histograms.png",
+                               "init_activations_summary.png"]
+    for f in acts["figures"]:
+        assert (out / f).read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((out / "init_activations.json").read_text())
+    assert saved["stats"]["relu_he"]["std"] == pytest.approx(acts["stats"]["relu_he"]["std"])
+    assert len(acts["table"]) == len(acts["stats"]) == 7
+    for key, s in acts["stats"].items():
+        assert all(len(v) == 5 for v in s.values()), key
+
+
+def test_sigmoid_std1_saturates(acts):
+    """Check sigmoid with std 1 puts most activations below 0.1 or above 0.9 in every layer."""
+    s = acts["stats"]["sigmoid_std1"]
+    assert min(s["saturated"]) > 0.5
+    assert s["near_zero"][-1] > 0.25 and s["near_one"][-1] > 0.25  # both ends
+
+
+def test_sigmoid_std001_collapses_to_half(acts):
+    """Check sigmoid with std 0.01 gives layer-5 activations within a hair of 0.5."""
+    assert _layer5(acts, "sigmoid_std0.01", "std") < 0.02
+    assert abs(_layer5(acts, "sigmoid_std0.01", "mean") - 0.5) < 0.01
+    assert _layer5(acts, "sigmoid_std0.01", "saturated") == 0.0
+
+
+def test_sigmoid_xavier_spreads(acts):
+    """Check Xavier keeps a wide spread in layer 5 without saturating."""
+    xavier = _layer5(acts, "sigmoid_xavier", "std")
+    assert xavier > 5 * _layer5(acts, "sigmoid_std0.01", "std")
+    assert xavier < _layer5(acts, "sigmoid_std1", "std")
+    assert _layer5(acts, "sigmoid_xavier", "saturated") < 0.05
+
+
+def test_relu_scales(acts):
+    """Check ReLU std 0.01 shrinks to ~0 by layer 5, Xavier decays, He keeps the scale."""
+    stats = acts["stats"]
+    assert _layer5(acts, "relu_std0.01", "std") < 1e-4
+    he = stats["relu_he"]["std"]
+    assert he[-1] > 0.3 and he[-1] / he[0] > 0.5
+    xavier = stats["relu_xavier"]["std"]
+    assert xavier[-1] / xavier[0] < 0.4  # about (1/sqrt 2)^4 = 0.25
+    assert _layer5(acts, "relu_std0.01", "std") < xavier[-1] < he[-1]
+    for key in ("relu_std0.01", "relu_xavier", "relu_he"):
+        assert 0.4 < _layer5(acts, key, "exact_zero") < 0.65, key
+
+
+def test_book_xavier_equals_glorot_here(acts):
+    """Check 1/sqrt(n) and sqrt(2/(n_in+n_out)) coincide (0.1) for the 100x100 layers."""
+    assert acts["xavier_std"] == pytest.approx(0.1)
+    assert acts["glorot_std"] == pytest.approx(0.1)
+    assert acts["glorot_equals_xavier"] is True
+    assert acts["xavier_sample_std"] == pytest.approx(0.1, rel=0.03)
+
+
+# ------------------------------------------------------------------ init_mnist
+
+def test_mnist_contract(mnist):
+    """Check the contract keys, the PNG figure, the JSON and one row per init."""
+    out = Path(mnist["out"])
+    assert mnist["name"] == "init_mnist"
+    assert mnist["figures"] == ["init_mnist.png"]
+    assert (out / "init_mnist.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((out / "init_mnist.json").read_text())
+    assert saved["final_smoothed"] == pytest.approx(mnist["final_smoothed"])
+    assert [r["init"].split(" ")[0] for r in mnist["table"]] == ["std", "Xavier", "He"]
+    for r in mnist["runs"].values():
+        assert len(r["loss"]) == mnist["iterations"] == 500
+
+
+def test_he_beats_xavier_beats_std001(mnist):
+    """Check the final loss orders He < Xavier < std 0.01 with clear gaps."""
+    f = mnist["final_smoothed"]
+    assert f["he"] < 0.7 * f["xavier"]
+    assert f["xavier"] < f["std0.01"] - 0.3
+
+
+def test_std001_stays_at_chance(mnist):
+    """Check std 0.01 stays within 0.05 of ln 10 and at chance accuracy."""
+    r = mnist["runs"]["std0.01"]
+    assert abs(mnist["final_smoothed"]["std0.01"] - math.log(10)) < 0.05
+    assert np.max(np.abs(np.asarray(r["smoothed"]) - math.log(10))) < 0.05
+    assert mnist["test_acc"]["std0.01"] < 0.2
+
+
+def test_he_learns_fastest_on_test_digits(mnist):
+    """Check He reaches the best test accuracy, well above chance."""
+    acc = mnist["test_acc"]
+    assert acc["he"] > 0.8
+    assert acc["he"] > acc["xavier"] > acc["std0.01"]
