@@ -3,6 +3,8 @@
 OH = floor((H + 2P - k) / S) + 1; stride defaults to kernel_size.
 MaxPool:  y = max over the window (first maximum on ties, as torch);
           dx gets dy at the arg-max position of each window (summed on overlap).
+          Computed with kh*kw element-wise passes over strided views, one per
+          window offset (no per-window argmax, no data-dependent branches).
 AvgPool:  y = mean over the window, zero padding counted (count_include_pad=True);
           dx = dy / (kH*kW) spread over each window.
 """
@@ -51,25 +53,49 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Max pooling; ``MaxPool2d(kernel_size, stride=None, padding=0)``."""
+    """Max pooling; ``MaxPool2d(kernel_size, stride=None, padding=0)``.
+
+    Forward: y = max_k v_k over the window offsets k = (i, j), where v_k is the
+    strided view x[:, :, i::sh, j::sw] (N, C, OH, OW); first[k] marks where v_k is
+    the window's first maximum (argmax's rule: the first of equal maxima, or the
+    first NaN). Backward: dx[:, :, i::sh, j::sw] += dy * first[k].
+    """
 
     def forward(self, x):
         win, padded_shape = self._windows(x, float("-inf"))
-        n, c, oh, ow, kh, kw = win.shape
-        flat = win.reshape(n, c, oh, ow, kh * kw)
         xp = B.get_array_module(x)
-        idx = flat.argmax(axis=-1)
-        y = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-        self._cache = (idx, padded_shape)
+        kh, kw = self.kernel_size
+        views = [win[..., i, j] for i in range(kh) for j in range(kw)]
+        y = views[0].copy()
+        for v in views[1:]:
+            xp.maximum(y, v, out=y)
+        first = xp.empty((len(views), *y.shape), dtype=bool)
+        for k, v in enumerate(views):
+            hit = xp.equal(v, y, out=first[k])
+            hit |= xp.isnan(v)  # y is NaN there (maximum propagates NaN)
+            if k == 0:
+                seen = hit.copy()
+            else:
+                hit &= ~seen
+                seen |= hit
+        self._cache = (first, padded_shape)
         return y
 
     def backward(self, dout):
-        idx, padded_shape = self._need_cache()
+        first, padded_shape = self._need_cache()
         xp = B.get_array_module(dout)
-        kh, kw = self.kernel_size
-        onehot = idx[..., None] == xp.arange(kh * kw)
-        dwin = (onehot * dout[..., None]).reshape(*idx.shape, kh, kw)
-        return self._unpad(fold(dwin, padded_shape[2:], self.stride))
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        _, _, oh, ow = dout.shape
+        dx = xp.zeros(padded_shape, dtype=dout.dtype)
+        disjoint = sh >= kh and sw >= kw  # each input pixel is in at most one window
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            target = dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            if disjoint:
+                xp.multiply(dout, first[k], out=target)
+            else:
+                target += dout * first[k]
+        return self._unpad(dx)
 
 
 class AvgPool2d(_Pool2d):
