@@ -30,7 +30,12 @@ class Conv2d(Module):
         in_channels, out_channels: channel counts (>= 1).
         kernel_size, stride, padding: int or (h, w) pair; stride >= 1, padding >= 0.
         bias, init, rng, dtype: as for Linear (fan_in = C_in*kH*kW).
+
+    Attribute ``input_grad`` (default True): False skips dx in backward (returns
+    None), for a first layer fed with data; see Linear.
     """
+
+    input_grad = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
                  padding=0, bias: bool = True, init: str | float = "he", *, rng=None,
@@ -82,6 +87,8 @@ class Conv2d(Module):
         self.weight.grad += dw.reshape(self.weight.shape)
         if self.bias is not None:
             self.bias.grad += dmat.sum(axis=(0, 2))
+        if not self.input_grad:
+            return None
         dcol = self.weight.data.reshape(self.out_channels, -1).T @ dmat
         dx = col2im(dcol, padded_shape, kh, kw, self.stride)
         ph, pw = self.padding

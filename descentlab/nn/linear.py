@@ -22,7 +22,14 @@ class Linear(Module):
         init: "he" (default), "xavier", "lecun", ... or a float std (see nn.init).
         rng: Generator or seed for the initial weights.
         dtype: parameter dtype (default: backend.default_dtype(), float32).
+
+    Attribute ``input_grad`` (default True): set it to False on a first layer fed
+    with data, and backward fills the parameter gradients but skips dx (returns
+    None), as torch does for an input that does not require grad. The Trainer
+    does this for the first layer of a Sequential model while it trains.
     """
+
+    input_grad = True
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str | float = "he", *, rng=None, dtype=None):
@@ -54,4 +61,4 @@ class Linear(Module):
         self.weight.grad += dout.T @ x
         if self.bias is not None:
             self.bias.grad += dout.sum(axis=0)
-        return dout @ self.weight.data
+        return dout @ self.weight.data if self.input_grad else None

@@ -2,6 +2,7 @@
 
 Per batch: logits = model(x); L = loss(logits, y); guard L and ∇ finite;
 model.backward(dL/dlogits); [clip]; optimizer.step(); [scheduler.step() per step].
+The layer fed with the data skips its dx while fit runs (``input_grad = False``).
 Per epoch: evaluate on validation data; [scheduler.step() per epoch; plateau];
 callbacks; history. Ctrl-C stops at the next batch boundary and writes a checkpoint
 from which ``fit(..., resume=path)`` continues exactly.
@@ -26,7 +27,7 @@ from .. import backend as B
 from .._validation import check_option, check_scalar
 from ..data.loader import DataLoader
 from ..errors import CheckpointError, InvalidParameterError
-from ..nn.module import Module
+from ..nn.module import Module, Sequential
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
@@ -34,10 +35,25 @@ from .progress import ProgressBar
 
 
 def _grads_finite(params) -> bool:
-    total = 0.0
+    """True when every gradient element is finite; one host sync for all of them."""
+    ok = True
     for p in params:
-        total += float(B.get_array_module(p.grad).sum(p.grad))
-    return math.isfinite(total)
+        if p.grad is not None:
+            ok = ok & B.get_array_module(p.grad).isfinite(p.grad).all()
+    return bool(ok)
+
+
+def _data_layer(model: Module) -> Any:
+    """The layer that receives the input batch, if it can skip dx (``input_grad``).
+
+    The model itself, or the first child of a plain Sequential (recursively). The
+    Trainer discards the model's dx, so this layer need not compute it.
+    """
+    m = model
+    while (isinstance(m, Sequential) and len(m) and type(m).forward is Sequential.forward
+           and type(m).backward is Sequential.backward):
+        m = m[0]
+    return m if hasattr(m, "input_grad") else None
 
 
 class Trainer:
@@ -206,12 +222,19 @@ class Trainer:
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
+        first = _data_layer(self.model)
+        first_input_grad = getattr(first, "input_grad", None)
         try:
+            if first is not None:
+                first.input_grad = False  # dx of the data is never used
             with self._sigint_guard():
                 while self.epoch < self.epochs and not self.stop_training:
                     self._run_epoch(val, checkpoint)
         except KeyboardInterrupt:
             self._interrupt = True
+        finally:
+            if first is not None:
+                first.input_grad = first_input_grad
         if self._interrupt:
             self.stop_reason = "interrupted"
             self.history.checkpoint = str(self._save_interrupted(checkpoint))
@@ -342,8 +365,9 @@ class Trainer:
 
 
 def _correct(logits, y) -> int:
-    pred = B.to_numpy(logits).argmax(axis=1)
-    y = B.to_numpy(y)
+    """Rows whose arg-max equals the label (ids or one-hot), counted on the device."""
+    xp = B.get_array_module(logits)
+    y = xp.asarray(y)
     if y.ndim == 2:
         y = y.argmax(axis=1)
-    return int((pred == y).sum())
+    return int((logits.argmax(axis=1) == y).sum())
