@@ -70,9 +70,11 @@ class MaxPool2d(_Pool2d):
         for v in views[1:]:
             xp.maximum(y, v, out=y)
         first = xp.empty((len(views), *y.shape), dtype=bool)
+        nan = bool(xp.isnan(y).any())  # maximum propagates NaN; argmax takes the first NaN
         for k, v in enumerate(views):
             hit = xp.equal(v, y, out=first[k])
-            hit |= xp.isnan(v)  # y is NaN there (maximum propagates NaN)
+            if nan:
+                hit |= xp.isnan(v)
             if k == 0:
                 seen = hit.copy()
             else:
