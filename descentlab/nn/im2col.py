@@ -12,6 +12,8 @@ Output size: M = floor((N + 2P - K) / S) + 1.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend as B
 
 
@@ -43,12 +45,11 @@ def windows(x, kh: int, kw: int, s: tuple[int, int]):
     sh, sw = s
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
     st = x.strides
-    return xp_.lib.stride_tricks.as_strided(
-        x,
-        shape=(n, c, oh, ow, kh, kw),
-        strides=(st[0], st[1], st[2] * sh, st[3] * sw, st[2], st[3]),
-        writeable=False,
-    )
+    shape = (n, c, oh, ow, kh, kw)
+    strides = (st[0], st[1], st[2] * sh, st[3] * sw, st[2], st[3])
+    if xp_ is np:  # read-only guards against writes through overlapping windows
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return xp_.lib.stride_tricks.as_strided(x, shape, strides)  # CuPy: no 'writeable'
 
 
 def tiles(h: int, w: int, kh: int, kw: int, s: tuple[int, int]) -> bool:
