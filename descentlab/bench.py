@@ -26,17 +26,22 @@ memory         peak memory of one SimpleConvNet training step at batch 100,
 ============== ===================================================================
 
 Method: each case builds a descentlab callable and a PyTorch callable for the
-same work. Both are warmed up, then timed alternately (descentlab first on even
-repeats, PyTorch first on odd ones) so that a burst of load from other
-processes hits both; each timed block repeats the call until it lasts
+same work; a training step feeds both models the same initial weights, and
+descentlab's data layer skips its dx there as PyTorch does for an input that
+needs no gradient (and as ``Trainer.fit`` does). Each framework runs in its own
+worker process (``isolate=True``; in one process the idle thread pool of one
+framework spins while the other works, which on a 2-core machine ruins every
+multi-threaded number). Both are warmed up, then timed alternately (descentlab
+first on even repeats, PyTorch first on odd ones) so that a burst of load from
+other processes hits both; each timed block repeats the call until it lasts
 ``min_time`` seconds, and the median block time per call is reported.
 ``ratio`` = PyTorch time / descentlab time, i.e. the throughput ratio
 (> 1: descentlab is faster). Thread counts are set equal: ``torch.set_num_threads``
 and threadpoolctl's limit on NumPy's BLAS (if threadpoolctl is missing, the
 OMP/OPENBLAS/MKL variables are set, which only work before NumPy is loaded;
-``benchmarks/bench.py`` does that). GFLOP/s counts 2 flops per multiply-add of
-the GEMM work (training step = 3x forward) and is compared with the ``gemm``
-reference measured in the same run.
+``benchmarks/bench.py`` sets them first). GFLOP/s counts 2 flops per
+multiply-add of the GEMM work (training step = 3x forward) and is compared with
+the ``gemm`` reference measured in the same run.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +87,9 @@ class _Case:
     dl: Callable[[], Any]
     torch: Callable[[], Any] | None = None
     flops: float | None = None     # floating-point operations per call
-    notes: list[str] = field(default_factory=list)
+
+
+_CASE_INFO = ("description", "unit", "items", "flops")
 
 
 class _Ctx:
@@ -104,11 +111,10 @@ class _Ctx:
         y = self.rng.integers(0, 10, n)
         return self.xp.asarray(y), self.tensor(y)
 
-    def tensor(self, a: np.ndarray, requires_grad: bool = False) -> Any:
+    def tensor(self, a: np.ndarray) -> Any:
         if self.torch is None:
             return None
-        t = self.torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
-        return t.requires_grad_() if requires_grad else t
+        return self.torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
 
     def copy_weights(self, dl_model, torch_model) -> None:
         """Give the torch model descentlab's initial weights (state_dict keys match)."""
@@ -119,6 +125,11 @@ class _Ctx:
 
 # ------------------------------------------------------------------ cases
 def _train_step(model, loss, opt, x, y):
+    """One step as Trainer.fit runs it: the data layer skips dx, as torch's does."""
+    from .train.trainer import _data_layer
+
+    _data_layer(model).input_grad = False
+
     def step():
         opt.zero_grad()
         loss.forward(model.forward(x), y)
@@ -358,7 +369,8 @@ def case_gemm(ctx: _Ctx) -> _Case:
     case = _Case(f"reference GEMM float32 ({m}x{m})@({m}x{m}), np.matmul / torch.matmul",
                  "gemms", 1, lambda: ctx.xp.matmul(a, b, out=out), flops=2.0 * m**3)
     if at is not None:
-        case.torch = lambda: ctx.torch.matmul(at, bt)
+        out_t = ctx.torch.empty((m, m), device=ctx.device)
+        case.torch = lambda: ctx.torch.matmul(at, bt, out=out_t)
     return case
 
 
@@ -376,31 +388,109 @@ def _sync_fn(torch_mod: Any, device: str | None) -> Callable[[str], None]:
     return sync
 
 
-def _measure(fns: dict[str, Callable[[], Any]], repeats: int, min_time: float,
-             sync: Callable[[str], None]) -> dict[str, dict[str, float]]:
-    """Median seconds per call of each function, timed alternately."""
-    inner = {}
-    for side, fn in fns.items():
-        fn()  # warm-up: lazy state, allocator, caches
-        sync(side)
+class _LocalSide:
+    """Times one framework's callable in this process."""
+
+    def __init__(self, fn: Callable[[], Any], sync: Callable[[], None]):
+        self.fn, self.sync, self.inner = fn, sync, 1
+
+    def calibrate(self, min_time: float) -> None:
+        """Warm up, then choose the calls per timed block (a block lasts >= min_time)."""
+        self.fn()  # warm-up: lazy state, allocator, caches
+        self.sync()
+        self.inner = 1
+        self.inner = max(1, min(10_000, math.ceil(min_time / max(self.block(), 1e-9))))
+
+    def block(self) -> float:
+        """Seconds per call over one block of ``inner`` calls."""
+        fn = self.fn
+        self.sync()
         t0 = time.perf_counter()
-        fn()
-        sync(side)
-        inner[side] = max(1, min(10_000, math.ceil(min_time / max(time.perf_counter() - t0,
-                                                                   1e-9))))
-    times: dict[str, list[float]] = {side: [] for side in fns}
-    order = list(fns)
+        for _ in range(self.inner):
+            fn()
+        self.sync()
+        return (time.perf_counter() - t0) / self.inner
+
+
+class _WorkerSide:
+    """Times one framework in its own process (its thread pool cannot spin against
+    the other framework's); driven line by line with JSON over stdin/stdout."""
+
+    def __init__(self, side: str, threads: int, size: str):
+        env = dict(os.environ, PYTHONPATH=_package_path())
+        code = "from descentlab.bench import _worker; _worker()"
+        self.proc = subprocess.Popen([sys.executable, "-c", code, side, str(threads), size],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench worker exited with code {self.proc.wait()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"bench worker: {reply['error']}")
+        return reply
+
+    def calibrate(self, min_time: float) -> None:
+        self.ask(op="calibrate", min_time=min_time)
+
+    def block(self) -> float:
+        return self.ask(op="block")["seconds"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+def _worker() -> None:
+    """Subprocess side of isolated timing: ``setup`` a case, ``calibrate``, time ``block``s."""
+    side, threads, size = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    notes: list[str] = []
+    torch_mod, device = _import_torch(notes) if side == "pytorch" else (None, None)
+    _set_threads(threads, torch_mod)
+    ctx, sync = _Ctx(size, torch_mod, device), _sync_fn(torch_mod, device)
+    timer = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        try:
+            if cmd["op"] == "setup":
+                case = globals()[f"case_{cmd['case']}"](ctx)
+                fn = case.dl if side == "descentlab" else case.torch
+                timer = None if fn is None else _LocalSide(fn, lambda: sync(side))
+                reply: dict[str, Any] = {"available": fn is not None,
+                                         **{k: getattr(case, k) for k in _CASE_INFO}}
+            elif cmd["op"] == "calibrate":
+                timer.calibrate(cmd["min_time"])
+                reply = {"inner": timer.inner}
+            else:
+                reply = {"seconds": timer.block()}
+        except Exception as exc:  # reported to the parent, which raises it
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(reply), flush=True)
+
+
+def _measure(sides: dict[str, Any], repeats: int, min_time: float,
+             pause: float = 0.0) -> dict[str, dict[str, float]]:
+    """Median seconds per call of each side, timed alternately.
+
+    Side A then B on even repeats, B then A on odd ones; ``pause`` seconds between
+    blocks let the previous side's idle BLAS/OpenMP threads stop spinning.
+    """
+    for timer in sides.values():
+        timer.calibrate(min_time)
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    order = list(sides)
     for r in range(repeats):
         for side in (order if r % 2 == 0 else order[::-1]):
-            fn = fns[side]
-            sync(side)
-            t0 = time.perf_counter()
-            for _ in range(inner[side]):
-                fn()
-            sync(side)
-            times[side].append((time.perf_counter() - t0) / inner[side])
-    return {side: {"seconds": statistics.median(ts), "min_seconds": min(ts),
-                   "calls_per_block": inner[side]} for side, ts in times.items()}
+            if pause:
+                time.sleep(pause)
+            times[side].append(sides[side].block())
+    return {side: {"seconds": statistics.median(ts), "min_seconds": min(ts)}
+            for side, ts in times.items()}
 
 
 # ------------------------------------------------------------------ memory
@@ -475,10 +565,14 @@ def _memory_child(framework: str, batch: int, threads: int, mode: str = "rss") -
     print(json.dumps(out))
 
 
-def _run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
+def _package_path() -> str:
+    """PYTHONPATH for subprocesses: this copy of descentlab first."""
     pkg_parent = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [pkg_parent, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    return os.pathsep.join([pkg_parent, *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+def _run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=_package_path())
     code = (f"from descentlab.bench import _memory_child; "
             f"_memory_child({framework!r}, {batch}, {threads}, {mode!r})")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -588,7 +682,8 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | None = None,
-         size: str = "full", memory: bool = True, verbose: bool = True) -> dict[str, Any]:
+         size: str = "full", memory: bool = True, isolate: bool = True,
+         verbose: bool = True) -> dict[str, Any]:
     """Run the benchmark; print a table (``verbose``) and return a JSON-able dict.
 
     Args:
@@ -598,6 +693,9 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
             process may use, or env DESCENTLAB_BENCH_THREADS).
         size: "full" (the documented shapes) or "tiny" (small batches; for tests).
         memory: include the ``memory`` case when ``only`` does not name it.
+        isolate: time each framework in its own worker process (default). In one
+            process, the idle threads of one framework's pool spin while the other
+            runs, which on a 2-core machine ruins every multi-threaded number.
         verbose: print the table.
 
     Returns:
@@ -616,51 +714,86 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
     if not isinstance(repeats, int) or repeats < 1:
         raise InvalidParameterError(f"bench: 'repeats' must be an int >= 1. Got {repeats!r}.")
     if threads is None:
-        threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or len(
-            os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1))
+        threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or _usable_cpus()
     notes: list[str] = []
     torch_mod, device = _import_torch(notes)
-    how, undo_threads = _set_threads(threads, torch_mod)
     if "memory" in names and only is None and not memory:
         names.remove("memory")
     if B.xp() is not np and "memory" in names:
         notes.append("memory case skipped on the cupy backend (it measures host RSS).")
         names.remove("memory")
+    flop_cases = {"mlp_sgd", "mlp_trainer", "simplecnn_adam", "conv_forward", "conv_backward"}
+    if flop_cases & set(names) and "gemm" not in names:
+        names.insert(names.index("memory") if "memory" in names else len(names), "gemm")
+    how, undo_threads = _set_threads(threads, torch_mod)
     meta = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "backend": B.name(), "device": device or "cpu", "threads": threads,
-        "thread_control": how, "repeats": repeats, "size": size,
-        "numpy": np.__version__, "torch": getattr(torch_mod, "__version__", None),
+        "thread_control": how, "isolated_processes": isolate, "repeats": repeats,
+        "size": size, "numpy": np.__version__,
+        "torch": getattr(torch_mod, "__version__", None),
         "python": platform.python_version(), "machine": platform.machine(),
         "cpu_count": os.cpu_count(), "loadavg_before": _loadavg(),
     }
     results: dict[str, Any] = {"meta": meta, "cases": {}, "memory": None, "notes": notes}
-    ctx = _Ctx(size, torch_mod, device)
-    sync = _sync_fn(torch_mod, device)
     try:
-        flop_cases = {"mlp_sgd", "mlp_trainer", "simplecnn_adam", "conv_forward", "conv_backward"}
-        if flop_cases & set(names) and "gemm" not in names:
-            names.append("gemm")  # the reference the GFLOP/s are compared with
-        for name in [n for n in names if n != "memory"]:
-            case = globals()[f"case_{name}"](ctx)
-            fns = {"descentlab": case.dl}
-            if case.torch is not None:
-                fns["pytorch"] = case.torch
-            timed = _measure(fns, repeats, ctx.size["min_time"], sync)
-            results["cases"][name] = _summarise(case, timed)
+        timed_names = [n for n in names if n != "memory"]
+        results["cases"] = _run_cases(timed_names, repeats, size, threads, torch_mod, device,
+                                      isolate)
         gemm = results["cases"].get("gemm")
-        if gemm:
-            for c in results["cases"].values():
-                if c.get("gflops"):
-                    c["gemm_fraction"] = c["gflops"]["descentlab"] / gemm["gflops"]["descentlab"]
+        for c in results["cases"].values():
+            if gemm and c.get("gflops"):
+                c["gemm_fraction"] = c["gflops"]["descentlab"] / gemm["gflops"]["descentlab"]
         if "memory" in names:
-            results["memory"] = _memory(ctx.size["cnn"], threads, torch_mod is not None)
+            results["memory"] = _memory(SIZES[size]["cnn"], threads, torch_mod is not None)
     finally:
         undo_threads()
     meta["loadavg_after"] = _loadavg()
+    load = max(meta["loadavg_before"] or [0.0])
+    if threads > 1 and load + threads > _usable_cpus() + 0.5:
+        notes.append(f"load average {load} with {threads} threads on {_usable_cpus()} CPUs: "
+                     "multi-threaded timings wait for busy cores and are unreliable; "
+                     "compare with --threads 1.")
     if verbose:
         print(format_table(results))
     return results
+
+
+def _run_cases(names: list[str], repeats: int, size: str, threads: int, torch_mod: Any,
+               device: str | None, isolate: bool) -> dict[str, Any]:
+    """Time each case, in worker processes (``isolate``) or in this process."""
+    min_time, pause = SIZES[size]["min_time"], 0.0
+    out: dict[str, Any] = {}
+    if not isolate:
+        ctx, sync = _Ctx(size, torch_mod, device), _sync_fn(torch_mod, device)
+        for name in names:
+            case = globals()[f"case_{name}"](ctx)
+            sides = {"descentlab": _LocalSide(case.dl, lambda: sync("descentlab"))}
+            if case.torch is not None:
+                sides["pytorch"] = _LocalSide(case.torch, lambda: sync("pytorch"))
+            out[name] = _summarise(case, _measure(sides, repeats, min_time))
+        return out
+    if threads > 1:
+        pause = 0.1  # idle pool threads spin ~0.1 s before sleeping (OpenBLAS, OpenMP)
+    workers = {"descentlab": _WorkerSide("descentlab", threads, size)}
+    if device is not None:
+        workers["pytorch"] = _WorkerSide("pytorch", threads, size)
+    try:
+        for name in names:
+            info = {side: w.ask(op="setup", case=name) for side, w in workers.items()}
+            sides = {side: workers[side] for side, i in info.items() if i["available"]}
+            case = _Case(**{k: info["descentlab"][k] for k in _CASE_INFO}, dl=None)
+            out[name] = _summarise(case, _measure(sides, repeats, min_time, pause))
+    finally:
+        for w in workers.values():
+            w.close()
+    return out
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _summarise(case: _Case, timed: dict[str, dict[str, float]]) -> dict[str, Any]:
