@@ -1,0 +1,110 @@
+"""Experiment 12 (architectures): same training, different CNNs."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descentlab.errors import InvalidParameterError
+from descentlab.experiments import architectures
+from descentlab.models import AlexNetSmall, LeNet5
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+QUICK_MODELS = ["lenet5-sigmoid-avg", "lenet5-relu-max", "alexnet-small",
+                "alexnet-small-nodropout", "deepconvnet"]
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("architectures")
+    return architectures.run("quick", seed=0, out=out)
+
+
+def test_result_contract_and_files(result):
+    """Check the result dict, the JSON file, the table and that both figures are PNG."""
+    out = Path(result["out"])
+    assert result["name"] == "architectures" and result["seconds"] > 0
+    assert len(result["figures"]) == 2
+    for fig in result["figures"]:
+        assert (out / fig).read_bytes()[:8] == PNG_MAGIC
+    saved = json.loads((out / "architectures.json").read_text())
+    assert saved["test_acc"] == pytest.approx(result["test_acc"])
+    assert len(result["table"]) == len(QUICK_MODELS)
+    keys = set(result["table"][0])
+    assert all(set(row) == keys for row in result["table"])
+    assert {"model", "parameters", "test accuracy", "s/epoch (training)"} <= keys
+
+
+def test_quick_runs_the_required_models(result):
+    """Check that quick size trains both LeNet5s, AlexNetSmall and DeepConvNet."""
+    assert list(result["models"]) == QUICK_MODELS
+
+
+def test_relu_models_beat_chance_clearly(result):
+    """Check that every ReLU model reaches > 0.3 test accuracy after 100 quick steps."""
+    for key, acc in result["test_acc"].items():
+        if key != "lenet5-sigmoid-avg":
+            assert acc > 0.3, (key, acc)
+
+
+def test_relu_max_lenet_beats_sigmoid_avg_lenet(result):
+    """Check that ReLU/max LeNet5 is far ahead of sigmoid/avg LeNet5 after 100 steps."""
+    acc = result["test_acc"]
+    assert acc["lenet5-relu-max"] > 0.8
+    assert acc["lenet5-relu-max"] - acc["lenet5-sigmoid-avg"] > 0.5
+
+
+def test_sigmoid_lenet_sits_on_the_plateau(result):
+    """Check that sigmoid/avg LeNet5's loss stays at ln 10 (uniform guess) at quick."""
+    r = result["models"]["lenet5-sigmoid-avg"]
+    assert r["test_acc"] < 0.2
+    assert np.mean(r["step_loss"][-20:]) == pytest.approx(math.log(10), abs=0.05)
+    assert r["test_loss"] == pytest.approx(math.log(10), abs=0.05)
+
+
+def test_dropout_slows_early_training(result):
+    """Check that AlexNetSmall without dropout beats the dropout one at 100 steps."""
+    acc = result["test_acc"]
+    assert acc["alexnet-small-nodropout"] > acc["alexnet-small"] + 0.1
+
+
+def test_curves_and_timing(result):
+    """Check the validation curves (epoch 0 = chance) and positive per-epoch times."""
+    epochs = result["settings"]["epochs"]
+    steps = epochs * result["settings"]["n_train"] // result["settings"]["batch_size"]
+    for key, r in result["models"].items():
+        assert len(r["val_acc"]) == epochs + 1
+        assert r["val_acc"][0] < 0.25, key
+        assert len(r["step_loss"]) == steps
+        assert len(r["epoch_seconds"]) == epochs
+        assert r["seconds_per_epoch"] > 0
+    models = result["models"]
+    assert models["deepconvnet"]["seconds_per_epoch"] > models["lenet5-relu-max"][
+        "seconds_per_epoch"]
+
+
+def test_parameter_counts(result):
+    """Check the reported parameter counts against the models built directly."""
+    params = {k: r["params"] for k, r in result["models"].items()}
+    assert params["lenet5-relu-max"] == params["lenet5-sigmoid-avg"] == 61_706
+    assert params["alexnet-small"] == AlexNetSmall(width=0.5).num_parameters()
+    assert params["alexnet-small-nodropout"] == params["alexnet-small"]
+
+
+def test_build_uses_size_width():
+    """Check that build() gives AlexNetSmall width 0.5 at quick and 1.0 at full size."""
+    quick = architectures.build("alexnet-small", "quick")
+    full = architectures.build("alexnet-small", "full")
+    assert quick.num_parameters() == AlexNetSmall(width=0.5).num_parameters()
+    assert full.num_parameters() == AlexNetSmall().num_parameters()
+    assert isinstance(architectures.build("lenet5-sigmoid-avg", "quick"), LeNet5)
+    full_keys = [k for k, spec in architectures.MODELS.items() if "full" in spec[3]]
+    assert len(full_keys) == 7 and set(QUICK_MODELS) < set(full_keys)
+
+
+def test_unknown_size_is_refused(tmp_path):
+    """Check that a size other than quick/full raises InvalidParameterError."""
+    with pytest.raises(InvalidParameterError, match="size"):
+        architectures.run("tiny", out=tmp_path)
