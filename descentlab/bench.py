@@ -610,9 +610,19 @@ def _set_threads(n: int, torch_mod: Any) -> tuple[str, Callable[[], None]]:
         restore.append(limits.restore_original_limits)
         how = "threadpoolctl"
     except ImportError:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(n)
-        how = "environment (OMP/OPENBLAS/MKL_NUM_THREADS; effective only if set before NumPy loads)"
+        saved = {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                "MKL_NUM_THREADS")}
+        os.environ.update({v: str(n) for v in saved})
+
+        def restore_env() -> None:
+            for v, old in saved.items():
+                if old is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = old
+        restore.append(restore_env)
+        how = ("environment (OMP/OPENBLAS/MKL_NUM_THREADS, effective only if set before "
+               "NumPy loads; pip install threadpoolctl)")
     if torch_mod is not None:
         old = torch_mod.get_num_threads()
         torch_mod.set_num_threads(n)
@@ -749,7 +759,7 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
     finally:
         undo_threads()
     meta["loadavg_after"] = _loadavg()
-    load = max(meta["loadavg_before"] or [0.0])
+    load = (meta["loadavg_before"] or [0.0])[0]
     if threads > 1 and load + threads > _usable_cpus() + 0.5:
         notes.append(f"load average {load} with {threads} threads on {_usable_cpus()} CPUs: "
                      "multi-threaded timings wait for busy cores and are unreliable; "

@@ -1,0 +1,101 @@
+"""Smoke tests of the benchmark: it runs and returns its documented keys.
+
+No timing assertions: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from descentlab import bench
+from descentlab.errors import InvalidParameterError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _check_case(case: dict, with_torch: bool) -> None:
+    assert {"description", "unit", "items", "descentlab", "pytorch", "ratio", "gflops",
+            "gemm_fraction"} <= set(case)
+    assert case["items"] > 0
+    dl = case["descentlab"]
+    assert dl["seconds"] > 0 and dl["min_seconds"] > 0 and dl["throughput"] > 0
+    if with_torch:
+        assert case["pytorch"]["seconds"] > 0 and case["pytorch"]["throughput"] > 0
+        assert case["ratio"] > 0
+    else:
+        assert case["pytorch"] is None and case["ratio"] is None
+
+
+def test_main_returns_documented_keys():
+    """Check that a tiny in-process run returns meta, cases (with the GEMM reference) and notes."""
+    torch = pytest.importorskip("torch")
+    res = bench.main(repeats=1, only=["mlp_sgd", "maxpool_bwd"], size="tiny", threads=1,
+                     isolate=False, verbose=False)
+    json.dumps(res)  # JSON-able
+    assert set(res) == {"meta", "cases", "memory", "notes"}
+    assert list(res["cases"]) == ["mlp_sgd", "maxpool_bwd", "gemm"]
+    for case in res["cases"].values():
+        _check_case(case, with_torch=True)
+    mlp = res["cases"]["mlp_sgd"]
+    assert mlp["unit"] == "images" and mlp["gflops"]["descentlab"] > 0
+    assert mlp["gemm_fraction"] > 0
+    meta = res["meta"]
+    assert meta["threads"] == 1 and meta["backend"] == "numpy" and meta["size"] == "tiny"
+    assert meta["torch"] == torch.__version__
+    assert res["memory"] is None
+
+
+def test_without_pytorch_ratios_are_none(monkeypatch):
+    """Check that a missing PyTorch gives descentlab numbers, None ratios and a note."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    res = bench.main(repeats=1, only=["sgd_1m", "im2col"], size="tiny", threads=1,
+                     isolate=False, verbose=False)
+    for case in res["cases"].values():
+        _check_case(case, with_torch=False)
+    assert res["meta"]["torch"] is None
+    assert any("PyTorch is not installed" in n for n in res["notes"])
+
+
+def test_worker_processes_and_memory():
+    """Check the default mode (a worker process per framework) and the memory case."""
+    torch = pytest.importorskip("torch")  # noqa: F841
+    res = bench.main(repeats=1, only=["adam_1m", "memory"], size="tiny", threads=1,
+                     verbose=False)
+    assert res["meta"]["isolated_processes"] is True
+    _check_case(res["cases"]["adam_1m"], with_torch=True)
+    mem = res["memory"]
+    assert mem["descentlab"]["rss_delta_mib"] >= 0
+    assert mem["descentlab"]["tracemalloc_peak_mib"] > 0
+    assert mem["pytorch"]["rss_delta_mib"] >= 0
+    assert "method" in mem
+    assert "memory (one SimpleConvNet step)" in bench.format_table(res)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"only": ["nope"]}, "unknown case"),
+    ({"size": "huge"}, "'size'"),
+    ({"repeats": 0}, "'repeats'"),
+])
+def test_bad_arguments(kwargs, match):
+    """Check that unknown cases, sizes and repeat counts are refused with a clear message."""
+    with pytest.raises(InvalidParameterError, match=match):
+        bench.main(verbose=False, **kwargs)
+
+
+def test_script_writes_json(tmp_path):
+    """Check that benchmarks/bench.py runs a case and writes the JSON it prints."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--size", "tiny",
+         "--repeats", "1", "--threads", "1", "--only", "col2im", "--no-isolate",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "col2im" in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["cases"]["col2im"]["descentlab"]["throughput"] > 0
