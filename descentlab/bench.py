@@ -417,7 +417,7 @@ class _WorkerSide:
     the other framework's); driven line by line with JSON over stdin/stdout."""
 
     def __init__(self, side: str, threads: int, size: str):
-        env = dict(os.environ, PYTHONPATH=_package_path())
+        env = _child_env(threads)
         code = "from descentlab.bench import _worker; _worker()"
         self.proc = subprocess.Popen([sys.executable, "-c", code, side, str(threads), size],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -565,14 +565,17 @@ def _memory_child(framework: str, batch: int, threads: int, mode: str = "rss") -
     print(json.dumps(out))
 
 
-def _package_path() -> str:
-    """PYTHONPATH for subprocesses: this copy of descentlab first."""
+def _child_env(threads: int) -> dict[str, str]:
+    """Environment of a subprocess: this copy of descentlab first on PYTHONPATH, and
+    the thread variables set before its NumPy and PyTorch load."""
     pkg_parent = str(Path(__file__).resolve().parent.parent)
-    return os.pathsep.join([pkg_parent, *filter(None, [os.environ.get("PYTHONPATH")])])
+    path = os.pathsep.join([pkg_parent, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads),
+                OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
 def _run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=_package_path())
+    env = _child_env(threads)
     code = (f"from descentlab.bench import _memory_child; "
             f"_memory_child({framework!r}, {batch}, {threads}, {mode!r})")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
