@@ -48,7 +48,12 @@ def _is_log(results: SearchResults, name: str) -> bool:
 
 def _log_axis(ax: Any, which: str, values: list[float]) -> None:
     """Log scale; a range under one decade gets a few plainly labelled ticks."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+    from matplotlib.ticker import (
+        FuncFormatter,
+        MaxNLocator,
+        NullFormatter,
+        NullLocator,
+    )
 
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
@@ -57,6 +62,8 @@ def _log_axis(ax: Any, which: str, values: list[float]) -> None:
         axis.set_major_locator(MaxNLocator(4))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
         axis.set_minor_locator(NullLocator())
+    elif pos:  # one to a few decades: unlabelled minor ticks (labels would overlap)
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _numeric_params(results: SearchResults) -> list[str]:
