@@ -156,7 +156,6 @@ def _cmd_report(a) -> int:
 
     failures = run_report(size="full" if a.full else "quick", seed=a.seed, out=a.out,
                           overwrite=a.overwrite, names=a.only)
-    print(f"report: {Path(a.out) / 'index.html'}")
     return 1 if failures else 0
 
 
