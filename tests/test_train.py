@@ -137,6 +137,7 @@ def test_nonfinite_loss_stops_with_step_and_keeps_finite_weights(sample):
         assert np.array_equal(v, snapshots[1][k])  # weights of the last finite step
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_nonfinite_skip_mode_continues_and_terminate_on_nan_stops(sample):
     """Check that nonfinite='skip' skips the bad step, and TerminateOnNaN stops anyway."""
     (x, y), _ = _small(sample, 256, 0)
