@@ -79,6 +79,29 @@ def check_scalar(
     return value
 
 
+def check_real(
+    owner: str,
+    name: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    bounds: str = "both",
+) -> float:
+    """Check a real argument against ``[lo, hi]`` (``bounds`` says which ends are
+    included, as in :func:`check_scalar`) and return it as a float."""
+    check_scalar(
+        value, name, numbers.Real, min_val=lo, max_val=hi,
+        include_boundaries=bounds, owner=owner,
+    )
+    return float(value)
+
+
+def check_int(owner: str, name: str, value: Any, lo: int = 1) -> int:
+    """Check an integer argument ``>= lo`` and return it as an int."""
+    check_scalar(value, name, numbers.Integral, min_val=lo, owner=owner)
+    return int(value)
+
+
 def check_option(value: Any, name: str, options: Iterable[Any], *, owner: str = "") -> Any:
     """Check that ``value`` is one of ``options``; the message lists the choices."""
     options = list(options)

@@ -8,7 +8,6 @@ Ctrl-C. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from collections.abc import Sequence

@@ -29,39 +29,20 @@ into a fresh optimizer built over a copy of the model.
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import backend as B
-from .._validation import check_scalar
+from .._validation import check_real
 from ..errors import CheckpointError, InvalidParameterError
 from ..nn.module import Parameter
 
 ParamsT = Iterable[Parameter] | Iterable[dict[str, Any]]
 
 
-def check_hp(
-    owner: str,
-    name: str,
-    value: Any,
-    lo: float | None = None,
-    hi: float | None = None,
-    bounds: str = "both",
-) -> float:
-    """Check one real hyperparameter against ``[lo, hi]`` and return it as float."""
-    check_scalar(
-        value,
-        name,
-        numbers.Real,
-        min_val=lo,
-        max_val=hi,
-        include_boundaries=bounds,
-        owner=owner,
-    )
-    return float(value)
+check_hp = check_real  # optimizer hyperparameters: same rule and message
 
 
 def check_betas(owner: str, betas: Any, n: int = 2) -> tuple[float, ...]:

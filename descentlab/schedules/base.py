@@ -3,38 +3,10 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
 
 import numpy as np
 
-from .._validation import check_scalar
-
-
-def check_real(
-    owner: str,
-    name: str,
-    value: Any,
-    lo: float | None = None,
-    hi: float | None = None,
-    bounds: str = "both",
-) -> float:
-    """Check a real argument against a range and return it as a float."""
-    check_scalar(
-        value,
-        name,
-        numbers.Real,
-        min_val=lo,
-        max_val=hi,
-        include_boundaries=bounds,
-        owner=owner,
-    )
-    return float(value)
-
-
-def check_int(owner: str, name: str, value: Any, lo: int = 1) -> int:
-    """Check an integer argument ``>= lo`` and return it as an int."""
-    check_scalar(value, name, numbers.Integral, min_val=lo, owner=owner)
-    return int(value)
+from .._validation import check_int, check_real, check_scalar  # noqa: F401 (re-exported)
 
 
 class Schedule:
