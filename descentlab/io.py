@@ -136,6 +136,13 @@ def load_state_npz(path: str | os.PathLike) -> tuple[Any, dict]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist.")
+    with open(path, "rb") as fh:
+        signature = fh.read(4)
+    if signature not in (b"PK\x03\x04", b"PK\x05\x06"):  # zip local header / empty zip
+        raise CheckpointError(
+            f"cannot read {str(path)!r}: it is not an .npz file (no zip signature at "
+            f"its start; got {signature!r}). Pass a checkpoint written by descentlab."
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             if _META_KEY not in npz.files:

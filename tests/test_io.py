@@ -60,6 +60,9 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
         load_state_npz(tmp_path / "plain.npz")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_state_npz(tmp_path / "missing.npz")
+    (tmp_path / "notes.txt").write_text("root:x:0:0\n")
+    with pytest.raises(CheckpointError, match=r"not an \.npz file \(no zip signature"):
+        load_state_npz(tmp_path / "notes.txt")
 
 
 def test_check_output_dir(tmp_path):
