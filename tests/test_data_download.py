@@ -200,6 +200,7 @@ def test_all_mirrors_failing_lists_each(server, tmp_path):
     assert f"could not download {NAMES[0]}" in msg
     assert f"{server.url}/a/{NAMES[0]}: HTTP 404" in msg
     assert f"{server.url}/b/{NAMES[0]}: HTTP 404" in msg
+    assert f"Offline? Copy {NAMES[0]} into" in msg and "DESCENTLAB_DATA" in msg
 
 
 def test_wrong_cached_file_is_downloaded_again(server, tmp_path):

@@ -140,7 +140,12 @@ def download_file(
         except _DownloadFailed as exc:
             log.warning("download of %s failed: %s", url, exc)
             failures.append(f"{url}: {exc}")
-    raise DataError(f"could not download {remote.name}:\n  " + "\n  ".join(failures))
+    raise DataError(
+        f"could not download {remote.name}:\n  " + "\n  ".join(failures)
+        + f"\nOffline? Copy {remote.name} into {str(folder)!r} (its cache folder; "
+        "DESCENTLAB_DATA sets the cache root) or give a file:// mirror; the shipped 5,000-digit "
+        "sample needs no download."
+    )
 
 
 class _DownloadFailed(Exception):
