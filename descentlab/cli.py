@@ -8,6 +8,7 @@ Ctrl-C. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -139,7 +140,11 @@ def _cmd_run(a) -> int:
     experiments.get(a.name)  # unknown names fail before touching the disk
     out = Path(a.out.replace("<name>", a.name))
     check_output_dir(out, a.overwrite, owner="run")
-    result = experiments.run(a.name, size="full" if a.full else "quick", seed=a.seed, out=out)
+    from .report import live_line
+
+    size = "full" if a.full else "quick"
+    with live_line(f"{a.name} ...") if sys.stdout.isatty() else contextlib.nullcontext():
+        result = experiments.run(a.name, size=size, seed=a.seed, out=out)
     print(f"{a.name}: {len(result['figures'])} figures, {result['seconds']:.1f} s -> {out}")
     for row in result.get("table", [])[:20]:
         print("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))

@@ -8,18 +8,21 @@ experiment is recorded in its section and counted; it does not stop the others.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import html
 import os
+import shutil
+import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from . import __version__, experiments
 from .errors import OutputExistsError
-from .experiments._common import check_size, to_jsonable
+from .experiments._common import check_size, status_to, to_jsonable
 from .io import atomic_write_json, atomic_write_text, check_output_dir
 
 __all__ = ["OutputExistsError", "build_report", "run_report"]
@@ -226,10 +229,31 @@ def build_report(results: Mapping[str, Mapping], out: str | Path, *,
     return path
 
 
+@contextlib.contextmanager
+def live_line(prefix: str, stream: Any = None) -> Iterator[None]:
+    """Keep ``prefix`` plus the running experiment's latest ``status`` text on one
+    terminal line (rewritten in place with ``\\r``), and clear it at the end."""
+    stream = sys.stdout if stream is None else stream
+    width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+
+    def show(text: str) -> None:
+        stream.write("\r\033[K" + f"{prefix} {text}".rstrip()[:width])
+        stream.flush()
+
+    show("")
+    try:
+        with status_to(show):
+            yield
+    finally:
+        stream.write("\r\033[K")
+        stream.flush()
+
+
 def run_report(size: str = "quick", seed: int = 0,
                out: str | Path = "descentlab-report",
                overwrite: bool = False, names: Iterable[str] | None = None,
-               progress: Callable[[str], Any] | None = print) -> int:
+               progress: Callable[[str], Any] | None = print,
+               live: bool | None = None) -> int:
     """Run experiments into ``out/<name>/`` and write ``out/index.html``.
 
     Args:
@@ -241,6 +265,9 @@ def run_report(size: str = "quick", seed: int = 0,
         progress: called with one line per finished experiment, e.g.
             ``"[ 3/13] optimizers_mnist ... 12.3 s"``, and with a time summary at
             the end; None for silence.
+        live: show the running experiment and what it is doing on a line of
+            stdout that is rewritten in place (default: when ``progress`` is
+            ``print`` and stdout is a terminal).
 
     Returns:
         The number of failed experiments (0 when all succeeded). The report is
@@ -258,12 +285,16 @@ def run_report(size: str = "quick", seed: int = 0,
             experiments.get(name)  # raises with the list of valid names
     out = check_output_dir(out, overwrite, owner="report")
     say = progress or (lambda _line: None)
+    if live is None:
+        live = progress is print and sys.stdout.isatty()
     results: dict[str, dict] = {}
     width = len(str(len(chosen)))
     for i, name in enumerate(chosen, start=1):
         t0 = time.perf_counter()
+        prefix = f"[{i:{width}d}/{len(chosen)}] {name} ..."
         try:
-            result = dict(experiments.run(name, size=size, seed=seed, out=out / name))
+            with live_line(prefix) if live else contextlib.nullcontext():
+                result = dict(experiments.run(name, size=size, seed=seed, out=out / name))
             result.setdefault("out", str((out / name).resolve()))
             status = ""
         except Exception as exc:  # noqa: BLE001  (one failure must not stop the report)
@@ -273,7 +304,7 @@ def run_report(size: str = "quick", seed: int = 0,
         result["seconds"] = time.perf_counter() - t0
         results[name] = result
         seconds = result["seconds"]
-        say(f"[{i:{width}d}/{len(chosen)}] {name} ... {seconds:.1f} s{status}")
+        say(f"{prefix} {seconds:.1f} s{status}")
     failures = sum(1 for r in results.values() if r.get("error"))
     index = build_report(results, out, info={"size": size, "seed": seed})
     atomic_write_json(out / "report.json", {

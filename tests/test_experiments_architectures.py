@@ -9,6 +9,7 @@ import pytest
 
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments import architectures
+from descentlab.experiments._common import status_to
 from descentlab.models import AlexNetSmall, LeNet5
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -17,9 +18,25 @@ QUICK_MODELS = ["lenet5-sigmoid-avg", "lenet5-relu-max", "alexnet-small",
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
+def statuses():
+    return []
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory, statuses):
     out = tmp_path_factory.mktemp("architectures")
-    return architectures.run("quick", seed=0, out=out)
+    with status_to(statuses.append):
+        return architectures.run("quick", seed=0, out=out)
+
+
+def test_status_names_each_model_and_epoch(result, statuses):
+    """Check the live status names each model in order and each finished epoch."""
+    labels = [architectures.MODELS[k][0] for k in QUICK_MODELS]
+    starts = [s for s in statuses if s.endswith(f"/{len(QUICK_MODELS)})")]
+    assert starts == [f"{lab} ({i}/{len(QUICK_MODELS)})" for i, lab in enumerate(labels, 1)]
+    epochs = result["settings"]["epochs"]
+    assert f"DeepConvNet: epoch {epochs}/{epochs} done" in statuses
+    assert sum(s.endswith(" done") for s in statuses) == len(QUICK_MODELS) * epochs
 
 
 def test_result_contract_and_files(result):

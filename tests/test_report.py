@@ -63,6 +63,7 @@ def _fake_module(name, n_figures=1, fail=False, title="Fake experiment"):
             raise RuntimeError(f"{name} exploded <on purpose>")
         t0 = time.perf_counter()
         out = _common.prepare_out(out, name)
+        _common.status(f"{name} half done")
         figures = []
         for k in range(n_figures):
             with _common.plot_style() as plt:
@@ -176,6 +177,53 @@ def test_run_report_refuses_non_empty_out(tmp_path, fake_registry):
     assert run_report(out=out, names=["gamma"], progress=None, overwrite=True) == 0
     assert (out / "keep.txt").read_text() == "old"
     assert (out / "index.html").is_file()
+
+
+def test_run_report_live_line_shows_status_then_the_result(tmp_path, fake_registry, capsys):
+    """Check live=True rewrites one line with each experiment's status, then prints its time."""
+    lines = []
+    assert run_report(out=tmp_path / "r", names=["alpha", "gamma"], progress=lines.append,
+                      live=True) == 0
+    shown = capsys.readouterr().out
+    clear = "\r\x1b[K"
+    assert f"{clear}[1/2] alpha ... alpha half done" in shown
+    assert f"{clear}[2/2] gamma ... gamma half done" in shown
+    assert shown.endswith(clear)  # the live line is cleared before the result line
+    assert lines[0].startswith("[1/2] alpha ... ") and lines[0].endswith(" s")
+    assert run_report(out=tmp_path / "q", names=["gamma"], progress=lines.append,
+                      live=False) == 0
+    assert capsys.readouterr().out == ""  # not a terminal: nothing but progress lines
+
+
+def test_status_reaches_the_innermost_listener_only_while_listening():
+    """Check status() is a no-op without listeners and goes to the innermost one."""
+    outer, inner = [], []
+    _common.status("nobody hears this")
+    with _common.status_to(outer.append):
+        _common.status("a")
+        with _common.status_to(inner.append):
+            _common.status("b")
+        _common.status("c")
+    _common.status("d")
+    assert outer == ["a", "c"] and inner == ["b"]
+
+
+def test_epoch_status_callback_reports_each_epoch():
+    """Check EpochStatus says '<label>: epoch e/E done' after each epoch of a real fit."""
+    from descentlab.models import MLP
+    from descentlab.nn import SoftmaxCrossEntropy
+    from descentlab.optim import SGD
+    from descentlab.train import Trainer
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)).astype(np.float32), rng.integers(0, 3, 20)
+    model = MLP((4, 5, 3), seed=0)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1),
+                      callbacks=[_common.EpochStatus("tiny")], verbose=0)
+    seen = []
+    with _common.status_to(seen.append):
+        trainer.fit((x, y), epochs=3, batch_size=10)
+    assert seen == [f"tiny: epoch {e}/3 done" for e in (1, 2, 3)]
 
 
 def test_run_report_empty_existing_dir_is_fine(tmp_path, fake_registry):

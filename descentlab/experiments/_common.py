@@ -11,7 +11,7 @@ import io
 import math
 import numbers
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ import numpy as np
 
 from .._validation import check_option, check_scalar
 from ..io import atomic_write_bytes, atomic_write_json
+from ..train.callbacks import Callback
 
 __all__ = [
     "DEFAULT_OUT",
+    "EpochStatus",
     "OPTIMIZER_COLORS",
     "OPTIMIZER_LABELS",
     "SERIES_COLORS",
@@ -36,6 +38,8 @@ __all__ = [
     "save_figure",
     "save_results",
     "smooth",
+    "status",
+    "status_to",
     "to_jsonable",
 ]
 
@@ -64,6 +68,39 @@ OPTIMIZER_LABELS: dict[str, str] = {
     "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam",
     "adamw": "AdamW", "nadam": "NAdam", "lion": "Lion",
 }
+
+
+_STATUS_LISTENERS: list[Callable[[str], Any]] = []
+
+
+def status(text: str) -> None:
+    """Say what a running experiment is doing now (e.g. "DeepConvNet: epoch 3/10").
+
+    Shown on the live progress line of ``descentlab report``/``run`` in a terminal;
+    a no-op when nobody listens (tests, scripts).
+    """
+    if _STATUS_LISTENERS:
+        _STATUS_LISTENERS[-1](text)
+
+
+@contextlib.contextmanager
+def status_to(listener: Callable[[str], Any]) -> Iterator[None]:
+    """Send :func:`status` texts to ``listener`` inside the ``with`` block."""
+    _STATUS_LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _STATUS_LISTENERS.remove(listener)
+
+
+class EpochStatus(Callback):
+    """Trainer callback: :func:`status` ``"<label>: epoch e/E done"`` after each epoch."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        status(f"{self.label}: epoch {epoch + 1}/{self.trainer.epochs} done")
 
 
 def color(name: str, index: int = 0) -> str:

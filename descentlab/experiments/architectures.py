@@ -30,8 +30,8 @@ from ..models import AlexNetSmall, DeepConvNet, LeNet5, ResNetSmall
 from ..nn import SoftmaxCrossEntropy
 from ..optim import Adam
 from ..train import Callback, Trainer
-from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure, smooth)
+from ._common import (SERIES_COLORS, EpochStatus, check_size, make_result, plot_style,
+                      prepare_out, save_figure, smooth, status)
 
 NAME = "architectures"
 TITLE = "CNN architectures: LeNet-5, AlexNetSmall, DeepConvNet, ResNetSmall"
@@ -130,7 +130,7 @@ def train_one(key: str, size: str, seed: int, data) -> dict[str, Any]:
     model = build(key, size, seed)
     timer = _EpochTimer()
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=LR),
-                      callbacks=[timer], verbose=0, eval_batch_size=EVAL_BATCH)
+                      callbacks=[timer, EpochStatus(MODELS[key][0])], verbose=0, eval_batch_size=EVAL_BATCH)
     start = trainer.evaluate(*data.val)
     history = trainer.fit(data.train, val=data.val, epochs=cfg["epochs"],
                           batch_size=cfg["batch_size"], seed=seed)
@@ -251,8 +251,11 @@ def run(size: str = "quick", seed: int = 0,
     out = prepare_out(out, NAME)
     cfg = SETTINGS[size]
     data = mnist_sample_splits(cfg["n_train"], cfg["n_val"], cfg["n_test"], seed=seed)
-    results = {key: train_one(key, size, seed, data)
-               for key, spec in MODELS.items() if size in spec[3]}
+    keys = [key for key, spec in MODELS.items() if size in spec[3]]
+    results = {}
+    for i, key in enumerate(keys, start=1):
+        status(f"{MODELS[key][0]} ({i}/{len(keys)})")
+        results[key] = train_one(key, size, seed, data)
     figures = [_plot_summary(results, out, cfg), _plot_curves(results, out, cfg)]
     table = [{"model": r["label"], "parameters": r["params"],
               "test accuracy": r["test_acc"], "test loss": r["test_loss"],

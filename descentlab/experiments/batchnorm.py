@@ -28,7 +28,7 @@ from ..nn import BatchNorm1d, BatchNorm2d, SoftmaxCrossEntropy, gradcheck
 from ..optim import SGD
 from ..train import Trainer
 from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure)
+                      save_figure, status)
 
 NAME = "batchnorm"
 TITLE = "Batch Normalization across weight-init scales"
@@ -205,7 +205,8 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     cfg = CONFIG[size]
     train = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True).train
     runs = []
-    for std in STDS:
+    for i, std in enumerate(STDS, start=1):
+        status(f"init std {std:.3g} ({i}/{len(STDS)})")
         runs.append({"std": float(std),
                      "bn": train_one(std, True, train, epochs=cfg["epochs"], seed=seed),
                      "plain": train_one(std, False, train, epochs=cfg["epochs"],

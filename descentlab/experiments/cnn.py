@@ -34,8 +34,8 @@ from ..nn import (Conv2d, Linear, MaxPool2d, Module, Sequential, SoftmaxCrossEnt
 from ..optim import Adam
 from ..receptive_field import layer_geometry
 from ..train import Trainer
-from ._common import (check_size, make_result, plot_style, prepare_out, save_figure,
-                      smooth)
+from ._common import (EpochStatus, check_size, make_result, plot_style, prepare_out,
+                      save_figure, smooth)
 
 NAME = "cnn"
 TITLE = "CNN arithmetic: output size, receptive field, im2col and learned filters"
@@ -359,7 +359,8 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     model = book_init(SimpleConvNet(seed=seed), seed)
     before = model[0].weight.data.copy()
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=LR),
-                      verbose=0, eval_batch_size=100)
+                      callbacks=[EpochStatus("training SimpleConvNet")], verbose=0,
+                      eval_batch_size=100)
     start = trainer.evaluate(xt, yt)
     t = time.perf_counter()
     history = trainer.fit((x, y), val=(xt, yt), epochs=cfg["epochs"],

@@ -30,7 +30,7 @@ import numpy as np
 from ..search import LogUniform, mnist_sample_objective, run_rounds
 from ..search.space import EDGE_TOLERANCE, WIDEN_FRACTION
 from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure)
+                      save_figure, status)
 
 NAME = "hyperparameter_search"
 TITLE = "Hyperparameter search: random search with range narrowing"
@@ -119,6 +119,8 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         SPACE, objective, rounds=len(cfg["trials"]),
         trials_per_round=list(cfg["trials"]),
         keep=cfg["keep"], seed=seed, out=out, metric="val_acc",
+        on_trial=lambda t: status(f"round {t.round + 1}/{len(cfg['trials'])}, "
+                                  f"trial {t.number + 1}/{sum(cfg['trials'])}"),
     )
 
     rounds, values, table = [], [], []

@@ -28,7 +28,8 @@ from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
 from ..optim import SGD
 from ..train import Callback, Trainer
-from ._common import check_size, make_result, plot_style, prepare_out, save_figure, smooth
+from ._common import (check_size, make_result, plot_style, prepare_out, save_figure, smooth,
+                      status)
 from .optimizers_mnist import train_for
 
 NAME = "init_mnist"
@@ -141,7 +142,8 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     iterations, window = ITERATIONS[size], WINDOW[size]
     splits = mnist_sample_splits(N_TRAIN, n_test=N_TEST, seed=seed, flatten=True)
     runs: dict[str, dict] = {}
-    for key, (init, _) in INITS.items():
+    for key, (init, name) in INITS.items():
+        status(name)
         t1 = time.perf_counter()
         model = MLP(SIZES_MLP, activation="relu", init=init, seed=seed)
         opt = SGD(model.parameters(), lr=LR)

@@ -36,7 +36,7 @@ from ..nn import SoftmaxCrossEntropy
 from ..optim import make_optimizer
 from ..train import Callback, Trainer
 from ._common import (check_size, color, label, make_result, plot_style, prepare_out,
-                      save_figure, smooth)
+                      save_figure, smooth, status)
 
 NAME = "optimizers_mnist"
 TITLE = "Optimizers compared on MNIST (MLP 784-100×4-10)"
@@ -169,7 +169,8 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     iterations, window = ITERATIONS[size], WINDOW[size]
     splits = mnist_sample_splits(N_TRAIN, n_test=N_TEST, seed=seed, flatten=True)
     runs: dict[str, dict] = {}
-    for name in OPTIMIZERS:
+    for i, name in enumerate(OPTIMIZERS, start=1):
+        status(f"{label(name)} ({i}/{len(OPTIMIZERS)})")
         t1 = time.perf_counter()
         model = MLP(SIZES_MLP, activation="relu", init="he", seed=seed)
         opt = make_optimizer(name, model.parameters(), **SETTINGS[name])

@@ -29,7 +29,7 @@ from ..nn import SoftmaxCrossEntropy
 from ..optim import SGD
 from ..train import Callback, Trainer
 from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure)
+                      save_figure, status)
 
 NAME = "regularization"
 TITLE = "Overfitting, weight decay and dropout"
@@ -199,6 +199,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     splits = mnist_sample_splits(N_TRAIN, n_test=N_TEST, seed=seed, flatten=True)
     runs: dict[str, dict] = {}
     for name, (wd, p) in VARIANTS.items():
+        status(name)
         r = train_variant(wd, p, splits.train, splits.test, epochs=cfg["epochs"],
                           eval_every=cfg["eval_every"], seed=seed)
         r.update(gap=r["train_acc"][-1] - r["test_acc"][-1], weight_decay=wd, dropout=p)

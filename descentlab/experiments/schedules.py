@@ -16,7 +16,7 @@ import numpy as np
 from ..schedules import (Constant, CosineAnnealing, Exponential, OneCycle, Polynomial,
                          Schedule, StepDecay, warmup_cosine)
 from ._common import (check_size, color, make_result, plot_style, prepare_out,
-                      save_figure)
+                      save_figure, status)
 
 NAME = "schedules"
 TITLE = "Learning-rate schedules"
@@ -137,6 +137,7 @@ def _train_with_schedules(size: str, seed: int, out: Path) -> dict[str, Any]:
     data = mnist_sample_splits(cfg["n_train"], n_val=0, n_test=1000, seed=seed, flatten=True)
     results: dict[str, dict[str, Any]] = {}
     for name, schedule in make_schedules(BASE_LR, epochs, MIN_LR).items():
+        status(f"training with the {name} schedule")
         model = MLP([784, 100, 100, 10], seed=seed)
         opt = SGD(model.parameters(), lr=BASE_LR, momentum=0.9)
         trainer = Trainer(model, SoftmaxCrossEntropy(), opt,
