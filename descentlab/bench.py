@@ -46,6 +46,7 @@ the ``gemm`` reference measured in the same run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
@@ -63,6 +64,7 @@ from typing import Any
 import numpy as np
 
 from . import backend as B
+from ._threads import THREAD_VARS, blas_threads_env, usable_cpus
 from .errors import InvalidParameterError
 
 CASES = ("mlp_sgd", "mlp_trainer", "simplecnn_adam", "conv_forward", "conv_backward",
@@ -570,8 +572,7 @@ def _child_env(threads: int) -> dict[str, str]:
     the thread variables set before its NumPy and PyTorch load."""
     pkg_parent = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join([pkg_parent, *filter(None, [os.environ.get("PYTHONPATH")])])
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads),
-                OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return {**os.environ, "PYTHONPATH": path, **{v: str(threads) for v in THREAD_VARS}}
 
 
 def _run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
@@ -613,17 +614,9 @@ def _set_threads(n: int, torch_mod: Any) -> tuple[str, Callable[[], None]]:
         restore.append(limits.restore_original_limits)
         how = "threadpoolctl"
     except ImportError:
-        saved = {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                "MKL_NUM_THREADS")}
-        os.environ.update({v: str(n) for v in saved})
-
-        def restore_env() -> None:
-            for v, old in saved.items():
-                if old is None:
-                    os.environ.pop(v, None)
-                else:
-                    os.environ[v] = old
-        restore.append(restore_env)
+        env = contextlib.ExitStack()
+        env.enter_context(blas_threads_env(n))
+        restore.append(env.close)
         how = ("environment (OMP/OPENBLAS/MKL_NUM_THREADS, effective only if set before "
                "NumPy loads; pip install threadpoolctl)")
     if torch_mod is not None:
@@ -727,7 +720,7 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
     if not isinstance(repeats, int) or repeats < 1:
         raise InvalidParameterError(f"bench: 'repeats' must be an int >= 1. Got {repeats!r}.")
     if threads is None:
-        threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or _usable_cpus()
+        threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or usable_cpus()
     notes: list[str] = []
     torch_mod, device = _import_torch(notes)
     if "memory" in names and only is None and not memory:
@@ -763,8 +756,8 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
         undo_threads()
     meta["loadavg_after"] = _loadavg()
     load = (meta["loadavg_before"] or [0.0])[0]
-    if threads > 1 and load + threads > _usable_cpus() + 0.5:
-        notes.append(f"load average {load} with {threads} threads on {_usable_cpus()} CPUs: "
+    if threads > 1 and load + threads > usable_cpus() + 0.5:
+        notes.append(f"load average {load} with {threads} threads on {usable_cpus()} CPUs: "
                      "multi-threaded timings wait for busy cores and are unreliable; "
                      "compare with --threads 1.")
     if verbose:
@@ -801,12 +794,6 @@ def _run_cases(names: list[str], repeats: int, size: str, threads: int, torch_mo
         for w in workers.values():
             w.close()
     return out
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _summarise(case: _Case, timed: dict[str, dict[str, float]]) -> dict[str, Any]:

@@ -52,3 +52,11 @@ def dies_once(params, report):
             os._exit(3)
     time.sleep(0.05)
     return params["x"]
+
+
+def blas_threads_seen(params, report):
+    """The OpenBLAS thread count in this worker's environment (-1 when unset)."""
+    import os
+
+    time.sleep(0.05)
+    return float(os.environ.get("OPENBLAS_NUM_THREADS", -1))

@@ -95,6 +95,24 @@ def test_two_workers_share_one_journal(optuna, tmp_path):
     assert _numbers(table) == list(range(n))
 
 
+@pytest.mark.parametrize("user_set", [None, "3"])
+def test_workers_share_the_cores_for_blas(optuna, tmp_path, monkeypatch, user_set):
+    """Check spawned workers get cpus // workers BLAS threads, unless the user set a count,
+    and that the parent's environment is restored."""
+    from descentlab._threads import THREAD_VARS, usable_cpus
+
+    for var in THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    if user_set is not None:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", user_set)
+    res = optuna_search("search_objectives:blas_threads_seen", SPACE, study_name="threads",
+                        out=tmp_path, n_trials=2, n_workers=2, seed=0, pruner="none")
+    expected = float(user_set) if user_set else float(max(1, usable_cpus() // 2))
+    assert [t.value for t in res] == [expected, expected]
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == user_set
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
 def test_resume_continues_the_numbering(optuna, tmp_path):
     """Check that 3 trials then 2 more in the same study give trial numbers 0..4."""
     first = optuna_search(

@@ -124,7 +124,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                         "postgresql://..., mysql+pymysql://...) (default: the journal "
                         "file --out/optuna.journal)")
     o.add_argument("--workers", type=int, metavar="K",
-                   help="worker processes of this command (default: 1)")
+                   help="worker processes of this command (default: 1); each gets "
+                        "CPUs/K BLAS threads unless OMP/OPENBLAS/MKL_NUM_THREADS is set")
     o.add_argument("--pruner", choices=("median", "none"),
                    help="median: stop a trial whose val accuracy at an epoch is "
                         "below the median of earlier trials at that epoch "
