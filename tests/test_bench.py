@@ -99,3 +99,19 @@ def test_script_writes_json(tmp_path):
     assert "col2im" in proc.stdout
     data = json.loads(out.read_text())
     assert data["cases"]["col2im"]["descentlab"]["throughput"] > 0
+
+
+def test_cli_bench_writes_into_out_and_refuses_a_used_folder(tmp_path, capsys):
+    """Check `descentlab bench --out` writes bench.json, then refuses the non-empty folder."""
+    from descentlab.cli import main
+
+    args = ["bench", "--size", "tiny", "--repeats", "1", "--only", "mlp_sgd",
+            "--no-memory", "--threads", "1", "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    data = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert set(data["cases"]) == {"mlp_sgd", "gemm"}
+    assert data["cases"]["mlp_sgd"]["descentlab"]["throughput"] > 0
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["bench", "--threads", "0"]) == 2
