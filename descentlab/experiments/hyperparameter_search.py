@@ -262,7 +262,8 @@ def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Pat
             ax.set_ylim(*limits["weight_decay"])
             ax.set_xlabel("learning rate (log scale)")
             ax.set_ylabel("weight decay λ (log scale)")
-            ax.set_title(f"Round {r}: {info['complete']} trials, colour = val acc",
+            failed = f" + {info['failed']} failed (×)" if info["failed"] else ""
+            ax.set_title(f"Round {r}: {info['complete']} trials{failed}, colour = val acc",
                          fontsize=10)
         fig.colorbar(mappable, ax=axes[:, -1].tolist(), label="validation accuracy")
         fig.suptitle(f"Random search with range narrowing ({size}): validation "
