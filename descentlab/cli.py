@@ -90,13 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
     _common(rep, "descentlab-report")
 
+    from .search.cli import add_search_arguments
+
     s = sub.add_parser("search", help="hyperparameter search (random+narrowing or Optuna)")
-    try:
-        from .search.cli import add_search_arguments
-    except ImportError:  # search front end not available
-        add_search_arguments = None
-    if add_search_arguments is not None:
-        add_search_arguments(s)
+    add_search_arguments(s)
     _common(s, "runs/search")
 
     b = sub.add_parser("bench", help="throughput benchmark vs PyTorch (when installed)")
