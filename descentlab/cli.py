@@ -127,7 +127,7 @@ def _cmd_train(a) -> int:
     result = run_training(config, out, overwrite=a.overwrite, resume=a.resume,
                           verbose=0 if a.quiet else 1)
     line = (f"{result['config']['model']} + {result['config']['optimizer']}: "
-            f"{result['epochs_done']} epochs, test accuracy {result['test_acc']:.4f} "
+            f"{result['epochs_done']} epoch{'s' if result['epochs_done'] != 1 else ''}, test accuracy {result['test_acc']:.4f} "
             f"(loss {result['test_loss']:.4f}); run folder {out}")
     if result["stopped"]:
         line += f" [stopped: {result['stopped']}]"
