@@ -126,12 +126,22 @@ def _cmd_train(a) -> int:
         out = str(Path(a.resume).parent)
     result = run_training(config, out, overwrite=a.overwrite, resume=a.resume,
                           verbose=0 if a.quiet else 1)
+    done = result["epochs_done"]
     line = (f"{result['config']['model']} + {result['config']['optimizer']}: "
-            f"{result['epochs_done']} epoch{'s' if result['epochs_done'] != 1 else ''}, test accuracy {result['test_acc']:.4f} "
+            f"{done} epoch{'s' if done != 1 else ''}, test accuracy {result['test_acc']:.4f} "
             f"(loss {result['test_loss']:.4f}); run folder {out}")
     if result["stopped"]:
         line += f" [stopped: {result['stopped']}]"
     print(line)
+    if result["stopped"] == "interrupted":
+        ckpt = result["interrupted_checkpoint"]
+        if ckpt:
+            print(f"interrupted at step {result['steps_done']}; checkpoint {ckpt}; continue "
+                  f"with: descentlab train --resume {ckpt}", file=sys.stderr)
+        else:
+            print("interrupted in the first epoch, in the middle of a step; no checkpoint "
+                  "was written", file=sys.stderr)
+        return 130
     return 1 if result["stopped"] == "nonfinite" else 0
 
 

@@ -31,6 +31,39 @@ def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
     assert len(json.loads((out / "history.json").read_text())["epoch"]["loss"]) == 3
 
 
+def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(tmp_path, capsys, monkeypatch):
+    """Check a real Ctrl-C in `train` exits 130, names the checkpoint and the resume
+    command, and resuming ends with the same weights as an uninterrupted run."""
+    import os
+    import signal
+
+    import numpy as np
+
+    from descentlab.io import load_state_npz
+    from descentlab.train import run as run_module
+
+    class SigintAtStep5(run_module.CSVLogger):
+        def on_train_batch_end(self, step, logs=None):
+            if step == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    args = ["train", "--model", "mlp", "--hidden", "16", "--epochs", "2", "--n-train", "300",
+            "--n-val", "100", "--batch-size", "50", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
+    monkeypatch.setattr(run_module, "CSVLogger", SigintAtStep5)
+    assert main([*args, "--out", str(tmp_path / "cut")]) == 130
+    err = capsys.readouterr().err
+    ckpt = tmp_path / "cut" / "checkpoint.npz"
+    assert f"interrupted at step 6; checkpoint {ckpt}" in err
+    assert f"continue with: descentlab train --resume {ckpt}" in err
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(ckpt), "--quiet"]) == 0
+    ref, _ = load_state_npz(tmp_path / "ref" / "checkpoint.npz")
+    got, _ = load_state_npz(ckpt)
+    for key, value in ref["model"].items():
+        assert np.array_equal(got["model"][key], value), key
+
+
 @pytest.mark.parametrize("argv, pattern", [
     (["train", "--lr", "-1"], "'lr' must be a float in \\(0.0, inf\\). Got -1.0."),
     (["train", "--model", "vgg"], "invalid choice: 'vgg'"),

@@ -2,6 +2,8 @@
 
 import io
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -91,6 +93,86 @@ def test_ctrl_c_mid_epoch_checkpoints_and_resumes_exactly(sample, tmp_path):
     m2, t2 = _bn_dropout_setup(3, steps)
     t2.fit(train, val, epochs=3, batch_size=50, seed=5, resume=tmp_path / "c.npz")
     _assert_same_weights(ref_model, m2)
+
+
+class _SigintAt(Callback):
+    """Sends this process a real SIGINT (a Ctrl-C) after global step ``step``."""
+
+    def __init__(self, step):
+        self.at = step
+
+    def on_train_batch_end(self, step, logs=None):
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("offset", [4, 11])  # mid-epoch, and the last batch of an epoch
+def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(sample, tmp_path, offset):
+    """Check that one real Ctrl-C (SIGINT) finishes the batch, stops, and resumes exactly."""
+    train, val = _small(sample)
+    steps = math.ceil(600 / 50)
+    ref_model, ref = _bn_dropout_setup(3, steps)
+    ref.fit(train, val, epochs=3, batch_size=50, seed=5)
+
+    m1, t1 = _bn_dropout_setup(3, steps)
+    t1.callbacks.append(_SigintAt(steps + offset))
+    with pytest.warns(RuntimeWarning, match="interrupted; checkpoint written"):
+        h1 = t1.fit(train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+    assert h1.stopped == "interrupted" and h1.checkpoint == str(tmp_path / "c.npz")
+    assert t1.global_step == steps + offset + 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+    m2, t2 = _bn_dropout_setup(3, steps)
+    h2 = t2.fit(train, val, epochs=3, batch_size=50, seed=5, resume=tmp_path / "c.npz")
+    assert h2.stopped is None and t2.global_step == 3 * steps
+    _assert_same_weights(ref_model, m2)
+
+
+class _InterruptBeforeStep(Callback):
+    """Raises KeyboardInterrupt (as a second Ctrl-C would) after the loader handed out
+    the batch of global step ``step`` but before that step is applied."""
+
+    def __init__(self, step):
+        self.at = step
+
+    def on_train_batch_begin(self, step, logs=None):
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_inside_a_step_keeps_the_last_epoch_checkpoint(sample, tmp_path):
+    """Check an interrupt with the step half applied writes nothing: the checkpoint of
+    the last finished epoch stays, and resuming from it is exact."""
+    train, val = _small(sample)
+    steps = math.ceil(600 / 50)
+    ref_model, ref = _bn_dropout_setup(3, steps)
+    ref.fit(train, val, epochs=3, batch_size=50, seed=5)
+
+    m1, t1 = _bn_dropout_setup(3, steps)
+    t1.callbacks.append(_InterruptBeforeStep(steps + 3))
+    with pytest.warns(RuntimeWarning, match="middle of a training step.*last finished epoch"):
+        h1 = t1.fit(train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+    assert h1.stopped == "interrupted" and h1.checkpoint == str(tmp_path / "c.npz")
+
+    m2, t2 = _bn_dropout_setup(3, steps)
+    t2.load_checkpoint(tmp_path / "c.npz")
+    assert (t2.epoch, t2.global_step) == (1, steps)  # the end of epoch 1, not step steps+3
+    m3, t3 = _bn_dropout_setup(3, steps)
+    t3.fit(train, val, epochs=3, batch_size=50, seed=5, resume=tmp_path / "c.npz")
+    _assert_same_weights(ref_model, m3)
+
+
+def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(sample, tmp_path,
+                                                                            monkeypatch):
+    """Check a half-applied step with no earlier checkpoint leaves no file behind."""
+    monkeypatch.chdir(tmp_path)
+    train, val = _small(sample)
+    _, t = _bn_dropout_setup(1, 12)
+    t.callbacks.append(_InterruptBeforeStep(2))
+    with pytest.warns(RuntimeWarning, match="no checkpoint was written"):
+        h = t.fit(train, None, epochs=1, batch_size=50, seed=5)
+    assert h.stopped == "interrupted" and h.checkpoint is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_mlp_loss_halves_in_a_few_epochs(sample):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -151,14 +152,18 @@ def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = F
                       clip_grad_norm=cfg["clip_grad_norm"], config=cfg)
     atomic_write_json(out / "config.json", cfg)
     ckpt = out / "checkpoint.npz"
-    history = trainer.fit(train, val, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                          seed=cfg["seed"], resume=resume, checkpoint=ckpt)
+    with warnings.catch_warnings():  # the caller reports an interrupt (result["stopped"])
+        warnings.filterwarnings("ignore", message="Trainer: interrupted", category=RuntimeWarning)
+        history = trainer.fit(train, val, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+                              seed=cfg["seed"], resume=resume, checkpoint=ckpt)
     test_metrics = trainer.evaluate(*test)
     result = {"config": cfg, "epochs_done": history.epochs_done,
               "test_loss": test_metrics["loss"], "test_acc": test_metrics["acc"],
               "final_train_loss": history.last("loss"), "final_val_acc": history.last("val_acc"),
               "stopped": history.stopped, "nonfinite": history.nonfinite,
-              "checkpoint": str(ckpt), "seconds": float(np.nansum(history.epoch["seconds"]))}
+              "checkpoint": str(ckpt), "seconds": float(np.nansum(history.epoch["seconds"])),
+              "steps_done": trainer.global_step,
+              "interrupted_checkpoint": history.checkpoint}
     atomic_write_json(out / "history.json", history.to_dict())
     atomic_write_json(out / "result.json", result)
     if history.epochs_done:

@@ -219,6 +219,7 @@ class Trainer:
             self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
         self.epochs, self.batches_per_epoch = int(epochs), len(self.loader)
         self.stop_training, self.stop_reason, self._interrupt = False, None, False
+        self._torn = False  # True while a step or an epoch end is half applied
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
@@ -228,7 +229,8 @@ class Trainer:
             if first is not None:
                 first.input_grad = False  # dx of the data is never used
             with self._sigint_guard():
-                while self.epoch < self.epochs and not self.stop_training:
+                while (self.epoch < self.epochs and not self.stop_training
+                       and not self._interrupt):
                     self._run_epoch(val, checkpoint)
         except KeyboardInterrupt:
             self._interrupt = True
@@ -237,7 +239,8 @@ class Trainer:
                 first.input_grad = first_input_grad
         if self._interrupt:
             self.stop_reason = "interrupted"
-            self.history.checkpoint = str(self._save_interrupted(checkpoint))
+            saved = self._save_interrupted(checkpoint)
+            self.history.checkpoint = None if saved is None else str(saved)
         self.history.stopped = self.stop_reason
         for cb in self.callbacks:
             cb.on_train_end({})
@@ -249,21 +252,32 @@ class Trainer:
             cb.on_epoch_begin(epoch, {})
         params = self.model.parameters()
         self.model.train()
-        for xb, yb in self.loader:
+        batches = iter(self.loader)
+        while True:
+            self._torn = True  # the loader moves on before the step is applied
+            try:
+                xb, yb = next(batches)
+            except StopIteration:
+                break
             batch = self.loader.position - 1 if self.loader.position else self.batches_per_epoch - 1
             for cb in self.callbacks:
                 cb.on_train_batch_begin(self.global_step, {})
             logs = self._train_step(xb, yb, params)
             logs.update(batch=batch, batches=self.batches_per_epoch, size=len(xb))
-            for cb in self.callbacks:
-                cb.on_train_batch_end(self.global_step - 1, logs)
+            try:
+                for cb in self.callbacks:
+                    cb.on_train_batch_end(self.global_step - 1, logs)
+            except KeyboardInterrupt:  # the step is applied: stop as after a first Ctrl-C
+                self._interrupt = True
             if self.stop_training or self._interrupt:
-                if self._interrupt or self.stop_reason == "nonfinite":
-                    return
+                last_batch = self.loader.position == 0  # the loader has finished its epoch
+                if self.stop_reason == "nonfinite" or (self._interrupt and not last_batch):
+                    return  # resume continues inside this epoch
                 break
         self._finish_epoch(epoch, val, t0, checkpoint)
 
     def _train_step(self, xb, yb, params) -> dict[str, float]:
+        """One optimizer step on a batch; clears ``_torn`` once the step is applied."""
         self.optimizer.zero_grad()
         logits = self.model.forward(xb)
         loss = self.loss.forward(logits, yb)
@@ -283,6 +297,7 @@ class Trainer:
         self.global_step += 1
         if cause is not None:
             self._on_nonfinite(cause)
+            self._torn = False
             return {"loss": loss, "lr": lr, "acc": math.nan}
         self.optimizer.step()
         if self.scheduler is not None and self.scheduler.interval == "step":
@@ -292,6 +307,7 @@ class Trainer:
         self._running["correct"] += _correct(logits, yb)
         self._running["count"] += n
         self.history.add_step(loss, lr)
+        self._torn = False
         c = max(self._running["count"], 1)
         return {"loss": self._running["loss_sum"] / c, "acc": self._running["correct"] / c,
                 "lr": lr, "step_loss": loss}
@@ -325,6 +341,7 @@ class Trainer:
                 self.scheduler.step_plateau(logs.get("val_loss", logs["loss"]))
         logs["seconds"] = time.perf_counter() - t0
         self.history.add_epoch(logs)
+        self._torn = False
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
         if self.stop_training and self.stop_reason is None:
@@ -332,7 +349,18 @@ class Trainer:
         if checkpoint is not None:
             self.save_checkpoint(checkpoint)
 
-    def _save_interrupted(self, checkpoint) -> Path:
+    def _save_interrupted(self, checkpoint) -> Path | None:
+        """Checkpoint after an interrupt, unless it came in the middle of a step or an
+        epoch end (a second Ctrl-C): that state is half updated, so the last
+        per-epoch checkpoint (if any) is kept instead; returns the path or None."""
+        if self._torn:
+            kept = Path(checkpoint) if checkpoint is not None and Path(checkpoint).is_file() else None
+            where = (f"the checkpoint of the last finished epoch, {kept}, is kept"
+                     if kept else "no checkpoint was written")
+            warnings.warn(f"Trainer: interrupted in the middle of a training step; its "
+                          f"state is half updated and not saved; {where}.",
+                          RuntimeWarning, stacklevel=3)
+            return kept
         path = Path(checkpoint) if checkpoint is not None else None
         if path is None:
             path = Path.cwd() / "descentlab-interrupted.npz"
@@ -347,7 +375,8 @@ class Trainer:
 
     @contextlib.contextmanager
     def _sigint_guard(self):
-        """First Ctrl-C finishes the current batch, then checkpoints and returns."""
+        """First Ctrl-C finishes the current batch, then checkpoints and returns; a
+        second one raises KeyboardInterrupt at once."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
