@@ -60,3 +60,8 @@ def blas_threads_seen(params, report):
 
     time.sleep(0.05)
     return float(os.environ.get("OPENBLAS_NUM_THREADS", -1))
+
+
+def interrupts(params, report):
+    """As if Ctrl-C reached the process during the trial."""
+    raise KeyboardInterrupt

@@ -49,6 +49,21 @@ def test_optuna_search_writes_table_and_figures(study_dir, capsys):
     assert meta == {"kind": "optuna", "study_name": "descentlab"}
 
 
+def test_ctrl_c_exits_130_with_how_to_continue(optuna, tmp_path, capsys, monkeypatch):
+    """Check Ctrl-C during `search` exits 130 and says how to continue or summarise."""
+    from descentlab.search import cli as search_cli
+
+    monkeypatch.setattr(search_cli, "_objective", lambda args: "search_objectives:interrupts")
+    out = tmp_path / "cut"
+    assert main(["search", *TINY, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: study 'descentlab' keeps every finished trial" in err
+    assert f"--summary --out {out}" in err
+    monkeypatch.undo()
+    assert main(["search", "--summary", "--out", str(out)]) == 0
+    assert "1 failed, 2 not run" in capsys.readouterr().out
+
+
 def test_summary_prints_best_trials(study_dir, capsys):
     """Check that --summary prints the study's counts and its best trials, runs none."""
     (study_dir / "trials.png").unlink()

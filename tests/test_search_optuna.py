@@ -354,6 +354,19 @@ def test_postgres_two_workers(optuna, tmp_path):
     optuna.delete_study(study_name=name, storage=url)
 
 
+def test_ctrl_c_in_workers_stops_the_search_quietly(optuna, tmp_path, capfd):
+    """Check workers hit by Ctrl-C exit without tracebacks, the parent raises
+    KeyboardInterrupt, and the study marks the running trials failed and the
+    queued ones "not run"."""
+    with pytest.raises(KeyboardInterrupt):
+        optuna_search("search_objectives:interrupts", SPACE, study_name="cut", out=tmp_path,
+                      n_trials=6, n_workers=2, seed=0, pruner="none")
+    assert "Traceback" not in capfd.readouterr().err
+    summary = study_summary(str(tmp_path / "optuna.journal"), "cut")
+    assert summary["states"] == {"failed": 2, "not run": 4}
+    assert summary["best"] == []
+
+
 def test_summary_and_errors(optuna, tmp_path):
     """Check the summary table and the messages for bad arguments and unknown studies."""
     optuna_search(

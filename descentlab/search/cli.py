@@ -333,11 +333,15 @@ def _fmt(v: Any) -> str:
 
 
 def _counts(results: Any) -> str:
+    from .optuna_adapter import NOT_RUN
+
     counts: dict[str, int] = {}
     for t in results.trials:
-        counts[t.status] = counts.get(t.status, 0) + 1
-    order = ("complete", "pruned", "failed", "running")
-    parts = [f"{counts.get(s, 0)} {s}" for s in order if s in counts or s != "running"]
+        key = "not run" if t.status == "failed" and t.error == NOT_RUN else t.status
+        counts[key] = counts.get(key, 0) + 1
+    order = ("complete", "pruned", "failed", "running", "not run")
+    parts = [f"{counts.get(s, 0)} {s}" for s in order
+             if s in counts or s not in ("running", "not run")]
     return ", ".join(parts)
 
 
@@ -468,13 +472,19 @@ def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
             show(t)
 
     show = _progress(args.quiet)
-    results = optuna_search(
-        objective, space, study_name=study, storage=spec[1], out=out,
-        n_trials=args.trials, n_workers=workers,
-        seed=args.seed if args.sampler_seed is None else args.sampler_seed,
-        pruner=pruner, sampler=sampler, metric=METRIC, stale_after=args.stale_after,
-        on_trial=on_trial,
-    )
+    try:
+        results = optuna_search(
+            objective, space, study_name=study, storage=spec[1], out=out,
+            n_trials=args.trials, n_workers=workers,
+            seed=args.seed if args.sampler_seed is None else args.sampler_seed,
+            pruner=pruner, sampler=sampler, metric=METRIC, stale_after=args.stale_after,
+            on_trial=on_trial,
+        )
+    except KeyboardInterrupt:
+        print(f"interrupted: study {study!r} keeps every finished trial (the running ones "
+              f"are marked failed); run the same command to add trials, or --summary "
+              f"--out {out} to see them", file=sys.stderr)
+        return 130
     mine = f"this run: {len(ran)} trials; " if workers == 1 else ""
     print(f"{mine}study {study!r}: {len(results)} trials ({_counts(results)})")
     print("\n".join(_summary_lines(results, args.top)))

@@ -56,7 +56,9 @@ import numbers
 import os
 import pickle
 import re
+import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -89,6 +91,9 @@ from .space import (
 _RUN = "dl_run"  # user attr: id of the optuna_search call that queued the trial
 _WORKER = "dl_worker"  # user attr: {"host", "pid", "start"} of the process running it
 _OWNER = "optuna_search"
+_INTERRUPTED = 130  # exit code of a worker stopped by Ctrl-C
+#: error of queued trials that a stopped search never started (counted as "not run")
+NOT_RUN = "not run: the search stopped before this trial"
 
 
 def _optuna() -> Any:
@@ -424,9 +429,13 @@ def _run_worker(cfg: dict[str, Any], on_trial: Callable | None = None) -> int:
 
 
 def _worker_main(cfg: dict[str, Any]) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process; exits 130 on Ctrl-C (no traceback:
+    its running trial is already marked failed, the parent reports the interrupt)."""
     _optuna().logging.set_verbosity(logging.WARNING)
-    _run_worker(cfg)
+    try:
+        _run_worker(cfg)
+    except KeyboardInterrupt:
+        sys.exit(_INTERRUPTED)
 
 
 # ---------------------------------------------------------------- the search
@@ -564,9 +573,7 @@ def optuna_search(
                 if ft.user_attrs.get(_RUN) == run_id
             ]
             for ft in left:
-                _fail(
-                    study, ft._trial_id, "not run: the search stopped before this trial"
-                )
+                _fail(study, ft._trial_id, NOT_RUN)
         return study_results(study, metric=metric, out=out)
     finally:
         optuna.logging.set_verbosity(previous)
@@ -610,6 +617,8 @@ def _run_processes(
                 p.join()
         raise
     bad = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
+    if bad and all(code in (_INTERRUPTED, -signal.SIGINT) for _, code in bad):
+        raise KeyboardInterrupt  # Ctrl-C reached the workers (same process group)
     if bad:
         raise DescentlabError(
             f"{_OWNER}: worker process(es) failed: "
@@ -709,6 +718,8 @@ def study_summary(
     counts: dict[str, int] = {}
     for ft in study.get_trials(deepcopy=False):
         key = _STATUS.get(ft.state.name, ft.state.name.lower())
+        if key == "failed" and ft.user_attrs.get("error") == NOT_RUN:
+            key = "not run"
         counts[key] = counts.get(key, 0) + 1
     return {
         "study_name": study_name,
