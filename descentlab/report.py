@@ -13,7 +13,9 @@ import datetime as _dt
 import html
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -249,6 +251,27 @@ def live_line(prefix: str, stream: Any = None) -> Iterator[None]:
         stream.flush()
 
 
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[dict[str, bool]]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that one
+    Python swallows (it cannot leave a finalizer or weakref callback) still stops."""
+    seen = {"ctrl_c": False}
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield seen  # not ours to change (another thread, or SIGINT ignored/handled)
+        return
+
+    def handler(signum, frame):
+        seen["ctrl_c"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_report(size: str = "quick", seed: int = 0,
                out: str | Path = "descentlab-report",
                overwrite: bool = False, names: Iterable[str] | None = None,
@@ -272,7 +295,8 @@ def run_report(size: str = "quick", seed: int = 0,
     Returns:
         The number of failed experiments (0 when all succeeded). The report is
         at ``out/index.html`` either way; ``out/report.json`` lists each
-        experiment's status and time.
+        experiment's status and time. On Ctrl-C the report of the experiments
+        finished so far is written, then KeyboardInterrupt is raised.
 
     Raises:
         OutputExistsError: ``out`` is non-empty and ``overwrite`` is False.
@@ -289,33 +313,45 @@ def run_report(size: str = "quick", seed: int = 0,
         live = progress is print and sys.stdout.isatty()
     results: dict[str, dict] = {}
     width = len(str(len(chosen)))
-    for i, name in enumerate(chosen, start=1):
-        t0 = time.perf_counter()
-        prefix = f"[{i:{width}d}/{len(chosen)}] {name} ..."
-        try:
-            with live_line(prefix) if live else contextlib.nullcontext():
-                result = dict(experiments.run(name, size=size, seed=seed, out=out / name))
-            result.setdefault("out", str((out / name).resolve()))
-            status = ""
-        except Exception as exc:  # noqa: BLE001  (one failure must not stop the report)
-            result = {"name": name, "error": f"{type(exc).__name__}: {exc}",
-                      "traceback": traceback.format_exc(), "figures": [], "table": []}
-            status = f"  FAILED: {type(exc).__name__}: {exc}"
-        result["seconds"] = time.perf_counter() - t0
-        results[name] = result
-        seconds = result["seconds"]
-        say(f"{prefix} {seconds:.1f} s{status}")
+    interrupted = False
+    with _ctrl_c_noted() as noted:
+        for i, name in enumerate(chosen, start=1):
+            t0 = time.perf_counter()
+            prefix = f"[{i:{width}d}/{len(chosen)}] {name} ..."
+            try:
+                with live_line(prefix) if live else contextlib.nullcontext():
+                    result = dict(experiments.run(name, size=size, seed=seed, out=out / name))
+                result.setdefault("out", str((out / name).resolve()))
+                status = ""
+            except KeyboardInterrupt:  # write the report of what finished, then stop
+                interrupted = True
+                result = {"name": name, "error": "interrupted (Ctrl-C); the report stops here",
+                          "figures": [], "table": [], "interrupted": True}
+                status = "  INTERRUPTED"
+            except Exception as exc:  # noqa: BLE001  (one failure must not stop the report)
+                result = {"name": name, "error": f"{type(exc).__name__}: {exc}",
+                          "traceback": traceback.format_exc(), "figures": [], "table": []}
+                status = f"  FAILED: {type(exc).__name__}: {exc}"
+            result["seconds"] = time.perf_counter() - t0
+            results[name] = result
+            seconds = result["seconds"]
+            say(f"{prefix} {seconds:.1f} s{status}")
+            if interrupted or noted["ctrl_c"]:
+                interrupted = True
+                break
     failures = sum(1 for r in results.values() if r.get("error"))
     index = build_report(results, out, info={"size": size, "seed": seed})
     atomic_write_json(out / "report.json", {
-        "size": size, "seed": seed, "failures": failures,
+        "size": size, "seed": seed, "failures": failures, "interrupted": interrupted,
         "experiments": [{"name": n, "ok": not r.get("error"), "seconds": r["seconds"],
                          "error": r.get("error")} for n, r in results.items()]})
     total = sum(r["seconds"] for r in results.values())
     say("time per experiment:")
     for name, r in results.items():
-        flag = "  FAILED" if r.get("error") else ""
+        flag = "  INTERRUPTED" if r.get("interrupted") else "  FAILED" if r.get("error") else ""
         say(f"  {name:<24s} {r['seconds']:8.1f} s{flag}")
     say(f"  {'total':<24s} {total:8.1f} s")
     say(f"report: {index}" + (f"  ({failures} failed)" if failures else ""))
+    if interrupted:
+        raise KeyboardInterrupt  # after the partial report is written
     return failures

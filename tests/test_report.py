@@ -51,7 +51,7 @@ def _parse(html_text):
     return parser
 
 
-def _fake_module(name, n_figures=1, fail=False, title="Fake experiment"):
+def _fake_module(name, n_figures=1, fail=False, title="Fake experiment", interrupt=False):
     """A module that follows the experiment contract, drawing tiny PNGs."""
     mod = types.ModuleType(f"_fake_exp_{name}")
     mod.TITLE = title
@@ -61,6 +61,8 @@ def _fake_module(name, n_figures=1, fail=False, title="Fake experiment"):
     def run(size="quick", seed=0, out=None):
         if fail:
             raise RuntimeError(f"{name} exploded <on purpose>")
+        if interrupt:
+            raise KeyboardInterrupt
         t0 = time.perf_counter()
         out = _common.prepare_out(out, name)
         _common.status(f"{name} half done")
@@ -193,6 +195,55 @@ def test_run_report_live_line_shows_status_then_the_result(tmp_path, fake_regist
     assert run_report(out=tmp_path / "q", names=["gamma"], progress=lines.append,
                       live=False) == 0
     assert capsys.readouterr().out == ""  # not a terminal: nothing but progress lines
+
+
+def test_ctrl_c_writes_the_report_of_what_finished_then_raises(tmp_path, monkeypatch):
+    """Check an interrupt mid-report writes index.html for the finished experiments,
+    marks the interrupted one, skips the rest, then raises KeyboardInterrupt."""
+    mods = {"alpha": _fake_module("alpha"), "stop": _fake_module("stop", interrupt=True),
+            "gamma": _fake_module("gamma")}
+    for mod in mods.values():
+        monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setattr(experiments, "EXPERIMENTS", {n: m.__name__ for n, m in mods.items()})
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        run_report(out=tmp_path / "r", progress=lines.append, live=False)
+    summary = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert summary["interrupted"] is True
+    assert [(e["name"], e["ok"]) for e in summary["experiments"]] == [("alpha", True),
+                                                                     ("stop", False)]
+    text = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "alpha_0.png" in text and "interrupted (Ctrl-C)" in text
+    assert not (tmp_path / "r" / "gamma").exists()
+    assert any("stop ..." in line and "INTERRUPTED" in line for line in lines)
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_report(tmp_path, monkeypatch):
+    """Check a Ctrl-C that an experiment swallows (as Python does inside a finalizer)
+    still ends the report after that experiment, with its result kept."""
+    import os
+    import signal
+
+    def swallowing_run(size="quick", seed=0, out=None):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here
+        except KeyboardInterrupt:
+            pass
+        return gamma_run(size=size, seed=seed, out=out)
+
+    mods = {"beta": _fake_module("beta"), "gamma": _fake_module("gamma")}
+    gamma_run = mods["gamma"].run
+    mods["beta"].run = swallowing_run
+    for mod in mods.values():
+        monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setattr(experiments, "EXPERIMENTS", {n: m.__name__ for n, m in mods.items()})
+    with pytest.raises(KeyboardInterrupt):
+        run_report(out=tmp_path / "r", progress=None, live=False)
+    summary = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert summary["interrupted"] and [e["name"] for e in summary["experiments"]] == ["beta"]
+    assert summary["experiments"][0]["ok"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_status_reaches_the_innermost_listener_only_while_listening():

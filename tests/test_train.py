@@ -175,6 +175,22 @@ def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(samp
     assert list(tmp_path.iterdir()) == []
 
 
+def test_on_interrupt_raise_propagates_and_writes_nothing(sample, tmp_path, monkeypatch):
+    """Check on_interrupt='raise' lets KeyboardInterrupt through with no checkpoint file,
+    restores the data layer's input_grad, and that bad values are refused."""
+    monkeypatch.chdir(tmp_path)
+    train, _ = _small(sample)
+    model, trainer = _bn_dropout_setup(1, 12)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), trainer.optimizer, verbose=0,
+                      callbacks=[_InterruptAt(3)], on_interrupt="raise")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "c.npz")
+    assert list(tmp_path.iterdir()) == []
+    assert model[0].input_grad is True
+    with pytest.raises(ValueError, match="'on_interrupt' must be one of"):
+        Trainer(model, SoftmaxCrossEntropy(), trainer.optimizer, on_interrupt="ignore")
+
+
 def test_mlp_loss_halves_in_a_few_epochs(sample):
     """Check that a plain MLP with SGD momentum at least halves its training loss."""
     train, val = _small(sample, 1000, 300)

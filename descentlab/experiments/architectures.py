@@ -130,7 +130,8 @@ def train_one(key: str, size: str, seed: int, data) -> dict[str, Any]:
     model = build(key, size, seed)
     timer = _EpochTimer()
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=LR),
-                      callbacks=[timer, EpochStatus(MODELS[key][0])], verbose=0, eval_batch_size=EVAL_BATCH)
+                      callbacks=[timer, EpochStatus(MODELS[key][0])], verbose=0,
+                      eval_batch_size=EVAL_BATCH, on_interrupt="raise")
     start = trainer.evaluate(*data.val)
     history = trainer.fit(data.train, val=data.val, epochs=cfg["epochs"],
                           batch_size=cfg["batch_size"], seed=seed)

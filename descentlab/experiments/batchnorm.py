@@ -91,7 +91,7 @@ def train_one(std: float, batchnorm: bool, train: tuple[np.ndarray, np.ndarray],
     model = MLP((784, *HIDDEN, 10), activation="relu", init=float(std),
                 batchnorm=batchnorm, seed=seed)
     trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=LR),
-                      verbose=0)
+                      verbose=0, on_interrupt="raise")
     acc0 = trainer.evaluate(*train)["acc"]
     with warnings.catch_warnings():  # the non-finite stop is expected and reported
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -360,7 +360,7 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     before = model[0].weight.data.copy()
     trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=LR),
                       callbacks=[EpochStatus("training SimpleConvNet")], verbose=0,
-                      eval_batch_size=100)
+                      eval_batch_size=100, on_interrupt="raise")
     start = trainer.evaluate(xt, yt)
     t = time.perf_counter()
     history = trainer.fit((x, y), val=(xt, yt), epochs=cfg["epochs"],

@@ -108,7 +108,8 @@ def train_for(model, optimizer, train, steps: int, *, batch_size: int = BATCH,
     ``val`` (x, y) is evaluated after every epoch (and after the last, partial one).
     """
     trainer = Trainer(model, SoftmaxCrossEntropy(), optimizer,
-                      callbacks=[StopAfter(steps), *callbacks], verbose=0)
+                      callbacks=[StopAfter(steps), *callbacks], verbose=0,
+                      on_interrupt="raise")
     epochs = math.ceil(steps / math.ceil(len(train[0]) / batch_size))
     trainer.fit(train, val=val, epochs=epochs, batch_size=batch_size, seed=seed)
     return trainer

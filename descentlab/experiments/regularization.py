@@ -109,7 +109,7 @@ def train_variant(weight_decay: float, dropout: float, train, test, *, epochs: i
     optimizer = SGD(param_groups(model, weight_decay), lr=LR)
     monitor = AccuracyMonitor(train, test, eval_every)
     trainer = Trainer(model, SoftmaxCrossEntropy(), optimizer, callbacks=[monitor],
-                      verbose=0)
+                      verbose=0, on_interrupt="raise")
     trainer.fit(train, epochs=epochs, batch_size=BATCH, seed=seed)
     return {"epochs": monitor.epochs, "train_acc": monitor.train_acc,
             "test_acc": monitor.test_acc}

@@ -141,7 +141,8 @@ def _train_with_schedules(size: str, seed: int, out: Path) -> dict[str, Any]:
         model = MLP([784, 100, 100, 10], seed=seed)
         opt = SGD(model.parameters(), lr=BASE_LR, momentum=0.9)
         trainer = Trainer(model, SoftmaxCrossEntropy(), opt,
-                          Scheduler(opt, schedule, interval="epoch"), verbose=0)
+                          Scheduler(opt, schedule, interval="epoch"), verbose=0,
+                          on_interrupt="raise")
         hist = trainer.fit(data.train, data.test, epochs=epochs, batch_size=100, seed=seed)
         results[name] = {"train_loss": hist.epoch["loss"], "test_acc": hist.epoch["val_acc"],
                          "lr_used": hist.epoch["lr"],

@@ -175,7 +175,7 @@ def train_exploding(train, *, max_norm: float, epochs: int, seed: int = 0) -> di
     """Train the std-0.17 ReLU net with SGD, clipping at ``max_norm`` (∞: none)."""
     model = build("relu_large", seed)
     opt = ClipRecordingSGD(model.parameters(), LR, max_norm)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, verbose=0)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, verbose=0, on_interrupt="raise")
     with warnings.catch_warnings():  # the non-finite stop is expected and reported
         warnings.simplefilter("ignore", RuntimeWarning)
         hist = trainer.fit(train, epochs=epochs, batch_size=BATCH, seed=seed)

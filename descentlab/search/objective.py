@@ -155,7 +155,8 @@ class MLPObjective:
         opt = make_optimizer(cfg["optimizer"], groups, lr=float(cfg["lr"]))
         reporter = _report_callback(report)
         trainer = Trainer(
-            model, SoftmaxCrossEntropy(), opt, callbacks=[reporter], verbose=0
+            model, SoftmaxCrossEntropy(), opt, callbacks=[reporter], verbose=0,
+            on_interrupt="raise",  # Ctrl-C stops the search; no checkpoint per trial
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -168,8 +169,6 @@ class MLPObjective:
             )
         if reporter.error is not None:
             raise reporter.error
-        if getattr(history, "stopped", None) == "interrupted":
-            raise KeyboardInterrupt
         info = getattr(history, "nonfinite", None)
         if info and getattr(history, "stopped", None) == "nonfinite":
             raise NonFiniteError(

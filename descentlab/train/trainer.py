@@ -70,6 +70,11 @@ class Trainer:
             gradient, keeping the last finite weights; "skip" drops that step.
         clip_grad_norm: clip the total gradient L2 norm to this value before each step.
         eval_batch_size: batch size for evaluate/predict.
+        on_interrupt: "checkpoint" (default): the first Ctrl-C during ``fit``
+            finishes the batch, writes a checkpoint (the ``checkpoint`` path, else
+            ``descentlab-interrupted.npz`` in the working folder) and returns;
+            "raise": KeyboardInterrupt propagates and nothing is written (for
+            code that runs many short fits, like the experiments and the search).
         config: JSON-able description of the run, stored in every checkpoint (the
             CLI rebuilds model, optimizer and data from it on resume).
     """
@@ -78,10 +83,11 @@ class Trainer:
                  callbacks: Sequence[Callback] = (), *, verbose: int = 1,
                  nonfinite: str = "stop", clip_grad_norm: float | None = None,
                  eval_batch_size: int = 1000, progress_stream: Any = None,
-                 config: dict | None = None):
+                 on_interrupt: str = "checkpoint", config: dict | None = None):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}.")
         check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
+        check_option(on_interrupt, "on_interrupt", ("checkpoint", "raise"), owner="Trainer")
         check_scalar(eval_batch_size, "eval_batch_size", numbers.Integral, min_val=1, owner="Trainer")
         if clip_grad_norm is not None:
             check_scalar(clip_grad_norm, "clip_grad_norm", numbers.Real, min_val=0.0,
@@ -96,6 +102,7 @@ class Trainer:
         if verbose:
             self.callbacks.append(ProgressBar(progress_stream))
         self.nonfinite, self.clip_grad_norm = nonfinite, clip_grad_norm
+        self.on_interrupt = on_interrupt
         self.eval_batch_size = int(eval_batch_size)
         self.config = dict(config or {})
         self.history = History()
@@ -223,16 +230,20 @@ class Trainer:
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
+        on_ctrl_c = self.on_interrupt == "checkpoint"
         first = _data_layer(self.model)
         first_input_grad = getattr(first, "input_grad", None)
         try:
             if first is not None:
                 first.input_grad = False  # dx of the data is never used
-            with self._sigint_guard():
+            guard = self._sigint_guard() if on_ctrl_c else contextlib.nullcontext()
+            with guard:
                 while (self.epoch < self.epochs and not self.stop_training
                        and not self._interrupt):
                     self._run_epoch(val, checkpoint)
         except KeyboardInterrupt:
+            if not on_ctrl_c:
+                raise
             self._interrupt = True
         finally:
             if first is not None:
@@ -268,6 +279,8 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_train_batch_end(self.global_step - 1, logs)
             except KeyboardInterrupt:  # the step is applied: stop as after a first Ctrl-C
+                if self.on_interrupt == "raise":
+                    raise
                 self._interrupt = True
             if self.stop_training or self._interrupt:
                 last_batch = self.loader.position == 0  # the loader has finished its epoch
