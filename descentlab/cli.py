@@ -142,7 +142,13 @@ def _cmd_train(a) -> int:
             print("interrupted in the first epoch, in the middle of a step; no checkpoint "
                   "was written", file=sys.stderr)
         return 130
-    return 1 if result["stopped"] == "nonfinite" else 0
+    if result["stopped"] == "nonfinite":
+        info = result["nonfinite"] or {}
+        print(f"error: training stopped at step {info.get('step')} (epoch {info.get('epoch')}): "
+              f"{info.get('cause')}; the weights are those of the last finite step. Try a "
+              f"smaller --lr or --clip-grad-norm.", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_run(a) -> int:

@@ -118,3 +118,22 @@ def test_subprocess_error_has_no_traceback(tmp_path):
                            "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
+
+
+def test_diverging_run_exits_1_with_one_clear_line(tmp_path, capsys):
+    """Check a NaN loss stops `train` with exit 1, a one-line cause and a hint, and no
+    NumPy overflow warnings."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any stray warning would fail the run
+        rc = main(["train", "--model", "mlp", "--optimizer", "sgd",
+                   "--lr", "1000", "--epochs", "2", "--n-train", "300", "--n-val", "100",
+                   "--quiet", "--out", str(tmp_path / "nan")])
+    assert rc == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: training stopped at step ") and "\n" not in err
+    assert "loss is nan" in err or "not finite" in err
+    assert "Try a smaller --lr" in err
+    result = json.loads((tmp_path / "nan" / "result.json").read_text())
+    assert result["stopped"] == "nonfinite" and result["nonfinite"]["step"] >= 1

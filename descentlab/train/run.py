@@ -152,11 +152,14 @@ def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = F
                       clip_grad_norm=cfg["clip_grad_norm"], config=cfg)
     atomic_write_json(out / "config.json", cfg)
     ckpt = out / "checkpoint.npz"
-    with warnings.catch_warnings():  # the caller reports an interrupt (result["stopped"])
-        warnings.filterwarnings("ignore", message="Trainer: interrupted", category=RuntimeWarning)
+    # The caller reports an interrupt or a non-finite stop (result["stopped"]); NumPy's
+    # overflow warnings on the way to a NaN add nothing to that.
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.filterwarnings("ignore", message="Trainer: (interrupted|stopped)",
+                                category=RuntimeWarning)
         history = trainer.fit(train, val, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                               seed=cfg["seed"], resume=resume, checkpoint=ckpt)
-    test_metrics = trainer.evaluate(*test)
+        test_metrics = trainer.evaluate(*test)
     result = {"config": cfg, "epochs_done": history.epochs_done,
               "test_loss": test_metrics["loss"], "test_acc": test_metrics["acc"],
               "final_train_loss": history.last("loss"), "final_val_acc": history.last("val_acc"),
