@@ -122,3 +122,33 @@ def test_trainer_keeps_float32_with_clipping_and_validation():
     _check_model_state(model, opt, found)
     assert not found, found
     assert trainer.predict(x[:8]).dtype == np.float32
+
+
+def test_float64_data_runs_the_float32_model_in_float32():
+    """Check float64 inputs (NumPy's default) are fed to a float32 model as float32 by
+    fit (arrays and a DataLoader), evaluate and predict, and give the same weights as
+    float32 data."""
+    from descentlab.data import DataLoader
+
+    rng = np.random.default_rng(0)
+    x64, y = rng.random((120, 784)), rng.integers(0, 10, 120)
+
+    def run(x, loader=False):
+        model = MLP((784, 16, 10), seed=0)
+        seen = []
+        first, forward = model[0], model[0].forward
+        first.forward = lambda xb: (seen.append(xb.dtype), forward(xb))[1]
+        trainer = Trainer(model, SoftmaxCrossEntropy(),
+                          make_optimizer("adam", model.parameters()), verbose=0)
+        data = DataLoader(x, y, 40, seed=1) if loader else (x, y)
+        trainer.fit(data, epochs=2, batch_size=40, seed=1)
+        trainer.evaluate(x, y)
+        trainer.predict(x)
+        return model, set(seen)
+
+    ref, seen32 = run(x64.astype(np.float32))
+    for loader in (False, True):
+        model, seen = run(x64, loader)
+        assert seen == seen32 == {np.dtype(np.float32)}
+        for (name, a), (_, b) in zip(model.named_parameters(), ref.named_parameters()):
+            assert np.array_equal(a.data, b.data), name

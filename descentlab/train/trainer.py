@@ -56,6 +56,16 @@ def _data_layer(model: Module) -> Any:
     return m if hasattr(m, "input_grad") else None
 
 
+def _input_dtype(model: Module, x: Any) -> Any:
+    """The dtype inputs are fed in: the model's floating dtype for floating ``x`` (so
+    float64 data does not silently run a float32 model in float64), else x's own."""
+    params = model.parameters()
+    dtype = getattr(x, "dtype", None)
+    if params and dtype is not None and np.issubdtype(dtype, np.floating):
+        return params[0].data.dtype
+    return None
+
+
 class Trainer:
     """Fit a model with a loss, an optimizer and an optional scheduler.
 
@@ -123,7 +133,8 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            outs = [B.to_numpy(self.model.forward(B.asarray(x[i:i + bs])))
+            dtype = _input_dtype(self.model, x)
+            outs = [B.to_numpy(self.model.forward(B.asarray(x[i:i + bs], dtype)))
                     for i in range(0, len(x), bs)]
         finally:
             self.model.train(was_training)
@@ -138,9 +149,10 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         total, correct = 0.0, 0
+        dtype = _input_dtype(self.model, x)
         try:
             for i in range(0, len(x), bs):
-                xb, yb = B.asarray(x[i:i + bs]), B.asarray(y[i:i + bs])
+                xb, yb = B.asarray(x[i:i + bs], dtype), B.asarray(y[i:i + bs])
                 logits = self.model.forward(xb)
                 total += self.loss.forward(logits, yb) * len(xb)
                 correct += _correct(logits, yb)
@@ -216,7 +228,11 @@ class Trainer:
                 raise InvalidParameterError(
                     "Trainer.fit: 'train' must be an (x, y) pair or a DataLoader. "
                     f"Got {type(train).__name__}.") from None
+            dtype = _input_dtype(self.model, x)
+            if dtype is not None and x.dtype != dtype:
+                x = x.astype(dtype)  # once, not per batch
             self.loader = DataLoader(x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        self._batch_dtype = _input_dtype(self.model, self.loader.x)  # user loaders too
         if val is not None and len(val) != 2:
             raise InvalidParameterError("Trainer.fit: 'val' must be an (x_val, y_val) pair or None.")
         if resume is not None:
@@ -270,6 +286,8 @@ class Trainer:
                 xb, yb = next(batches)
             except StopIteration:
                 break
+            if self._batch_dtype is not None and xb.dtype != self._batch_dtype:
+                xb = xb.astype(self._batch_dtype)
             batch = self.loader.position - 1 if self.loader.position else self.batches_per_epoch - 1
             for cb in self.callbacks:
                 cb.on_train_batch_begin(self.global_step, {})
