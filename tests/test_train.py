@@ -321,3 +321,23 @@ def test_fit_rejects_bad_arguments(sample):
         t.fit(_small(sample, 10, 0)[0], epochs=0)
     with pytest.raises(ValueError, match="must be an \\(x, y\\) pair"):
         t.fit(np.zeros((3, 784)), epochs=1)
+
+
+def test_regression_with_mse_reports_no_accuracy():
+    """Check a Trainer with MSELoss learns a linear map and reports loss only: accuracy
+    is NaN in the history and evaluate(), and the progress line has no 'acc'."""
+    from descentlab.nn import Linear, MSELoss, ReLU, Sequential
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [2.0], [-1.0]], np.float32)
+    net = Sequential(Linear(3, 16, rng=0), ReLU(), Linear(16, 1, rng=1))
+    stream = io.StringIO()
+    trainer = Trainer(net, MSELoss(), SGD(net.parameters(), lr=0.05), progress_stream=stream)
+    h = trainer.fit((x, y), val=(x, y), epochs=10, batch_size=32)
+    assert h.epoch["loss"][-1] < 0.1 * h.epoch["loss"][0]
+    assert all(math.isnan(a) for a in h.epoch["acc"] + h.epoch["val_acc"])
+    ev = trainer.evaluate(x, y)
+    assert ev["loss"] < 0.1 and math.isnan(ev["acc"])
+    shown = stream.getvalue()
+    assert "val_loss" in shown and " acc " not in shown and "val_acc" not in shown

@@ -25,6 +25,9 @@ class SoftmaxCrossEntropy:
     logits: (N, K). y: integer class ids (N,) in [0, K), or one-hot / soft targets (N, K).
     """
 
+    #: the Trainer reports accuracy for classification losses only
+    classification = True
+
     def __init__(self) -> None:
         self._cache = None
         self.probs = None
@@ -91,6 +94,8 @@ class SoftmaxCrossEntropy:
 
 class MSELoss:
     """``loss.forward(y, t) -> float`` = mean((y - t)^2); ``backward() -> 2 (y - t) / numel``."""
+
+    classification = False
 
     def __init__(self) -> None:
         self._cache = None

@@ -40,11 +40,15 @@ class ProgressBar(Callback):
         bar = "=" * filled + (">" if filled < self.width else "") + "." * max(self.width - filled - 1, 0)
         rate = self._seen / elapsed if elapsed > 0 else math.nan
         parts = [f"Epoch {self._epoch + 1}/{self.trainer.epochs}", f"{done}/{total}", f"[{bar}]",
-                 f"loss {logs.get('loss', math.nan):.4f}", f"acc {logs.get('acc', math.nan):.4f}",
-                 f"lr {logs.get('lr', math.nan):.2e}"]
+                 f"loss {logs.get('loss', math.nan):.4f}"]
+        if not math.isnan(logs.get("acc", math.nan)):  # no accuracy for regression losses
+            parts.append(f"acc {logs['acc']:.4f}")
+        parts.append(f"lr {logs.get('lr', math.nan):.2e}")
         if final:
             if not math.isnan(logs.get("val_loss", math.nan)):
-                parts += [f"val_loss {logs['val_loss']:.4f}", f"val_acc {logs['val_acc']:.4f}"]
+                parts.append(f"val_loss {logs['val_loss']:.4f}")
+            if not math.isnan(logs.get("val_acc", math.nan)):
+                parts.append(f"val_acc {logs['val_acc']:.4f}")
             parts.append(f"{_fmt_seconds(elapsed)}")
         else:
             eta = elapsed / done * (total - done) if done else math.nan

@@ -112,6 +112,8 @@ class Trainer:
         if verbose:
             self.callbacks.append(ProgressBar(progress_stream))
         self.nonfinite, self.clip_grad_norm = nonfinite, clip_grad_norm
+        # accuracy only means something for a classification loss (not for MSELoss)
+        self._classify = bool(getattr(loss, "classification", True))
         self.on_interrupt = on_interrupt
         self.eval_batch_size = int(eval_batch_size)
         self.config = dict(config or {})
@@ -155,11 +157,11 @@ class Trainer:
                 xb, yb = B.asarray(x[i:i + bs], dtype), B.asarray(y[i:i + bs])
                 logits = self.model.forward(xb)
                 total += self.loss.forward(logits, yb) * len(xb)
-                correct += _correct(logits, yb)
+                correct += _correct(logits, yb) if self._classify else 0
         finally:
             self.model.train(was_training)
         n = max(len(x), 1)
-        return {"loss": total / n, "acc": correct / n}
+        return {"loss": total / n, "acc": correct / n if self._classify else math.nan}
 
     # ------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
@@ -335,12 +337,14 @@ class Trainer:
             self.scheduler.step()
         n = len(yb)
         self._running["loss_sum"] += loss * n
-        self._running["correct"] += _correct(logits, yb)
+        if self._classify:
+            self._running["correct"] += _correct(logits, yb)
         self._running["count"] += n
         self.history.add_step(loss, lr)
         self._torn = False
         c = max(self._running["count"], 1)
-        return {"loss": self._running["loss_sum"] / c, "acc": self._running["correct"] / c,
+        acc = self._running["correct"] / c if self._classify else math.nan
+        return {"loss": self._running["loss_sum"] / c, "acc": acc,
                 "lr": lr, "step_loss": loss}
 
     def _on_nonfinite(self, cause: str) -> None:
@@ -358,7 +362,7 @@ class Trainer:
     def _finish_epoch(self, epoch: int, val, t0: float, checkpoint) -> None:
         c = max(self._running["count"], 1)
         logs = {"epoch": epoch + 1, "loss": self._running["loss_sum"] / c,
-                "acc": self._running["correct"] / c,
+                "acc": self._running["correct"] / c if self._classify else math.nan,
                 "lr": float(self.optimizer.param_groups[0]["lr"])}
         if val is not None:
             ev = self.evaluate(*val)
