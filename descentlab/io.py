@@ -164,9 +164,10 @@ def load_state_npz(path: str | os.PathLike) -> tuple[Any, dict]:
 def check_output_dir(out: str | os.PathLike, overwrite: bool, *, owner: str = "descentlab") -> Path:
     """Refuse an existing non-empty ``out`` unless ``overwrite``; create it; return it.
 
-    Raises OutputExistsError (a FileExistsError) naming the folder and ``--overwrite``.
+    Raises OutputExistsError (a FileExistsError) naming the folder and ``--overwrite``,
+    or InvalidParameterError when the folder cannot be created.
     """
-    from .errors import OutputExistsError
+    from .errors import InvalidParameterError, OutputExistsError
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -176,5 +177,11 @@ def check_output_dir(out: str | os.PathLike, overwrite: bool, *, owner: str = "d
             f"{owner}: output folder {str(out)!r} exists and is not empty; choose "
             "another --out or pass --overwrite to write into it."
         )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"{owner}: cannot create the output folder {str(out)!r}: "
+            f"{exc.strerror or exc}. Choose another --out."
+        ) from None
     return out

@@ -6,7 +6,7 @@ import stat
 import numpy as np
 import pytest
 
-from descentlab.errors import CheckpointError, OutputExistsError
+from descentlab.errors import CheckpointError, InvalidParameterError, OutputExistsError
 from descentlab.io import (
     atomic_open, atomic_write_json, check_output_dir, flatten_state, load_state_npz,
     save_state_npz, unflatten_state,
@@ -63,6 +63,13 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("root:x:0:0\n")
     with pytest.raises(CheckpointError, match=r"not an \.npz file \(no zip signature"):
         load_state_npz(tmp_path / "notes.txt")
+
+
+def test_check_output_dir_that_cannot_be_created(tmp_path):
+    """Check an output folder under a file is refused with a one-line reason."""
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InvalidParameterError, match=r"cannot create the output folder .*f/sub"):
+        check_output_dir(tmp_path / "f" / "sub", False, owner="run")
 
 
 def test_check_output_dir(tmp_path):
