@@ -286,3 +286,11 @@ def test_softmax_cross_entropy_large_logits_gradcheck():
 def test_mse_loss_gradcheck():
     """Check MSELoss's gradient 2 (y - t) / numel against central differences."""
     _check_loss(nn.MSELoss(), _randn((3, 4, 2)), _randn((3, 4, 2), seed=5))
+
+
+def test_gradcheck_projection_differs_from_an_input_drawn_with_the_same_seed():
+    """Check gradcheck's random projection is not x itself when x comes from
+    default_rng(0): BatchNorm's dx would then be ~0 and the check pure roundoff."""
+    x = np.random.default_rng(0).normal(size=(2, 3, 7, 7))
+    errs = nn.gradcheck(nn.BatchNorm2d(3, dtype=np.float64), x)
+    assert max(errs.values()) < 1e-7
