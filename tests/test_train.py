@@ -341,3 +341,42 @@ def test_regression_with_mse_reports_no_accuracy():
     assert ev["loss"] < 0.1 and math.isnan(ev["acc"])
     shown = stream.getvalue()
     assert "val_loss" in shown and " acc " not in shown and "val_acc" not in shown
+
+
+def test_resume_restores_callback_state(sample, tmp_path):
+    """Check EarlyStopping, ModelCheckpoint, LearningRateLogger and CSVLogger continue
+    after a resume as in an uninterrupted run: same stop epoch, same restored best
+    weights, same logged learning rates and the full CSV."""
+    from descentlab.train import LearningRateLogger, ModelCheckpoint
+
+    train, val = _small(sample)
+    steps = math.ceil(600 / 50)
+
+    def setup(folder):
+        model, trainer = _bn_dropout_setup(12, steps)
+        trainer.callbacks += [EarlyStopping(monitor="val_acc", patience=1, min_delta=0.02),
+                              ModelCheckpoint(folder / "best.npz", monitor="val_acc",
+                                              save_best_only=True),
+                              LearningRateLogger(), CSVLogger(folder / "h.csv")]
+        return model, trainer
+
+    (tmp_path / "ref").mkdir(), (tmp_path / "cut").mkdir()
+    ref_model, ref = setup(tmp_path / "ref")
+    h_ref = ref.fit(train, val, epochs=12, batch_size=50, seed=2)
+    assert h_ref.stopped == "early_stopping"  # the run must stop early to test anything
+    stop_epoch = ref.callbacks[0].stopped_epoch
+    assert stop_epoch >= 2
+
+    _, first = setup(tmp_path / "cut")
+    first.fit(train, val, epochs=2, batch_size=50, seed=2, checkpoint=tmp_path / "cut" / "c.npz")
+    model, again = setup(tmp_path / "cut")
+    h = again.fit(train, val, epochs=12, batch_size=50, seed=2,
+                  resume=tmp_path / "cut" / "c.npz")
+    assert h.stopped == "early_stopping" and again.callbacks[0].stopped_epoch == stop_epoch
+    _assert_same_weights(ref_model, model)  # the restored best weights
+    assert again.callbacks[1].best == ref.callbacks[1].best
+    assert again.callbacks[2].steps == ref.callbacks[2].steps
+    ref_rows = (tmp_path / "ref" / "h.csv").read_text().splitlines()
+    rows = (tmp_path / "cut" / "h.csv").read_text().splitlines()
+    assert len(rows) == len(ref_rows) == len(h_ref.epoch["loss"]) + 1
+    assert [r.split(",")[:3] for r in rows] == [r.split(",")[:3] for r in ref_rows]

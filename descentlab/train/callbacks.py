@@ -15,15 +15,28 @@ from typing import Any
 
 from .._validation import check_option, check_scalar
 from ..io import atomic_write_text
+from .history import EPOCH_KEYS
 
 
 class Callback:
-    """Base class: override any hook. ``logs`` is a dict of the current metrics."""
+    """Base class: override any hook. ``logs`` is a dict of the current metrics.
+
+    A callback that keeps state across epochs returns it from ``state_dict()``
+    (arrays, numbers, strings, lists, dicts) and takes it back in
+    ``load_state_dict()``; the Trainer stores it in checkpoints and restores it on
+    resume, after ``on_train_begin``, so a resumed run behaves as an uninterrupted one.
+    """
 
     trainer: Any = None
 
     def set_trainer(self, trainer: Any) -> None:
         self.trainer = trainer
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
     def on_train_begin(self, logs: dict | None = None) -> None: ...
     def on_train_end(self, logs: dict | None = None) -> None: ...
@@ -81,6 +94,15 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch is not None:
             self.trainer.model.load_state_dict(self.best_weights)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
+        self.best_weights = state["best_weights"]
+
 
 class ModelCheckpoint(Callback):
     """Write a full checkpoint (see Trainer.save_checkpoint) at epoch ends.
@@ -105,23 +127,37 @@ class ModelCheckpoint(Callback):
             return
         self.best = current if not math.isnan(current) else self.best
         path = self.path.format(epoch=epoch + 1)
-        self.trainer.save_checkpoint(path)
         self.saved.append(path)
+        self.trainer.save_checkpoint(path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "saved": list(self.saved)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.saved = float(state["best"]), list(state["saved"])
 
 
 class CSVLogger(Callback):
-    """Rewrite ``path`` atomically after every epoch with one row per epoch."""
+    """Rewrite ``path`` atomically after every epoch with one row per epoch (the rows
+    of epochs before a resume come from the restored history)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def on_train_begin(self, logs=None):
-        self.rows: list[dict[str, Any]] = []
+        done = self.trainer.history.epoch if self.trainer is not None else {}
+        n = len(next(iter(done.values()), [])) if done else 0
+        self.rows: list[dict[str, Any]] = [  # NaN marks a value the epoch did not log
+            {"epoch": i + 1, **{k: v[i] for k, v in done.items()
+                                if k != "epoch" and not math.isnan(v[i])}} for i in range(n)]
 
     def on_epoch_end(self, epoch, logs=None):
         self.rows.append({"epoch": epoch + 1, **{k: v for k, v in (logs or {}).items() if k != "epoch"}})
         buf = io.StringIO()
-        fields = list(self.rows[0])
+        seen = {k for row in self.rows for k in row}
+        fields = [k for k in EPOCH_KEYS if k in seen]  # one column order, resumed or not
+        for row in self.rows:
+            fields += [k for k in row if k not in fields]
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
@@ -162,3 +198,10 @@ class LearningRateLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs.append(self._lrs())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "epochs": self.epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = [list(map(float, s)) for s in state["steps"]]
+        self.epochs = [list(map(float, e)) for e in state["epochs"]]

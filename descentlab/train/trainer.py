@@ -172,6 +172,8 @@ class Trainer:
             "loader": self.loader.state_dict() if self.loader is not None else None,
             "rngs": rng_states(self.model),
             "trainer": {"epoch": self.epoch, "global_step": self.global_step, **self._running},
+            "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()}
+                          for cb in self.callbacks],
         }
 
     def save_checkpoint(self, path: str | Path, config: dict | None = None) -> Path:
@@ -204,7 +206,22 @@ class Trainer:
         self._running = {"loss_sum": float(tr["loss_sum"]), "correct": int(tr["correct"]),
                          "count": int(tr["count"])}
         self.history = History.from_dict(meta["history"])
+        self._callback_states = list(state.get("callbacks") or [])  # applied in fit
         return meta
+
+    def _restore_callbacks(self) -> None:
+        """Give each callback its saved state: the k-th of a class gets the k-th saved
+        state of that class (so adding an unrelated callback does not shift them)."""
+        saved: dict[str, list[dict]] = {}
+        for entry in getattr(self, "_callback_states", []):
+            saved.setdefault(entry["class"], []).append(entry["state"])
+        seen: dict[str, int] = {}
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            k = seen[name] = seen.get(name, -1) + 1
+            if k < len(saved.get(name, [])) and saved[name][k]:
+                cb.load_state_dict(saved[name][k])
+        self._callback_states = []
 
     # ------------------------------------------------------------ training
     def fit(self, train: Any, val: tuple[Any, Any] | None = None, *, epochs: int,
@@ -248,6 +265,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
+        if resume is not None:
+            self._restore_callbacks()
         on_ctrl_c = self.on_interrupt == "checkpoint"
         first = _data_layer(self.model)
         first_input_grad = getattr(first, "input_grad", None)
