@@ -31,7 +31,8 @@ def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
     assert len(json.loads((out / "history.json").read_text())["epoch"]["loss"]) == 3
 
 
-def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(tmp_path, capsys, monkeypatch):
+def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(tmp_path, capsys, monkeypatch,
+                                                                sigint_default):
     """Check a real Ctrl-C in `train` exits 130, names the checkpoint and the resume
     command, and resuming ends with the same weights as an uninterrupted run."""
     import os

@@ -218,7 +218,7 @@ def test_ctrl_c_writes_the_report_of_what_finished_then_raises(tmp_path, monkeyp
     assert any("stop ..." in line and "INTERRUPTED" in line for line in lines)
 
 
-def test_a_swallowed_ctrl_c_still_stops_the_report(tmp_path, monkeypatch):
+def test_a_swallowed_ctrl_c_still_stops_the_report(tmp_path, monkeypatch, sigint_default):
     """Check a Ctrl-C that an experiment swallows (as Python does inside a finalizer)
     still ends the report after that experiment, with its result kept."""
     import os

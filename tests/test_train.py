@@ -107,7 +107,8 @@ class _SigintAt(Callback):
 
 
 @pytest.mark.parametrize("offset", [4, 11])  # mid-epoch, and the last batch of an epoch
-def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(sample, tmp_path, offset):
+def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(sample, tmp_path, offset,
+                                                          sigint_default):
     """Check that one real Ctrl-C (SIGINT) finishes the batch, stops, and resumes exactly."""
     train, val = _small(sample)
     steps = math.ceil(600 / 50)
@@ -380,3 +381,23 @@ def test_resume_restores_callback_state(sample, tmp_path):
     rows = (tmp_path / "cut" / "h.csv").read_text().splitlines()
     assert len(rows) == len(ref_rows) == len(h_ref.epoch["loss"]) + 1
     assert [r.split(",")[:3] for r in rows] == [r.split(",")[:3] for r in ref_rows]
+
+
+def test_an_ignored_sigint_stays_ignored(sample):
+    """Check fit leaves SIGINT ignored when it was (a background job): no handler is
+    installed during training."""
+    seen = []
+
+    class Peek(Callback):
+        def on_train_batch_end(self, step, logs=None):
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        train, _ = _small(sample, n_train=100)
+        _, trainer = _bn_dropout_setup(1, 2)
+        trainer.callbacks.append(Peek())
+        trainer.fit(train, epochs=1, batch_size=50)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen and all(h is signal.SIG_IGN for h in seen)

@@ -431,8 +431,9 @@ class Trainer:
     def _sigint_guard(self):
         """First Ctrl-C finishes the current batch, then checkpoints and returns; a
         second one raises KeyboardInterrupt at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+            yield  # another thread, or a background job that ignores Ctrl-C
             return
 
         def handler(signum, frame):
