@@ -289,3 +289,16 @@ def test_unknown_algorithm(tmp_path):
         InvalidParameterError, match="'algorithm' must be one of 'sha256', 'md5'"
     ):
         fetch_files(spec, root=tmp_path)
+
+
+def test_file_url_mirror_for_offline_copies(tmp_path):
+    """Check a file:// mirror (a folder with the four .gz files) works like a server."""
+    src = tmp_path / "copies"
+    src.mkdir()
+    for name, body in FILES.items():
+        (src / name).write_bytes(body)
+    spec = _spec(["http://127.0.0.1:1/never-used/"])
+    paths = fetch_files(spec, root=tmp_path / "cache", mirror=src.as_uri() + "/")
+    assert set(paths) == set(NAMES)
+    for name in NAMES:
+        assert paths[name].read_bytes() == FILES[name]
