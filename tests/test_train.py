@@ -401,3 +401,15 @@ def test_an_ignored_sigint_stays_ignored(sample):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert seen and all(h is signal.SIG_IGN for h in seen)
+
+
+def test_early_stopping_on_a_missing_metric_warns_once_and_does_not_stop(sample):
+    """Check EarlyStopping(monitor='val_loss') without validation data warns once, names
+    the available metrics, and lets training run all epochs (Keras does the same)."""
+    train, _ = _small(sample, n_train=200)
+    _, trainer = _bn_dropout_setup(4, 4)
+    trainer.callbacks.append(EarlyStopping(patience=0))
+    with pytest.warns(RuntimeWarning, match=r"'val_loss' is not available.*available: acc, loss") as rec:
+        h = trainer.fit(train, epochs=4, batch_size=50)
+    assert len([w for w in rec if "not available" in str(w.message)]) == 1
+    assert h.stopped is None and len(h.epoch["loss"]) == 4

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import numbers
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,23 @@ def _better(mode: str, current: float, best: float, min_delta: float) -> bool:
     return current < best - min_delta if mode == "min" else current > best + min_delta
 
 
+def _monitored(owner: Any, logs: dict | None) -> float | None:
+    """The monitored value, or None (with one warning per fit, naming the metrics that
+    exist) when this epoch did not log it, e.g. val_loss without validation data."""
+    value = float((logs or {}).get(owner.monitor, math.nan))
+    if not math.isnan(value):
+        return value
+    if not getattr(owner, "_warned", False):
+        owner._warned = True
+        have = sorted(k for k, v in (logs or {}).items()
+                      if isinstance(v, float) and not math.isnan(v))
+        warnings.warn(f"{type(owner).__name__}: the monitored metric {owner.monitor!r} is "
+                      f"not available (pass validation data for val_*); available: "
+                      f"{', '.join(have) or 'none'}. It is ignored this epoch.",
+                      RuntimeWarning, stacklevel=4)
+    return None
+
+
 def _resolve_mode(mode: str, monitor: str) -> str:
     if mode != "auto":
         return mode
@@ -76,9 +94,12 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait, self.best_weights, self.stopped_epoch = -1, 0, None, None
+        self._warned = False
 
     def on_epoch_end(self, epoch, logs=None):
-        current = float((logs or {}).get(self.monitor, math.nan))
+        current = _monitored(self, logs)
+        if current is None:
+            return  # a missing metric neither improves nor uses up patience
         if _better(self.mode, current, self.best, self.min_delta):
             self.best, self.best_epoch, self.wait = current, epoch, 0
             if self.restore_best_weights:
@@ -120,12 +141,14 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
+        self._warned = False
 
     def on_epoch_end(self, epoch, logs=None):
-        current = float((logs or {}).get(self.monitor, math.nan))
-        if self.save_best_only and not _better(self.mode, current, self.best, 0.0):
-            return
-        self.best = current if not math.isnan(current) else self.best
+        if self.save_best_only:
+            current = _monitored(self, logs)
+            if current is None or not _better(self.mode, current, self.best, 0.0):
+                return
+            self.best = current
         path = self.path.format(epoch=epoch + 1)
         self.saved.append(path)
         self.trainer.save_checkpoint(path)
