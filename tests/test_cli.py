@@ -65,6 +65,21 @@ def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(tmp_path, capsys
         assert np.array_equal(got["model"][key], value), key
 
 
+def test_resume_refuses_a_changed_configuration(tmp_path, capsys):
+    """Check --resume with a different optimizer or lr is refused (exit 2, one line naming
+    both values), while --epochs may change."""
+    out = tmp_path / "run"
+    args = ["train", "--model", "mlp", "--hidden", "16", "--epochs", "1", "--n-train", "300",
+            "--n-val", "100", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    ckpt = str(out / "checkpoint.npz")
+    capsys.readouterr()
+    assert main(["train", "--resume", ckpt, "--optimizer", "sgd", "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "lr=0.001 (given 0.5)" in err and "optimizer='adam'" in err
+    assert main(["train", "--resume", ckpt, "--epochs", "2", "--quiet"]) == 0
+
+
 @pytest.mark.parametrize("argv, pattern", [
     (["train", "--lr", "-1"], "'lr' must be a float in \\(0.0, inf\\). Got -1.0."),
     (["train", "--model", "vgg"], "invalid choice: 'vgg'"),

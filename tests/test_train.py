@@ -383,6 +383,16 @@ def test_resume_restores_callback_state(sample, tmp_path):
     assert [r.split(",")[:3] for r in rows] == [r.split(",")[:3] for r in ref_rows]
 
 
+def test_checkpoint_of_another_optimizer_is_refused(sample, tmp_path):
+    """Check resuming an Adam checkpoint with an SGD optimizer raises CheckpointError."""
+    train, _ = _small(sample, n_train=100)
+    model, trainer = _bn_dropout_setup(1, 2)
+    trainer.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "c.npz")
+    other = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    with pytest.raises(CheckpointError, match="trained with Adam but the trainer's optimizer is SGD"):
+        other.load_checkpoint(tmp_path / "c.npz")
+
+
 def test_an_ignored_sigint_stays_ignored(sample):
     """Check fit leaves SIGINT ignored when it was (a background job): no handler is
     installed during training."""

@@ -128,6 +128,10 @@ def _flat(pair, flat: bool):
     return x.reshape(len(x), -1), y
 
 
+#: what --resume may change: the total epochs, and where the data files are
+RESUME_OVERRIDES = frozenset({"epochs", "data_root", "mirror"})
+
+
 def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = False,
                  resume: str | Path | None = None, verbose: int = 1) -> dict[str, Any]:
     """Train from ``config`` into the run folder ``out``; returns the result dict."""
@@ -140,7 +144,15 @@ def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = F
         saved = meta.get("config") or {}
         if not saved:
             raise CheckpointError(f"checkpoint {str(resume)!r} has no training config to resume.")
-        cfg = validate_config({**saved, **{k: v for k, v in config.items() if v is not None}})
+        given = {k: v for k, v in config.items() if v is not None}
+        changed = sorted(k for k, v in given.items()
+                         if k not in RESUME_OVERRIDES and k in saved and v != saved[k])
+        if changed:
+            raise InvalidParameterError(
+                "train: a resumed run keeps its configuration; only --epochs (and "
+                "--data-root/--mirror to find the data) may be given. The checkpoint has "
+                + ", ".join(f"{k}={saved[k]!r} (given {given[k]!r})" for k in changed) + ".")
+        cfg = validate_config({**saved, **given})
         out.mkdir(parents=True, exist_ok=True)
     train, val, test = load_data(cfg)
     flat = cfg["model"] == "mlp"

@@ -179,6 +179,7 @@ class Trainer:
     def save_checkpoint(self, path: str | Path, config: dict | None = None) -> Path:
         """Write everything needed to continue training exactly, atomically."""
         save_checkpoint(path, self.state(), {"model_class": type(self.model).__name__,
+                                             "optimizer_class": type(self.optimizer).__name__,
                                              "history": self.history.to_dict(),
                                              "config": config or self.config})
         return Path(path)
@@ -190,6 +191,12 @@ class Trainer:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} holds a {meta.get('model_class')} but the trainer's "
                 f"model is a {type(self.model).__name__}."
+            )
+        saved_opt = meta.get("optimizer_class", type(self.optimizer).__name__)
+        if saved_opt != type(self.optimizer).__name__:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was trained with {saved_opt} but the trainer's "
+                f"optimizer is {type(self.optimizer).__name__}; their states do not mix."
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
