@@ -393,6 +393,24 @@ def test_checkpoint_of_another_optimizer_is_refused(sample, tmp_path):
         other.load_checkpoint(tmp_path / "c.npz")
 
 
+def test_fit_will_not_overwrite_a_file_that_is_not_a_checkpoint(sample, tmp_path):
+    """Check fit(checkpoint=...) refuses a path holding another file before training,
+    and overwrites its own earlier checkpoint."""
+    from descentlab.errors import OutputExistsError
+
+    train, _ = _small(sample, n_train=100)
+    mine = tmp_path / "weights.npz"
+    np.savez(mine, w=np.ones(3))
+    _, trainer = _bn_dropout_setup(1, 2)
+    with pytest.raises(OutputExistsError, match="not a descentlab checkpoint"):
+        trainer.fit(train, epochs=1, batch_size=50, checkpoint=mine)
+    assert np.load(mine)["w"].tolist() == [1.0, 1.0, 1.0] and trainer.global_step == 0
+    ck = tmp_path / "c.npz"
+    trainer.fit(train, epochs=1, batch_size=50, checkpoint=ck)
+    trainer.fit(train, epochs=1, batch_size=50, checkpoint=ck)  # a checkpoint: replaced
+    assert ck.is_file()
+
+
 def test_an_ignored_sigint_stays_ignored(sample):
     """Check fit leaves SIGINT ignored when it was (a background job): no handler is
     installed during training."""

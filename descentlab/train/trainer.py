@@ -26,7 +26,7 @@ import numpy as np
 from .. import backend as B
 from .._validation import check_option, check_scalar
 from ..data.loader import DataLoader
-from ..errors import CheckpointError, InvalidParameterError
+from ..errors import CheckpointError, InvalidParameterError, OutputExistsError
 from ..nn.module import Module, Sequential
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
@@ -54,6 +54,20 @@ def _data_layer(model: Module) -> Any:
            and type(m).backward is Sequential.backward):
         m = m[0]
     return m if hasattr(m, "input_grad") else None
+
+
+def _check_checkpoint_target(path: str | Path) -> None:
+    """Refuse to overwrite, at every epoch end, a file that is not a checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        load_checkpoint(path)
+    except CheckpointError:
+        raise OutputExistsError(
+            f"Trainer.fit: checkpoint={str(path)!r} exists and is not a descentlab "
+            "checkpoint; it would be overwritten after the first epoch. Choose another path."
+        ) from None
 
 
 def _input_dtype(model: Module, x: Any) -> Any:
@@ -261,6 +275,8 @@ class Trainer:
         self._batch_dtype = _input_dtype(self.model, self.loader.x)  # user loaders too
         if val is not None and len(val) != 2:
             raise InvalidParameterError("Trainer.fit: 'val' must be an (x_val, y_val) pair or None.")
+        if checkpoint is not None:
+            _check_checkpoint_target(checkpoint)
         if resume is not None:
             self.load_checkpoint(resume)
         else:
