@@ -163,6 +163,20 @@ def test_interrupt_inside_a_step_keeps_the_last_epoch_checkpoint(sample, tmp_pat
     _assert_same_weights(ref_model, m3)
 
 
+def test_a_half_applied_interrupt_does_not_vouch_for_an_older_runs_checkpoint(sample,
+                                                                             tmp_path):
+    """Check a mid-step interrupt in the first epoch does not present a checkpoint left
+    at the path by an earlier run as this run's state."""
+    train, _ = _small(sample)
+    _, old = _bn_dropout_setup(1, 12)
+    old.fit(train, epochs=1, batch_size=50, seed=1, checkpoint=tmp_path / "c.npz")
+    _, t = _bn_dropout_setup(1, 12)
+    t.callbacks.append(_InterruptBeforeStep(2))
+    with pytest.warns(RuntimeWarning, match="no checkpoint was written"):
+        h = t.fit(train, epochs=1, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+    assert h.stopped == "interrupted" and h.checkpoint is None
+
+
 def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(sample, tmp_path,
                                                                             monkeypatch):
     """Check a half-applied step with no earlier checkpoint leaves no file behind."""

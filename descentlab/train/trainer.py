@@ -141,6 +141,8 @@ class Trainer:
         self.stop_reason: str | None = None
         self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
         self._interrupt = False
+        self._callback_states: list[dict] = []  # from load_checkpoint, applied in fit
+        self._torn = self._own_checkpoint = False  # see fit
 
     # ------------------------------------------------------------ evaluation
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
@@ -234,7 +236,7 @@ class Trainer:
         """Give each callback its saved state: the k-th of a class gets the k-th saved
         state of that class (so adding an unrelated callback does not shift them)."""
         saved: dict[str, list[dict]] = {}
-        for entry in getattr(self, "_callback_states", []):
+        for entry in self._callback_states:
             saved.setdefault(entry["class"], []).append(entry["state"])
         seen: dict[str, int] = {}
         for cb in self.callbacks:
@@ -285,6 +287,9 @@ class Trainer:
         self.epochs, self.batches_per_epoch = int(epochs), len(self.loader)
         self.stop_training, self.stop_reason, self._interrupt = False, None, False
         self._torn = False  # True while a step or an epoch end is half applied
+        # the checkpoint file holds this run's state: resumed from it, or written by it
+        self._own_checkpoint = (checkpoint is not None and resume is not None
+                                and Path(checkpoint).resolve() == Path(resume).resolve())
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
@@ -425,17 +430,18 @@ class Trainer:
             self.stop_reason = "callback"
         if checkpoint is not None:
             self.save_checkpoint(checkpoint)
+            self._own_checkpoint = True
 
     def _save_interrupted(self, checkpoint) -> Path | None:
         """Checkpoint after an interrupt, unless it came in the middle of a step or an
         epoch end (a second Ctrl-C): that state is half updated, so the last
         per-epoch checkpoint (if any) is kept instead; returns the path or None."""
         if self._torn:
-            kept = Path(checkpoint) if checkpoint is not None and Path(checkpoint).is_file() else None
+            kept = Path(checkpoint) if self._own_checkpoint else None
             where = (f"the checkpoint of the last finished epoch, {kept}, is kept"
                      if kept else "no checkpoint was written")
-            warnings.warn(f"Trainer: interrupted in the middle of a training step; its "
-                          f"state is half updated and not saved; {where}.",
+            warnings.warn(f"Trainer: interrupted in the middle of a training step or an "
+                          f"epoch's end; that state is half updated and not saved; {where}.",
                           RuntimeWarning, stacklevel=3)
             return kept
         path = Path(checkpoint) if checkpoint is not None else None
