@@ -17,6 +17,8 @@ def _fmt_seconds(s: float) -> str:
     return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s}s"
 
 
+_CLEAR_TO_EOL = "\033[K"  # ANSI: erase from the cursor to the end of the line
+
 class ProgressBar(Callback):
     """``Epoch 3/10  37/40 [=========>.] loss 0.2345 acc 0.931 lr 1.0e-03 ETA 2s 1234 img/s``.
 
@@ -63,11 +65,11 @@ class ProgressBar(Callback):
         if self._tty and now - self._last >= self.interval:
             self._last = now
             line = self._line(int(logs.get("batch", 0)) + 1, int(logs.get("batches", 0)), logs, False)
-            self._out.write("\r" + line)
+            self._out.write("\r" + line + _CLEAR_TO_EOL)  # a shorter line leaves no tail
             self._out.flush()
 
     def on_epoch_end(self, epoch, logs=None):
         total = int(self.trainer.batches_per_epoch)
         line = self._line(total, total, logs or {}, True)
-        self._out.write(("\r" if self._tty else "") + line + "\n")
+        self._out.write(("\r" + line + _CLEAR_TO_EOL if self._tty else line) + "\n")
         self._out.flush()
