@@ -425,6 +425,28 @@ def test_fit_will_not_overwrite_a_file_that_is_not_a_checkpoint(sample, tmp_path
     assert ck.is_file()
 
 
+def test_model_checkpoint_will_not_overwrite_a_users_file(sample, tmp_path):
+    """Check ModelCheckpoint refuses a fixed path holding a user's file at the start,
+    and skips (with a warning) a templated path that hits one."""
+    from descentlab.errors import OutputExistsError
+
+    train, _ = _small(sample, n_train=100)
+    mine = tmp_path / "notes.npz"
+    np.savez(mine, w=np.ones(2))
+    _, trainer = _bn_dropout_setup(2, 2)
+    trainer.callbacks.append(ModelCheckpoint(mine, save_best_only=False))
+    with pytest.raises(OutputExistsError, match="not a descentlab checkpoint"):
+        trainer.fit(train, epochs=2, batch_size=50)
+    np.savez(tmp_path / "ep2.npz", w=np.ones(2))
+    _, trainer = _bn_dropout_setup(2, 2)
+    cb = ModelCheckpoint(str(tmp_path / "ep{epoch}.npz"))
+    trainer.callbacks.append(cb)
+    with pytest.warns(RuntimeWarning, match="not overwritten"):
+        trainer.fit(train, epochs=2, batch_size=50)
+    assert cb.saved == [str(tmp_path / "ep1.npz")]
+    assert np.load(tmp_path / "ep2.npz")["w"].tolist() == [1.0, 1.0]
+
+
 def test_an_ignored_sigint_stays_ignored(sample):
     """Check fit leaves SIGINT ignored when it was (a background job): no handler is
     installed during training."""

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import check_option, check_scalar
+from ..errors import OutputExistsError
 from ..io import atomic_write_text
+from .checkpoint import is_foreign_file
 from .history import EPOCH_KEYS
 
 
@@ -142,6 +144,10 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
         self._warned = False
+        if "{epoch" not in self.path and is_foreign_file(self.path):
+            raise OutputExistsError(
+                f"ModelCheckpoint: {self.path!r} exists and is not a descentlab checkpoint; "
+                "it would be overwritten. Choose another path.")
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -150,6 +156,11 @@ class ModelCheckpoint(Callback):
                 return
             self.best = current
         path = self.path.format(epoch=epoch + 1)
+        if is_foreign_file(path):  # a templated name that hits a user's file
+            warnings.warn(f"ModelCheckpoint: {path!r} exists and is not a descentlab "
+                          "checkpoint; not overwritten, this epoch is not saved.",
+                          RuntimeWarning, stacklevel=2)
+            return
         self.saved.append(path)
         self.trainer.save_checkpoint(path)
 

@@ -62,3 +62,15 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     if missing:
         raise CheckpointError(f"{str(path)!r} lacks the checkpoint entries {missing}.")
     return state, meta
+
+
+def is_foreign_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` exists and is not a descentlab training checkpoint, i.e. a
+    file a user made that writing a checkpoint there would destroy."""
+    if not os.path.exists(path):
+        return False
+    try:
+        load_checkpoint(path)
+    except CheckpointError:
+        return True
+    return False

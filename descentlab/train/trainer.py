@@ -29,7 +29,13 @@ from ..data.loader import DataLoader
 from ..errors import CheckpointError, InvalidParameterError, OutputExistsError
 from ..nn.module import Module, Sequential
 from .callbacks import Callback
-from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
+from .checkpoint import (
+    is_foreign_file,
+    load_checkpoint,
+    rng_states,
+    save_checkpoint,
+    set_rng_states,
+)
 from .history import History
 from .progress import ProgressBar
 
@@ -58,12 +64,7 @@ def _data_layer(model: Module) -> Any:
 
 def _check_checkpoint_target(path: str | Path) -> None:
     """Refuse to overwrite, at every epoch end, a file that is not a checkpoint."""
-    path = Path(path)
-    if not path.exists():
-        return
-    try:
-        load_checkpoint(path)
-    except CheckpointError:
+    if is_foreign_file(path):
         raise OutputExistsError(
             f"Trainer.fit: checkpoint={str(path)!r} exists and is not a descentlab "
             "checkpoint; it would be overwritten after the first epoch. Choose another path."
