@@ -59,7 +59,12 @@ def name() -> str:
 def xp() -> ModuleType:
     """The active array module (numpy unless ``use("cupy")`` or DESCENTLAB_BACKEND)."""
     if _state["module"] is None:
-        use(os.environ.get("DESCENTLAB_BACKEND", "numpy").strip().lower() or "numpy")
+        name_ = os.environ.get("DESCENTLAB_BACKEND", "numpy").strip().lower() or "numpy"
+        if name_ not in _BACKENDS:
+            raise InvalidParameterError(
+                f"environment variable DESCENTLAB_BACKEND must be one of 'numpy', 'cupy' "
+                f"(or unset). Got {os.environ['DESCENTLAB_BACKEND']!r}.")
+        use(name_)
     return _state["module"]
 
 
