@@ -87,6 +87,8 @@ def test_resume_refuses_a_changed_configuration(tmp_path, capsys):
     (["train", "--batch-size", "x"], "invalid int value: 'x'"),
     (["train", "--n-train", "4900"], "'n_train' must be at most 3500"),
     (["run", "nosuch"], "nosuch"),
+    (["train", "--model", "lenet5", "--dropout", "0.5"],
+     "--dropout apply to --model mlp only; lenet5 has a fixed architecture"),
     (["report", "--quick", "--full"], "not allowed with argument"),
 ])
 def test_bad_usage_is_one_line_exit_2(argv, pattern, tmp_path, capsys):

@@ -43,6 +43,10 @@ DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
               "adadelta": 1.0, "yogi": 1e-2}
 
 
+#: settings that only the MLP uses (the conv models have a fixed architecture)
+MLP_ONLY = ("hidden", "activation", "batchnorm", "dropout")
+
+
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """Fill defaults and check every field; returns a new dict."""
     unknown = sorted(set(config) - set(DEFAULTS))
@@ -50,6 +54,12 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameterError(f"train: unknown config keys {unknown}.")
     cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None}}
     check_option(cfg["model"], "model", tuple(MODELS), owner="train")
+    mlp_only = [k for k in MLP_ONLY if cfg[k] != DEFAULTS[k]]
+    if cfg["model"] != "mlp" and mlp_only:
+        flags = " and ".join("--" + k.replace("_", "-") for k in mlp_only)
+        raise InvalidParameterError(
+            f"train: {flags} apply to --model mlp only; {cfg['model']} has a fixed "
+            "architecture. Leave them out or use --model mlp.")
     check_option(cfg["optimizer"], "optimizer", tuple(OPTIMIZERS), owner="train")
     check_option(cfg["schedule"], "schedule", SCHEDULES, owner="train")
     check_option(cfg["data"], "data", DATASETS, owner="train")
