@@ -156,7 +156,9 @@ class ModelCheckpoint(Callback):
                 return
             self.best = current
         path = self.path.format(epoch=epoch + 1)
-        if is_foreign_file(path):  # a templated name that hits a user's file
+        if path != self.path and is_foreign_file(path):  # a templated name hits a user's file
+            # (a fixed path was checked once in on_train_begin; re-reading it every
+            # epoch would load the whole previous checkpoint each time)
             warnings.warn(f"ModelCheckpoint: {path!r} exists and is not a descentlab "
                           "checkpoint; not overwritten, this epoch is not saved.",
                           RuntimeWarning, stacklevel=2)
