@@ -90,8 +90,13 @@ def check_real(
     """Check a real argument against ``[lo, hi]`` (``bounds`` says which ends are
     included, as in :func:`check_scalar`) and return it as a float."""
     check_scalar(
-        value, name, numbers.Real, min_val=lo, max_val=hi,
-        include_boundaries=bounds, owner=owner,
+        value,
+        name,
+        numbers.Real,
+        min_val=lo,
+        max_val=hi,
+        include_boundaries=bounds,
+        owner=owner,
     )
     return float(value)
 
@@ -102,7 +107,9 @@ def check_int(owner: str, name: str, value: Any, lo: int = 1) -> int:
     return int(value)
 
 
-def check_option(value: Any, name: str, options: Iterable[Any], *, owner: str = "") -> Any:
+def check_option(
+    value: Any, name: str, options: Iterable[Any], *, owner: str = ""
+) -> Any:
     """Check that ``value`` is one of ``options``; the message lists the choices."""
     options = list(options)
     if value not in options:
@@ -130,12 +137,17 @@ def check_shape(
     )
     if not ok:
         letters = "NCHWDEFG"  # positional: (None, 3, None, None) -> (N, 3, H, W)
-        pattern = tuple(e if e is not None else letters[i % len(letters)]
-                        for i, e in enumerate(expected))
-        pat = "(" + ", ".join(str(p) for p in pattern) + ("," if len(pattern) == 1 else "") + ")"
-        raise ShapeError(
-            f"{_prefix(owner)}{name} must have shape {pat}; got {shape}."
+        pattern = tuple(
+            e if e is not None else letters[i % len(letters)]
+            for i, e in enumerate(expected)
         )
+        pat = (
+            "("
+            + ", ".join(str(p) for p in pattern)
+            + ("," if len(pattern) == 1 else "")
+            + ")"
+        )
+        raise ShapeError(f"{_prefix(owner)}{name} must have shape {pat}; got {shape}.")
 
 
 def check_array(x: Any, name: str, *, owner: str = "", floating: bool = False) -> Any:
@@ -157,7 +169,9 @@ def check_array(x: Any, name: str, *, owner: str = "", floating: bool = False) -
     return x
 
 
-def check_positive_int_pair(value: Any, name: str, *, owner: str = "", min_val: int = 1) -> tuple[int, int]:
+def check_positive_int_pair(
+    value: Any, name: str, *, owner: str = "", min_val: int = 1
+) -> tuple[int, int]:
     """Accept an int or a pair of ints (e.g. kernel_size) and return a pair."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:

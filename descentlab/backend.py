@@ -63,7 +63,8 @@ def xp() -> ModuleType:
         if name_ not in _BACKENDS:
             raise InvalidParameterError(
                 f"environment variable DESCENTLAB_BACKEND must be one of 'numpy', 'cupy' "
-                f"(or unset). Got {os.environ['DESCENTLAB_BACKEND']!r}.")
+                f"(or unset). Got {os.environ['DESCENTLAB_BACKEND']!r}."
+            )
         use(name_)
     return _state["module"]
 

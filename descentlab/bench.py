@@ -67,16 +67,35 @@ from . import backend as B
 from ._threads import THREAD_VARS, blas_threads_env, usable_cpus
 from .errors import InvalidParameterError
 
-CASES = ("mlp_sgd", "mlp_trainer", "simplecnn_adam", "conv_forward", "conv_backward",
-         "maxpool_fwd", "maxpool_bwd", "im2col", "col2im", "adam_1m", "sgd_1m", "gemm",
-         "memory")
+CASES = (
+    "mlp_sgd",
+    "mlp_trainer",
+    "simplecnn_adam",
+    "conv_forward",
+    "conv_backward",
+    "maxpool_fwd",
+    "maxpool_bwd",
+    "im2col",
+    "col2im",
+    "adam_1m",
+    "sgd_1m",
+    "gemm",
+    "memory",
+)
 
 # batch sizes, optimizer sizes and the shortest timed block, per size preset
 SIZES = {
-    "full": dict(mlp=128, cnn=100, params=(1000, 1000), gemm=384, trainer_batches=10,
-                 min_time=0.05),
-    "tiny": dict(mlp=8, cnn=4, params=(100, 100), gemm=32, trainer_batches=2,
-                 min_time=0.001),
+    "full": dict(
+        mlp=128,
+        cnn=100,
+        params=(1000, 1000),
+        gemm=384,
+        trainer_batches=10,
+        min_time=0.05,
+    ),
+    "tiny": dict(
+        mlp=8, cnn=4, params=(100, 100), gemm=32, trainer_batches=2, min_time=0.001
+    ),
 }
 MLP_SIZES = (784, 100, 100, 100, 100, 10)
 
@@ -84,11 +103,11 @@ MLP_SIZES = (784, 100, 100, 100, 100, 10)
 @dataclass
 class _Case:
     description: str
-    unit: str                      # what ``items`` counts: images or params
-    items: int                     # units of work per call
+    unit: str  # what ``items`` counts: images or params
+    items: int  # units of work per call
     dl: Callable[[], Any]
     torch: Callable[[], Any] | None = None
-    flops: float | None = None     # floating-point operations per call
+    flops: float | None = None  # floating-point operations per call
 
 
 _CASE_INFO = ("description", "unit", "items", "flops")
@@ -137,6 +156,7 @@ def _train_step(model, loss, opt, x, y):
         loss.forward(model.forward(x), y)
         model.backward(loss.backward())
         opt.step()
+
     return step
 
 
@@ -147,6 +167,7 @@ def _torch_train_step(torch, model, opt, x, y):
         out.backward()
         opt.step()
         out.item()
+
     return step
 
 
@@ -172,14 +193,21 @@ def case_mlp_sgd(ctx: _Ctx) -> _Case:
     n = ctx.size["mlp"]
     (x, xt), (y, yt) = ctx.randn(n, 784), ctx.labels(n)
     model = MLP(MLP_SIZES, seed=0)
-    case = _Case(f"MLP 784-100x4-10, SGD, batch {n}: training step", "images", n,
-                 _train_step(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01),
-                             x, y), flops=_mlp_flops(n))
+    case = _Case(
+        f"MLP 784-100x4-10, SGD, batch {n}: training step",
+        "images",
+        n,
+        _train_step(
+            model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), x, y
+        ),
+        flops=_mlp_flops(n),
+    )
     if ctx.torch is not None:
         tm = _torch_mlp(ctx.torch)
         ctx.copy_weights(model, tm)
-        case.torch = _torch_train_step(ctx.torch, tm, ctx.torch.optim.SGD(tm.parameters(),
-                                                                           lr=0.01), xt, yt)
+        case.torch = _torch_train_step(
+            ctx.torch, tm, ctx.torch.optim.SGD(tm.parameters(), lr=0.01), xt, yt
+        )
     return case
 
 
@@ -194,11 +222,17 @@ def case_mlp_trainer(ctx: _Ctx) -> _Case:
     x = ctx.rng.random((n, 784), dtype=np.float32)
     y = ctx.rng.integers(0, 10, n)
     model = MLP(MLP_SIZES, seed=0)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01),
-                      verbose=0)
-    case = _Case(f"MLP 784-100x4-10, SGD, batch {bs}: Trainer.fit, {nb} batches "
-                 "(shuffle, NaN guard, accuracy)", "images", n,
-                 lambda: trainer.fit((x, y), epochs=1, batch_size=bs), flops=_mlp_flops(n))
+    trainer = Trainer(
+        model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), verbose=0
+    )
+    case = _Case(
+        f"MLP 784-100x4-10, SGD, batch {bs}: Trainer.fit, {nb} batches "
+        "(shuffle, NaN guard, accuracy)",
+        "images",
+        n,
+        lambda: trainer.fit((x, y), epochs=1, batch_size=bs),
+        flops=_mlp_flops(n),
+    )
     if ctx.torch is not None:
         torch = ctx.torch
         tm = _torch_mlp(torch)
@@ -233,16 +267,28 @@ def case_simplecnn_adam(ctx: _Ctx) -> _Case:
     (x, xt), (y, yt) = ctx.randn(n, 1, 28, 28), ctx.labels(n)
     model = SimpleConvNet(seed=0)
     macs = 30 * 24 * 24 * 25 + 30 * 12 * 12 * 100 + 100 * 10
-    case = _Case(f"SimpleConvNet, Adam, batch {n}: training step", "images", n,
-                 _train_step(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y),
-                 flops=3 * 2 * n * macs)
+    case = _Case(
+        f"SimpleConvNet, Adam, batch {n}: training step",
+        "images",
+        n,
+        _train_step(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y),
+        flops=3 * 2 * n * macs,
+    )
     if ctx.torch is not None:
         nn = ctx.torch.nn
-        tm = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                           nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10))
+        tm = nn.Sequential(
+            nn.Conv2d(1, 30, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(30 * 12 * 12, 100),
+            nn.ReLU(),
+            nn.Linear(100, 10),
+        )
         ctx.copy_weights(model, tm)
-        case.torch = _torch_train_step(ctx.torch, tm, ctx.torch.optim.Adam(tm.parameters()),
-                                       xt, yt)
+        case.torch = _torch_train_step(
+            ctx.torch, tm, ctx.torch.optim.Adam(tm.parameters()), xt, yt
+        )
     return case
 
 
@@ -261,8 +307,13 @@ def _conv_pair(ctx: _Ctx):
 
 def case_conv_forward(ctx: _Ctx) -> _Case:
     n, conv, x, _, tconv, xt, _, flops = _conv_pair(ctx)
-    case = _Case(f"Conv2d(1, 30, 5) forward on ({n}, 1, 28, 28)", "images", n,
-                 lambda: conv.forward(x), flops=flops)
+    case = _Case(
+        f"Conv2d(1, 30, 5) forward on ({n}, 1, 28, 28)",
+        "images",
+        n,
+        lambda: conv.forward(x),
+        flops=flops,
+    )
     if tconv is not None:
         case.torch = lambda: tconv(xt)
     return case
@@ -271,8 +322,13 @@ def case_conv_forward(ctx: _Ctx) -> _Case:
 def case_conv_backward(ctx: _Ctx) -> _Case:
     n, conv, x, dy, tconv, xt, dyt, flops = _conv_pair(ctx)
     conv.forward(x)
-    case = _Case(f"Conv2d(1, 30, 5) backward (dW, db, dx) on ({n}, 1, 28, 28)", "images", n,
-                 lambda: conv.backward(dy), flops=2 * flops)
+    case = _Case(
+        f"Conv2d(1, 30, 5) backward (dW, db, dx) on ({n}, 1, 28, 28)",
+        "images",
+        n,
+        lambda: conv.backward(dy),
+        flops=2 * flops,
+    )
     if tconv is not None:
         yt = tconv(xt)
         case.torch = lambda: yt.backward(dyt, retain_graph=True)
@@ -291,8 +347,12 @@ def _pool_pair(ctx: _Ctx):
 
 def case_maxpool_fwd(ctx: _Ctx) -> _Case:
     n, pool, x, _, xt, _ = _pool_pair(ctx)
-    case = _Case(f"MaxPool2d(2) forward on ({n}, 30, 24, 24)", "images", n,
-                 lambda: pool.forward(x))
+    case = _Case(
+        f"MaxPool2d(2) forward on ({n}, 30, 24, 24)",
+        "images",
+        n,
+        lambda: pool.forward(x),
+    )
     if xt is not None:
         case.torch = lambda: ctx.torch.nn.functional.max_pool2d(xt, 2)
     return case
@@ -301,8 +361,12 @@ def case_maxpool_fwd(ctx: _Ctx) -> _Case:
 def case_maxpool_bwd(ctx: _Ctx) -> _Case:
     n, pool, x, dy, xt, dyt = _pool_pair(ctx)
     pool.forward(x)
-    case = _Case(f"MaxPool2d(2) backward on ({n}, 30, 24, 24)", "images", n,
-                 lambda: pool.backward(dy))
+    case = _Case(
+        f"MaxPool2d(2) backward on ({n}, 30, 24, 24)",
+        "images",
+        n,
+        lambda: pool.backward(dy),
+    )
     if xt is not None:
         yt = ctx.torch.nn.functional.max_pool2d(xt, 2)
         case.torch = lambda: yt.backward(dyt, retain_graph=True)
@@ -314,8 +378,12 @@ def case_im2col(ctx: _Ctx) -> _Case:
 
     n = ctx.size["cnn"]
     x, xt = ctx.randn(n, 1, 28, 28)
-    case = _Case(f"im2col of ({n}, 1, 28, 28), 5x5 windows, stride 1", "images", n,
-                 lambda: im2col(x, 5, 5, (1, 1)))
+    case = _Case(
+        f"im2col of ({n}, 1, 28, 28), 5x5 windows, stride 1",
+        "images",
+        n,
+        lambda: im2col(x, 5, 5, (1, 1)),
+    )
     if xt is not None:
         case.torch = lambda: ctx.torch.nn.functional.unfold(xt, 5)
     return case
@@ -327,8 +395,12 @@ def case_col2im(ctx: _Ctx) -> _Case:
     n = ctx.size["cnn"]
     x, _ = ctx.randn(n, 1, 28, 28)
     col = ctx.xp.ascontiguousarray(im2col(x, 5, 5, (1, 1)))
-    case = _Case(f"col2im onto ({n}, 1, 28, 28), 5x5 windows, stride 1", "images", n,
-                 lambda: col2im(col, (n, 1, 28, 28), 5, 5, (1, 1)))
+    case = _Case(
+        f"col2im onto ({n}, 1, 28, 28), 5x5 windows, stride 1",
+        "images",
+        n,
+        lambda: col2im(col, (n, 1, 28, 28), 5, 5, (1, 1)),
+    )
     if ctx.torch is not None:
         colt = ctx.torch.nn.functional.unfold(ctx.tensor(B.to_numpy(x)), 5).contiguous()
         case.torch = lambda: ctx.torch.nn.functional.fold(colt, (28, 28), 5)
@@ -345,13 +417,19 @@ def _optimizer_case(ctx: _Ctx, name: str) -> _Case:
     p.grad[...] = g
     dl_opt = Adam([p]) if name == "adam" else SGD([p], lr=0.01)
     size = shape[0] * shape[1]
-    case = _Case(f"{'Adam' if name == 'adam' else 'SGD'}.step over {size:,} float32 parameters",
-                 "params", size, dl_opt.step)
+    case = _Case(
+        f"{'Adam' if name == 'adam' else 'SGD'}.step over {size:,} float32 parameters",
+        "params",
+        size,
+        dl_opt.step,
+    )
     if wt is not None:
         wt.requires_grad_()
         wt.grad = gt
         torch = ctx.torch
-        t_opt = torch.optim.Adam([wt]) if name == "adam" else torch.optim.SGD([wt], lr=0.01)
+        t_opt = (
+            torch.optim.Adam([wt]) if name == "adam" else torch.optim.SGD([wt], lr=0.01)
+        )
         case.torch = t_opt.step
     return case
 
@@ -368,8 +446,13 @@ def case_gemm(ctx: _Ctx) -> _Case:
     m = ctx.size["gemm"]
     (a, at), (b, bt) = ctx.randn(m, m), ctx.randn(m, m)
     out = ctx.xp.empty((m, m), dtype=np.float32)
-    case = _Case(f"reference GEMM float32 ({m}x{m})@({m}x{m}), np.matmul / torch.matmul",
-                 "gemms", 1, lambda: ctx.xp.matmul(a, b, out=out), flops=2.0 * m**3)
+    case = _Case(
+        f"reference GEMM float32 ({m}x{m})@({m}x{m}), np.matmul / torch.matmul",
+        "gemms",
+        1,
+        lambda: ctx.xp.matmul(a, b, out=out),
+        flops=2.0 * m**3,
+    )
     if at is not None:
         out_t = ctx.torch.empty((m, m), device=ctx.device)
         case.torch = lambda: ctx.torch.matmul(at, bt, out=out_t)
@@ -387,6 +470,7 @@ def _sync_fn(torch_mod: Any, device: str | None) -> Callable[[str], None]:
             B.xp().cuda.Device().synchronize()
         elif side == "pytorch" and torch_gpu:
             torch_mod.cuda.synchronize()
+
     return sync
 
 
@@ -421,9 +505,13 @@ class _WorkerSide:
     def __init__(self, side: str, threads: int, size: str):
         env = _child_env(threads)
         code = "from descentlab.bench import _worker; _worker()"
-        self.proc = subprocess.Popen([sys.executable, "-c", code, side, str(threads), size],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, side, str(threads), size],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
 
     def ask(self, **cmd: Any) -> dict[str, Any]:
         self.proc.stdin.write(json.dumps(cmd) + "\n")
@@ -463,8 +551,10 @@ def _worker() -> None:
                 case = globals()[f"case_{cmd['case']}"](ctx)
                 fn = case.dl if side == "descentlab" else case.torch
                 timer = None if fn is None else _LocalSide(fn, lambda: sync(side))
-                reply: dict[str, Any] = {"available": fn is not None,
-                                         **{k: getattr(case, k) for k in _CASE_INFO}}
+                reply: dict[str, Any] = {
+                    "available": fn is not None,
+                    **{k: getattr(case, k) for k in _CASE_INFO},
+                }
             elif cmd["op"] == "calibrate":
                 timer.calibrate(cmd["min_time"])
                 reply = {"inner": timer.inner}
@@ -475,8 +565,9 @@ def _worker() -> None:
         print(json.dumps(reply), flush=True)
 
 
-def _measure(sides: dict[str, Any], repeats: int, min_time: float,
-             pause: float = 0.0) -> dict[str, dict[str, float]]:
+def _measure(
+    sides: dict[str, Any], repeats: int, min_time: float, pause: float = 0.0
+) -> dict[str, dict[str, float]]:
     """Median seconds per call of each side, timed alternately.
 
     Side A then B on even repeats, B then A on odd ones; ``pause`` seconds between
@@ -487,12 +578,14 @@ def _measure(sides: dict[str, Any], repeats: int, min_time: float,
     times: dict[str, list[float]] = {side: [] for side in sides}
     order = list(sides)
     for r in range(repeats):
-        for side in (order if r % 2 == 0 else order[::-1]):
+        for side in order if r % 2 == 0 else order[::-1]:
             if pause:
                 time.sleep(pause)
             times[side].append(sides[side].block())
-    return {side: {"seconds": statistics.median(ts), "min_seconds": min(ts)}
-            for side, ts in times.items()}
+    return {
+        side: {"seconds": statistics.median(ts), "min_seconds": min(ts)}
+        for side, ts in times.items()
+    }
 
 
 # ------------------------------------------------------------------ memory
@@ -535,10 +628,22 @@ def _memory_child(framework: str, batch: int, threads: int, mode: str = "rss") -
 
         _set_threads(threads, torch)
         nn = torch.nn
-        tm = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                           nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10))
-        step = _torch_train_step(torch, tm, torch.optim.Adam(tm.parameters()),
-                                 torch.from_numpy(x), torch.from_numpy(y))
+        tm = nn.Sequential(
+            nn.Conv2d(1, 30, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(30 * 12 * 12, 100),
+            nn.ReLU(),
+            nn.Linear(100, 10),
+        )
+        step = _torch_train_step(
+            torch,
+            tm,
+            torch.optim.Adam(tm.parameters()),
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+        )
     gc.collect()
     out: dict[str, Any] = {}
     if mode == "tracemalloc":
@@ -547,10 +652,14 @@ def _memory_child(framework: str, batch: int, threads: int, mode: str = "rss") -
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         step()
-        out["tracemalloc_peak_mib"] = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+        out["tracemalloc_peak_mib"] = (
+            tracemalloc.get_traced_memory()[1] - base
+        ) / 2**20
         tracemalloc.stop()
     else:
-        scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # ru_maxrss KiB or bytes
+        scale = (
+            1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+        )  # ru_maxrss KiB or bytes
         try:
             with open("/proc/self/clear_refs", "w") as fh:
                 fh.write("5")
@@ -577,12 +686,21 @@ def _child_env(threads: int) -> dict[str, str]:
 
 def _run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
     env = _child_env(threads)
-    code = (f"from descentlab.bench import _memory_child; "
-            f"_memory_child({framework!r}, {batch}, {threads}, {mode!r})")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=600)
+    code = (
+        f"from descentlab.bench import _memory_child; "
+        f"_memory_child({framework!r}, {batch}, {threads}, {mode!r})"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if res.returncode != 0:
-        raise RuntimeError(res.stderr.strip().splitlines()[-1] if res.stderr else "failed")
+        raise RuntimeError(
+            res.stderr.strip().splitlines()[-1] if res.stderr else "failed"
+        )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -592,10 +710,13 @@ def _memory(batch: int, threads: int, have_torch: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         "description": f"peak memory of one SimpleConvNet + Adam training step, batch {batch}",
         "method": "fresh subprocess per framework; model, data and optimizer built, then "
-                  "the peak resident set size (VmHWM, reset just before) minus the resident "
-                  "size before one training step (the first, so Adam's state is included); "
-                  "for descentlab also the tracemalloc peak of the step",
-        "descentlab": dl, "pytorch": None, "ratio": None}
+        "the peak resident set size (VmHWM, reset just before) minus the resident "
+        "size before one training step (the first, so Adam's state is included); "
+        "for descentlab also the tracemalloc peak of the step",
+        "descentlab": dl,
+        "pytorch": None,
+        "ratio": None,
+    }
     if have_torch:
         result["pytorch"] = _run_memory_child("pytorch", batch, threads, "rss")
         if dl["rss_delta_mib"] > 0:
@@ -617,8 +738,10 @@ def _set_threads(n: int, torch_mod: Any) -> tuple[str, Callable[[], None]]:
         env = contextlib.ExitStack()
         env.enter_context(blas_threads_env(n))
         restore.append(env.close)
-        how = ("environment (OMP/OPENBLAS/MKL_NUM_THREADS, effective only if set before "
-               "NumPy loads; pip install threadpoolctl)")
+        how = (
+            "environment (OMP/OPENBLAS/MKL_NUM_THREADS, effective only if set before "
+            "NumPy loads; pip install threadpoolctl)"
+        )
     if torch_mod is not None:
         old = torch_mod.get_num_threads()
         torch_mod.set_num_threads(n)
@@ -627,6 +750,7 @@ def _set_threads(n: int, torch_mod: Any) -> tuple[str, Callable[[], None]]:
     def undo() -> None:
         for fn in reversed(restore):
             fn()
+
     return how, undo
 
 
@@ -634,8 +758,10 @@ def _import_torch(notes: list[str]) -> tuple[Any, str | None]:
     try:
         import torch
     except ImportError:
-        notes.append("PyTorch is not installed: PyTorch columns and ratios are None "
-                     "(pip install 'descentlab[torch]').")
+        notes.append(
+            "PyTorch is not installed: PyTorch columns and ratios are None "
+            "(pip install 'descentlab[torch]')."
+        )
         return None, None
     if B.name() == "cupy":
         if not torch.cuda.is_available():
@@ -660,36 +786,59 @@ def format_table(results: dict[str, Any]) -> str:
     for name, c in results["cases"].items():
         dl, pt = c["descentlab"], c["pytorch"]
         gf = c.get("gflops")
-        rows.append((
-            name,
-            _fmt_rate(dl["throughput"], c["unit"]),
-            _fmt_rate(pt["throughput"] if pt else None, c["unit"]),
-            f"{c['ratio']:.2f}x" if c["ratio"] is not None else "-",
-            (f"{gf['descentlab']:.1f} | {gf['pytorch']:.1f}" if gf and gf["pytorch"]
-             else f"{gf['descentlab']:.1f} | -" if gf else ""),
-            f"{100 * c['gemm_fraction']:.0f}%" if c.get("gemm_fraction") else "",
-        ))
+        rows.append(
+            (
+                name,
+                _fmt_rate(dl["throughput"], c["unit"]),
+                _fmt_rate(pt["throughput"] if pt else None, c["unit"]),
+                f"{c['ratio']:.2f}x" if c["ratio"] is not None else "-",
+                (
+                    f"{gf['descentlab']:.1f} | {gf['pytorch']:.1f}"
+                    if gf and gf["pytorch"]
+                    else f"{gf['descentlab']:.1f} | -"
+                    if gf
+                    else ""
+                ),
+                f"{100 * c['gemm_fraction']:.0f}%" if c.get("gemm_fraction") else "",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(s.ljust(w) if i == 0 else s.rjust(w) for i, (s, w) in
-                       enumerate(zip(r, widths))) for r in rows]
+    lines = [
+        "  ".join(
+            s.ljust(w) if i == 0 else s.rjust(w)
+            for i, (s, w) in enumerate(zip(r, widths))
+        )
+        for r in rows
+    ]
     mem = results.get("memory")
     if mem:
         dl_m, pt_m = mem["descentlab"], mem["pytorch"]
         pt_text = f"{pt_m['rss_delta_mib']:.1f} MiB" if pt_m else "-"
-        lines.append(f"memory (one SimpleConvNet step): descentlab "
-                     f"{dl_m['rss_delta_mib']:.1f} MiB RSS peak "
-                     f"({dl_m.get('tracemalloc_peak_mib', float('nan')):.1f} MiB tracemalloc), "
-                     f"pytorch {pt_text} RSS peak")
+        lines.append(
+            f"memory (one SimpleConvNet step): descentlab "
+            f"{dl_m['rss_delta_mib']:.1f} MiB RSS peak "
+            f"({dl_m.get('tracemalloc_peak_mib', float('nan')):.1f} MiB tracemalloc), "
+            f"pytorch {pt_text} RSS peak"
+        )
     m = results["meta"]
-    lines.append(f"threads {m['threads']} ({m['thread_control']}), backend {m['backend']}, "
-                 f"repeats {m['repeats']}, load {m['loadavg_before']} -> {m['loadavg_after']}")
+    lines.append(
+        f"threads {m['threads']} ({m['thread_control']}), backend {m['backend']}, "
+        f"repeats {m['repeats']}, load {m['loadavg_before']} -> {m['loadavg_after']}"
+    )
     lines += [f"note: {n}" for n in results["notes"]]
     return "\n".join(lines)
 
 
-def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | None = None,
-         size: str = "full", memory: bool = True, isolate: bool = True,
-         verbose: bool = True) -> dict[str, Any]:
+def main(
+    repeats: int = 5,
+    only: Sequence[str] | None = None,
+    *,
+    threads: int | None = None,
+    size: str = "full",
+    memory: bool = True,
+    isolate: bool = True,
+    verbose: bool = True,
+) -> dict[str, Any]:
     """Run the benchmark; print a table (``verbose``) and return a JSON-able dict.
 
     Args:
@@ -714,11 +863,16 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
     unknown = [n for n in names if n not in CASES]
     if unknown:
         raise InvalidParameterError(
-            f"bench: unknown case(s) {unknown}; valid names are {', '.join(CASES)}.")
+            f"bench: unknown case(s) {unknown}; valid names are {', '.join(CASES)}."
+        )
     if size not in SIZES:
-        raise InvalidParameterError(f"bench: 'size' must be 'full' or 'tiny'. Got {size!r}.")
+        raise InvalidParameterError(
+            f"bench: 'size' must be 'full' or 'tiny'. Got {size!r}."
+        )
     if not isinstance(repeats, int) or repeats < 1:
-        raise InvalidParameterError(f"bench: 'repeats' must be an int >= 1. Got {repeats!r}.")
+        raise InvalidParameterError(
+            f"bench: 'repeats' must be an int >= 1. Got {repeats!r}."
+        )
     if threads is None:
         threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or usable_cpus()
     notes: list[str] = []
@@ -728,45 +882,77 @@ def main(repeats: int = 5, only: Sequence[str] | None = None, *, threads: int | 
     if B.xp() is not np and "memory" in names:
         notes.append("memory case skipped on the cupy backend (it measures host RSS).")
         names.remove("memory")
-    flop_cases = {"mlp_sgd", "mlp_trainer", "simplecnn_adam", "conv_forward", "conv_backward"}
+    flop_cases = {
+        "mlp_sgd",
+        "mlp_trainer",
+        "simplecnn_adam",
+        "conv_forward",
+        "conv_backward",
+    }
     if flop_cases & set(names) and "gemm" not in names:
         names.insert(names.index("memory") if "memory" in names else len(names), "gemm")
     how, undo_threads = _set_threads(threads, torch_mod)
     meta = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "backend": B.name(), "device": device or "cpu", "threads": threads,
-        "thread_control": how, "isolated_processes": isolate, "repeats": repeats,
-        "size": size, "numpy": np.__version__,
+        "backend": B.name(),
+        "device": device or "cpu",
+        "threads": threads,
+        "thread_control": how,
+        "isolated_processes": isolate,
+        "repeats": repeats,
+        "size": size,
+        "numpy": np.__version__,
         "torch": getattr(torch_mod, "__version__", None),
-        "python": platform.python_version(), "machine": platform.machine(),
-        "cpu_count": os.cpu_count(), "loadavg_before": _loadavg(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": _loadavg(),
     }
-    results: dict[str, Any] = {"meta": meta, "cases": {}, "memory": None, "notes": notes}
+    results: dict[str, Any] = {
+        "meta": meta,
+        "cases": {},
+        "memory": None,
+        "notes": notes,
+    }
     try:
         timed_names = [n for n in names if n != "memory"]
-        results["cases"] = _run_cases(timed_names, repeats, size, threads, torch_mod, device,
-                                      isolate)
+        results["cases"] = _run_cases(
+            timed_names, repeats, size, threads, torch_mod, device, isolate
+        )
         gemm = results["cases"].get("gemm")
         for c in results["cases"].values():
             if gemm and c.get("gflops"):
-                c["gemm_fraction"] = c["gflops"]["descentlab"] / gemm["gflops"]["descentlab"]
+                c["gemm_fraction"] = (
+                    c["gflops"]["descentlab"] / gemm["gflops"]["descentlab"]
+                )
         if "memory" in names:
-            results["memory"] = _memory(SIZES[size]["cnn"], threads, torch_mod is not None)
+            results["memory"] = _memory(
+                SIZES[size]["cnn"], threads, torch_mod is not None
+            )
     finally:
         undo_threads()
     meta["loadavg_after"] = _loadavg()
     load = (meta["loadavg_before"] or [0.0])[0]
     if threads > 1 and load + threads > usable_cpus() + 0.5:
-        notes.append(f"load average {load} with {threads} threads on {usable_cpus()} CPUs: "
-                     "multi-threaded timings wait for busy cores and are unreliable; "
-                     "compare with --threads 1.")
+        notes.append(
+            f"load average {load} with {threads} threads on {usable_cpus()} CPUs: "
+            "multi-threaded timings wait for busy cores and are unreliable; "
+            "compare with --threads 1."
+        )
     if verbose:
         print(format_table(results))
     return results
 
 
-def _run_cases(names: list[str], repeats: int, size: str, threads: int, torch_mod: Any,
-               device: str | None, isolate: bool) -> dict[str, Any]:
+def _run_cases(
+    names: list[str],
+    repeats: int,
+    size: str,
+    threads: int,
+    torch_mod: Any,
+    device: str | None,
+    isolate: bool,
+) -> dict[str, Any]:
     """Time each case, in worker processes (``isolate``) or in this process."""
     min_time, pause = SIZES[size]["min_time"], 0.0
     out: dict[str, Any] = {}
@@ -804,13 +990,21 @@ def _summarise(case: _Case, timed: dict[str, dict[str, float]]) -> dict[str, Any
         return {**t, "throughput": case.items / t["seconds"]}
 
     dl, pt = side("descentlab"), side("pytorch")
-    out = {"description": case.description, "unit": case.unit, "items": case.items,
-           "descentlab": dl, "pytorch": pt,
-           "ratio": pt["seconds"] / dl["seconds"] if pt else None,
-           "gflops": None, "gemm_fraction": None}
+    out = {
+        "description": case.description,
+        "unit": case.unit,
+        "items": case.items,
+        "descentlab": dl,
+        "pytorch": pt,
+        "ratio": pt["seconds"] / dl["seconds"] if pt else None,
+        "gflops": None,
+        "gemm_fraction": None,
+    }
     if case.flops:
-        out["gflops"] = {"descentlab": case.flops / dl["seconds"] / 1e9,
-                         "pytorch": case.flops / pt["seconds"] / 1e9 if pt else None}
+        out["gflops"] = {
+            "descentlab": case.flops / dl["seconds"] / 1e9,
+            "pytorch": case.flops / pt["seconds"] / 1e9 if pt else None,
+        }
     return out
 
 

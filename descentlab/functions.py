@@ -91,6 +91,7 @@ class Function2D:
 
 # --- the book's elongated bowl -------------------------------------------------
 
+
 def _book_value(x, y):
     return x**2 / 20.0 + y**2
 
@@ -100,6 +101,7 @@ def _book_grad(x, y):
 
 
 # --- Rosenbrock: a curved, flat-bottomed valley -----------------------------------
+
 
 def _rosen_value(x, y):
     return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
@@ -127,6 +129,7 @@ def _rastrigin_grad(x, y):
 
 # --- Beale: flat plateaus and steep walls ----------------------------------------
 
+
 def _beale_terms(x, y):
     a = 1.5 - x + x * y
     b = 2.25 - x + x * y**2
@@ -148,6 +151,7 @@ def _beale_grad(x, y):
 
 # --- Himmelblau: four equal global minima ----------------------------------------
 
+
 def _himmelblau_value(x, y):
     return (x**2 + y - 11.0) ** 2 + (x + y**2 - 7.0) ** 2
 
@@ -159,6 +163,7 @@ def _himmelblau_grad(x, y):
 
 
 # --- saddle: no minimum at all ------------------------------------------------------
+
 
 def _saddle_value(x, y):
     return x**2 - y**2
@@ -172,58 +177,83 @@ FUNCTIONS: dict[str, Function2D] = {
     f.name: f
     for f in (
         Function2D(
-            "book_quadratic", "Elongated bowl (the book's example)",
+            "book_quadratic",
+            "Elongated bowl (the book's example)",
             "f(x, y) = x^2/20 + y^2",
-            _book_value, _book_grad, minima=((0.0, 0.0),), start=(-7.0, 2.0),
+            _book_value,
+            _book_grad,
+            minima=((0.0, 0.0),),
+            start=(-7.0, 2.0),
             box=(-10.0, 10.0, -5.0, 5.0),
             note="Curvature differs 20x between x and y: the gradient points mostly "
-                 "along y, so plain SGD zig-zags.",
+            "along y, so plain SGD zig-zags.",
         ),
         Function2D(
-            "rosenbrock", "Rosenbrock", "f(x, y) = (1 - x)^2 + 100 (y - x^2)^2",
-            _rosen_value, _rosen_grad, minima=((1.0, 1.0),), start=(-1.5, 2.0),
+            "rosenbrock",
+            "Rosenbrock",
+            "f(x, y) = (1 - x)^2 + 100 (y - x^2)^2",
+            _rosen_value,
+            _rosen_grad,
+            minima=((1.0, 1.0),),
+            start=(-1.5, 2.0),
             box=(-2.0, 2.0, -1.0, 3.0),
             note="A narrow curved valley with a nearly flat floor: easy to reach, "
-                 "slow to follow to the minimum at (1, 1).",
+            "slow to follow to the minimum at (1, 1).",
         ),
         Function2D(
-            "rastrigin", "Rastrigin",
+            "rastrigin",
+            "Rastrigin",
             "f(x, y) = 20 + x^2 - 10 cos(2 pi x) + y^2 - 10 cos(2 pi y)",
-            _rastrigin_value, _rastrigin_grad, minima=((0.0, 0.0),), start=(-2.3, 1.8),
+            _rastrigin_value,
+            _rastrigin_grad,
+            minima=((0.0, 0.0),),
+            start=(-2.3, 1.8),
             box=(-3.0, 3.0, -3.0, 3.0),
             note="A bowl covered by a grid of local minima; only momentum-like "
-                 "methods have a chance of hopping between them.",
+            "methods have a chance of hopping between them.",
         ),
         Function2D(
-            "beale", "Beale",
+            "beale",
+            "Beale",
             "f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
-            _beale_value, _beale_grad, minima=((3.0, 0.5),), start=(0.5, 1.5),
+            _beale_value,
+            _beale_grad,
+            minima=((3.0, 0.5),),
+            start=(0.5, 1.5),
             box=(-1.0, 4.5, -1.5, 2.0),
             note="Gradients range over many orders of magnitude between the steep "
-                 "walls and the flat valley floor, so one learning rate rarely suits "
-                 "the whole path.",
+            "walls and the flat valley floor, so one learning rate rarely suits "
+            "the whole path.",
         ),
         Function2D(
-            "himmelblau", "Himmelblau",
+            "himmelblau",
+            "Himmelblau",
             "f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
-            _himmelblau_value, _himmelblau_grad,
+            _himmelblau_value,
+            _himmelblau_grad,
             minima=(
                 (3.0, 2.0),
                 (-2.805118086952745, 3.131312518250573),
                 (-3.779310253377747, -3.2831859912861696),
                 (3.5844283403304917, -1.8481265269644034),
             ),
-            start=(0.0, -1.0), box=(-5.0, 5.0, -5.0, 5.0),
+            start=(0.0, -1.0),
+            box=(-5.0, 5.0, -5.0, 5.0),
             note="Four global minima with f = 0; which one an optimizer finds "
-                 "depends on its path, not only on the start.",
+            "depends on its path, not only on the start.",
         ),
         Function2D(
-            "saddle", "Saddle", "f(x, y) = x^2 - y^2",
-            _saddle_value, _saddle_grad, minima=(), start=(-2.0, 0.01),
+            "saddle",
+            "Saddle",
+            "f(x, y) = x^2 - y^2",
+            _saddle_value,
+            _saddle_grad,
+            minima=(),
+            start=(-2.0, 0.01),
             box=(-2.5, 2.5, -2.5, 2.5),
             note="No minimum: (0, 0) is a saddle point and f is unbounded below "
-                 "along y. Started almost on the ridge y = 0, an optimizer is "
-                 "pulled towards the saddle before the tiny y component grows.",
+            "along y. Started almost on the ridge y = 0, an optimizer is "
+            "pulled towards the saddle before the tiny y component grows.",
             min_value=None,
         ),
     )

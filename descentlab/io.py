@@ -60,7 +60,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+    )
 
 
 def _json_default(o: Any) -> Any:
@@ -80,11 +82,22 @@ def flatten_state(state: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], 
 
     def walk(obj: Any, path: str) -> Any:
         if isinstance(obj, dict):
-            return {"__dict__": [[str(k), walk(v, f"{path}/{k}"), _key_kind(k)] for k, v in obj.items()]}
+            return {
+                "__dict__": [
+                    [str(k), walk(v, f"{path}/{k}"), _key_kind(k)]
+                    for k, v in obj.items()
+                ]
+            }
         if isinstance(obj, (list, tuple)):
-            return {"__list__": [walk(v, f"{path}/{i}") for i, v in enumerate(obj)],
-                    "tuple": isinstance(obj, tuple)}
-        if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.generic):
+            return {
+                "__list__": [walk(v, f"{path}/{i}") for i, v in enumerate(obj)],
+                "tuple": isinstance(obj, tuple),
+            }
+        if (
+            hasattr(obj, "shape")
+            and hasattr(obj, "dtype")
+            and not isinstance(obj, np.generic)
+        ):
             key = path.lstrip("/") or "value"
             arrays[key] = to_numpy(obj)
             return {"__array__": key}
@@ -108,7 +121,10 @@ def unflatten_state(arrays: dict[str, np.ndarray], skeleton: Any) -> Any:
             if "__array__" in obj:
                 return arrays[obj["__array__"]]
             if "__dict__" in obj:
-                return {(int(k) if kind == "int" else k): walk(v) for k, v, kind in obj["__dict__"]}
+                return {
+                    (int(k) if kind == "int" else k): walk(v)
+                    for k, v, kind in obj["__dict__"]
+                }
             if "__list__" in obj:
                 items = [walk(v) for v in obj["__list__"]]
                 return tuple(items) if obj.get("tuple") else items
@@ -117,13 +133,17 @@ def unflatten_state(arrays: dict[str, np.ndarray], skeleton: Any) -> Any:
     return walk(skeleton)
 
 
-def save_state_npz(path: str | os.PathLike, state: Any, meta: dict | None = None) -> None:
+def save_state_npz(
+    path: str | os.PathLike, state: Any, meta: dict | None = None
+) -> None:
     """Write nested ``state`` (+ JSON ``meta``) to one .npz file atomically."""
     arrays, skeleton = flatten_state(state)
     header = {"skeleton": skeleton, "meta": meta or {}}
     buf = io.BytesIO()
     payload = dict(arrays)
-    payload[_META_KEY] = np.frombuffer(json.dumps(header, default=_json_default).encode(), dtype=np.uint8)
+    payload[_META_KEY] = np.frombuffer(
+        json.dumps(header, default=_json_default).encode(), dtype=np.uint8
+    )
     np.savez(buf, **payload)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -161,7 +181,9 @@ def load_state_npz(path: str | os.PathLike) -> tuple[Any, dict]:
     return unflatten_state(arrays, header["skeleton"]), header.get("meta", {})
 
 
-def check_output_dir(out: str | os.PathLike, overwrite: bool, *, owner: str = "descentlab") -> Path:
+def check_output_dir(
+    out: str | os.PathLike, overwrite: bool, *, owner: str = "descentlab"
+) -> Path:
     """Refuse an existing non-empty ``out`` unless ``overwrite``; create it; return it.
 
     Raises OutputExistsError (a FileExistsError) naming the folder and ``--overwrite``,

@@ -26,8 +26,19 @@ import numpy as np
 from ._validation import check_option, check_scalar
 from .errors import InvalidParameterError
 from .nn import (
-    AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear,
-    LocalResponseNorm, MaxPool2d, Module, ReLU, Residual, Sequential,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Residual,
+    Sequential,
 )
 from .nn.activations import ACTIVATIONS
 from .nn.im2col import output_size
@@ -45,15 +56,30 @@ class MLP(Sequential):
     ``init`` is a name ("he", "xavier", "lecun", ...) or a float std.
     """
 
-    def __init__(self, sizes: Sequence[int] = (784, 100, 100, 100, 100, 10), *,
-                 activation: str = "relu", init: str | float = "he", batchnorm: bool = False,
-                 dropout: float = 0.0, seed: int | None = 0, dtype=None):
+    def __init__(
+        self,
+        sizes: Sequence[int] = (784, 100, 100, 100, 100, 10),
+        *,
+        activation: str = "relu",
+        init: str | float = "he",
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        seed: int | None = 0,
+        dtype=None,
+    ):
         if len(sizes) < 2:
             raise InvalidParameterError(
                 f"MLP: 'sizes' must list at least an input and an output size. Got {list(sizes)}."
             )
-        check_scalar(dropout, "dropout", numbers.Real, min_val=0.0, max_val=1.0,
-                     include_boundaries="left", owner="MLP")
+        check_scalar(
+            dropout,
+            "dropout",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="left",
+            owner="MLP",
+        )
         rng = np.random.default_rng(seed)
         layers: list[Module] = []
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -77,16 +103,28 @@ def _conv_stack_out(h: int, specs: Sequence[tuple[int, int, int]]) -> int:
 class SimpleConvNet(Sequential):
     """conv 30@5x5 - ReLU - maxpool 2 - affine 100 - ReLU - affine 10 (the book's CNN)."""
 
-    def __init__(self, input_shape: tuple[int, int, int] = (1, 28, 28), *, filters: int = 30,
-                 kernel_size: int = 5, hidden: int = 100, num_classes: int = 10,
-                 seed: int | None = 0, dtype=None):
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        filters: int = 30,
+        kernel_size: int = 5,
+        hidden: int = 100,
+        num_classes: int = 10,
+        seed: int | None = 0,
+        dtype=None,
+    ):
         rng = np.random.default_rng(seed)
         c, h, w = input_shape
         oh = output_size(h, kernel_size, 0, 1, owner="SimpleConvNet") // 2
         ow = output_size(w, kernel_size, 0, 1, owner="SimpleConvNet") // 2
         super().__init__(
-            Conv2d(c, filters, kernel_size, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2),
-            Flatten(), Linear(filters * oh * ow, hidden, rng=rng, dtype=dtype), ReLU(),
+            Conv2d(c, filters, kernel_size, rng=rng, dtype=dtype),
+            ReLU(),
+            MaxPool2d(2),
+            Flatten(),
+            Linear(filters * oh * ow, hidden, rng=rng, dtype=dtype),
+            ReLU(),
             Linear(hidden, num_classes, rng=rng, dtype=dtype),
         )
 
@@ -94,19 +132,32 @@ class SimpleConvNet(Sequential):
 class LeNet5(Sequential):
     """LeNet-5 (LeCun et al., 1998) at 28x28: sigmoid/avg (classic) or relu/max (modern)."""
 
-    def __init__(self, *, activation: str = "relu", pool: str = "max", num_classes: int = 10,
-                 in_channels: int = 1, seed: int | None = 0, dtype=None):
+    def __init__(
+        self,
+        *,
+        activation: str = "relu",
+        pool: str = "max",
+        num_classes: int = 10,
+        in_channels: int = 1,
+        seed: int | None = 0,
+        dtype=None,
+    ):
         check_option(pool, "pool", ("max", "avg"), owner="LeNet5")
         rng = np.random.default_rng(seed)
         init = "he" if activation in ("relu", "leaky_relu") else "xavier"
         pool_cls = MaxPool2d if pool == "max" else AvgPool2d
         super().__init__(
             Conv2d(in_channels, 6, 5, padding=2, init=init, rng=rng, dtype=dtype),
-            _act(activation, "LeNet5"), pool_cls(2),
-            Conv2d(6, 16, 5, init=init, rng=rng, dtype=dtype), _act(activation, "LeNet5"),
-            pool_cls(2), Flatten(),
-            Linear(16 * 5 * 5, 120, init=init, rng=rng, dtype=dtype), _act(activation, "LeNet5"),
-            Linear(120, 84, init=init, rng=rng, dtype=dtype), _act(activation, "LeNet5"),
+            _act(activation, "LeNet5"),
+            pool_cls(2),
+            Conv2d(6, 16, 5, init=init, rng=rng, dtype=dtype),
+            _act(activation, "LeNet5"),
+            pool_cls(2),
+            Flatten(),
+            Linear(16 * 5 * 5, 120, init=init, rng=rng, dtype=dtype),
+            _act(activation, "LeNet5"),
+            Linear(120, 84, init=init, rng=rng, dtype=dtype),
+            _act(activation, "LeNet5"),
             Linear(84, num_classes, init=init, rng=rng, dtype=dtype),
         )
 
@@ -119,10 +170,21 @@ class AlexNetSmall(Sequential):
     ReLU - maxpool 3/2 (6->2) - [Dropout] - affine 256 - ReLU - [Dropout] - affine 10.
     """
 
-    def __init__(self, *, lrn: bool = True, dropout: float = 0.5, width: float = 1.0,
-                 num_classes: int = 10, in_channels: int = 1, seed: int | None = 0, dtype=None):
+    def __init__(
+        self,
+        *,
+        lrn: bool = True,
+        dropout: float = 0.5,
+        width: float = 1.0,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        seed: int | None = 0,
+        dtype=None,
+    ):
         rng = np.random.default_rng(seed)
-        c1, c2, c3, c4, c5 = (max(4, int(round(c * width))) for c in (32, 64, 96, 96, 64))
+        c1, c2, c3, c4, c5 = (
+            max(4, int(round(c * width))) for c in (32, 64, 96, 96, 64)
+        )
 
         def conv(i, o, k, p):
             return Conv2d(i, o, k, padding=p, rng=rng, dtype=dtype)
@@ -134,11 +196,26 @@ class AlexNetSmall(Sequential):
             return [Dropout(dropout, rng=rng.integers(2**32))] if dropout > 0 else []
 
         super().__init__(
-            conv(in_channels, c1, 5, 2), ReLU(), *norm(), MaxPool2d(3, 2),
-            conv(c1, c2, 5, 2), ReLU(), *norm(), MaxPool2d(3, 2),
-            conv(c2, c3, 3, 1), ReLU(), conv(c3, c4, 3, 1), ReLU(), conv(c4, c5, 3, 1), ReLU(),
-            MaxPool2d(3, 2), Flatten(), *drop(),
-            Linear(c5 * 2 * 2, 256, rng=rng, dtype=dtype), ReLU(), *drop(),
+            conv(in_channels, c1, 5, 2),
+            ReLU(),
+            *norm(),
+            MaxPool2d(3, 2),
+            conv(c1, c2, 5, 2),
+            ReLU(),
+            *norm(),
+            MaxPool2d(3, 2),
+            conv(c2, c3, 3, 1),
+            ReLU(),
+            conv(c3, c4, 3, 1),
+            ReLU(),
+            conv(c4, c5, 3, 1),
+            ReLU(),
+            MaxPool2d(3, 2),
+            Flatten(),
+            *drop(),
+            Linear(c5 * 2 * 2, 256, rng=rng, dtype=dtype),
+            ReLU(),
+            *drop(),
             Linear(256, num_classes, rng=rng, dtype=dtype),
         )
 
@@ -149,8 +226,15 @@ class DeepConvNet(Sequential):
     As in the book, the fourth conv uses padding 2 (14 -> 16), giving 64x4x4 features.
     """
 
-    def __init__(self, *, dropout: float = 0.5, num_classes: int = 10, in_channels: int = 1,
-                 seed: int | None = 0, dtype=None):
+    def __init__(
+        self,
+        *,
+        dropout: float = 0.5,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        seed: int | None = 0,
+        dtype=None,
+    ):
         rng = np.random.default_rng(seed)
 
         def conv(i, o, p=1):
@@ -158,37 +242,68 @@ class DeepConvNet(Sequential):
 
         drop = [Dropout(dropout, rng=rng.integers(2**32))] if dropout > 0 else []
         super().__init__(
-            conv(in_channels, 16), ReLU(), conv(16, 16), ReLU(), MaxPool2d(2),
-            conv(16, 32), ReLU(), conv(32, 32, 2), ReLU(), MaxPool2d(2),
-            conv(32, 64), ReLU(), conv(64, 64), ReLU(), MaxPool2d(2), Flatten(),
-            Linear(64 * 4 * 4, 50, rng=rng, dtype=dtype), ReLU(), *drop,
+            conv(in_channels, 16),
+            ReLU(),
+            conv(16, 16),
+            ReLU(),
+            MaxPool2d(2),
+            conv(16, 32),
+            ReLU(),
+            conv(32, 32, 2),
+            ReLU(),
+            MaxPool2d(2),
+            conv(32, 64),
+            ReLU(),
+            conv(64, 64),
+            ReLU(),
+            MaxPool2d(2),
+            Flatten(),
+            Linear(64 * 4 * 4, 50, rng=rng, dtype=dtype),
+            ReLU(),
+            *drop,
             Linear(50, num_classes, rng=rng, dtype=dtype),
         )
 
 
 def _basic_block(c_in: int, c_out: int, stride: int, rng, dtype) -> Sequential:
     body = Sequential(
-        Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dtype),
-        BatchNorm2d(c_out, dtype=dtype), ReLU(),
+        Conv2d(
+            c_in, c_out, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dtype
+        ),
+        BatchNorm2d(c_out, dtype=dtype),
+        ReLU(),
         Conv2d(c_out, c_out, 3, padding=1, bias=False, rng=rng, dtype=dtype),
         BatchNorm2d(c_out, dtype=dtype),
     )
     proj = None
     if stride != 1 or c_in != c_out:
-        proj = Sequential(Conv2d(c_in, c_out, 1, stride=stride, bias=False, rng=rng, dtype=dtype),
-                          BatchNorm2d(c_out, dtype=dtype))
+        proj = Sequential(
+            Conv2d(c_in, c_out, 1, stride=stride, bias=False, rng=rng, dtype=dtype),
+            BatchNorm2d(c_out, dtype=dtype),
+        )
     return Sequential(Residual(body, proj), ReLU())
 
 
 class ResNetSmall(Sequential):
     """A small ResNet (He et al., 2016) for 28x28: stem 16, stages 16, 32/2, 64/2, GAP, affine."""
 
-    def __init__(self, *, widths: Sequence[int] = (16, 32, 64), num_classes: int = 10,
-                 in_channels: int = 1, input_size: int = 28, seed: int | None = 0, dtype=None):
+    def __init__(
+        self,
+        *,
+        widths: Sequence[int] = (16, 32, 64),
+        num_classes: int = 10,
+        in_channels: int = 1,
+        input_size: int = 28,
+        seed: int | None = 0,
+        dtype=None,
+    ):
         rng = np.random.default_rng(seed)
         layers: list[Module] = [
-            Conv2d(in_channels, widths[0], 3, padding=1, bias=False, rng=rng, dtype=dtype),
-            BatchNorm2d(widths[0], dtype=dtype), ReLU(),
+            Conv2d(
+                in_channels, widths[0], 3, padding=1, bias=False, rng=rng, dtype=dtype
+            ),
+            BatchNorm2d(widths[0], dtype=dtype),
+            ReLU(),
         ]
         c, size = widths[0], input_size
         for i, w in enumerate(widths):
@@ -196,13 +311,21 @@ class ResNetSmall(Sequential):
             layers.append(_basic_block(c, w, stride, rng, dtype))
             size = output_size(size, 3, 1, stride, owner="ResNetSmall")
             c = w
-        layers += [AvgPool2d(size), Flatten(), Linear(c, num_classes, rng=rng, dtype=dtype)]
+        layers += [
+            AvgPool2d(size),
+            Flatten(),
+            Linear(c, num_classes, rng=rng, dtype=dtype),
+        ]
         super().__init__(*layers)
 
 
 MODELS = {
-    "mlp": MLP, "simplecnn": SimpleConvNet, "lenet5": LeNet5, "alexnet-small": AlexNetSmall,
-    "deepconvnet": DeepConvNet, "resnet-small": ResNetSmall,
+    "mlp": MLP,
+    "simplecnn": SimpleConvNet,
+    "lenet5": LeNet5,
+    "alexnet-small": AlexNetSmall,
+    "deepconvnet": DeepConvNet,
+    "resnet-small": ResNetSmall,
 }
 
 

@@ -70,8 +70,17 @@ class LayerGeometry:
         return asdict(self)
 
 
-def step(size: int, jump: int, rf: int, start: float, *, kernel: int, stride: int,
-         padding: int, owner: str = "layer") -> tuple[int, int, int, float]:
+def step(
+    size: int,
+    jump: int,
+    rf: int,
+    start: float,
+    *,
+    kernel: int,
+    stride: int,
+    padding: int,
+    owner: str = "layer",
+) -> tuple[int, int, int, float]:
     """One layer of the recurrence: (n, j, r, c) in -> (n, j, r, c) out.
 
     n_out = floor((n + 2p - k)/s) + 1;  j_out = j*s;  r_out = r + (k-1)*j;
@@ -79,8 +88,12 @@ def step(size: int, jump: int, rf: int, start: float, *, kernel: int, stride: in
     the kernel does not fit the padded input.
     """
     n_out = output_size(size, kernel, padding, stride, owner=owner)
-    return (n_out, jump * stride, rf + (kernel - 1) * jump,
-            start + ((kernel - 1) / 2 - padding) * jump)
+    return (
+        n_out,
+        jump * stride,
+        rf + (kernel - 1) * jump,
+        start + ((kernel - 1) / 2 - padding) * jump,
+    )
 
 
 def _walk(module: Module, prefix: str) -> Iterator[tuple[str, Module]]:
@@ -103,8 +116,9 @@ def _describe(layer: Module, k: int, s: int, p: int) -> str:
     return f"{text} p{p}" if (p or isinstance(layer, Conv2d)) else text
 
 
-def layer_geometry(model: Module, input_size: int = 28, *, axis: str = "height"
-                   ) -> list[LayerGeometry]:
+def layer_geometry(
+    model: Module, input_size: int = 28, *, axis: str = "height"
+) -> list[LayerGeometry]:
     """Output size, jump and receptive field after every Conv2d/pool layer of ``model``.
 
     Args:
@@ -126,8 +140,9 @@ def layer_geometry(model: Module, input_size: int = 28, *, axis: str = "height"
             "layer_geometry: 'model' must be a descentlab Module. "
             f"Got {type(model).__name__}."
         )
-    check_scalar(input_size, "input_size", numbers.Integral, min_val=1,
-                 owner="layer_geometry")
+    check_scalar(
+        input_size, "input_size", numbers.Integral, min_val=1, owner="layer_geometry"
+    )
     check_option(axis, "axis", ("height", "width"), owner="layer_geometry")
     a = 0 if axis == "height" else 1
     n, j, r, c = int(input_size), 1, 1, 0.0
@@ -137,10 +152,19 @@ def layer_geometry(model: Module, input_size: int = 28, *, axis: str = "height"
             break
         k, s, p = layer.kernel_size[a], layer.stride[a], layer.padding[a]
         n_in = n
-        n, j, r, c = step(n, j, r, c, kernel=k, stride=s, padding=p,
-                          owner=f"layer_geometry: {path} ({type(layer).__name__})")
-        rows.append(LayerGeometry(path, _describe(layer, k, s, p), k, s, p,
-                                  n_in, n, j, r, c))
+        n, j, r, c = step(
+            n,
+            j,
+            r,
+            c,
+            kernel=k,
+            stride=s,
+            padding=p,
+            owner=f"layer_geometry: {path} ({type(layer).__name__})",
+        )
+        rows.append(
+            LayerGeometry(path, _describe(layer, k, s, p), k, s, p, n_in, n, j, r, c)
+        )
     return rows
 
 

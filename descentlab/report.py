@@ -30,8 +30,6 @@ from .io import atomic_write_json, atomic_write_text, check_output_dir
 __all__ = ["OutputExistsError", "build_report", "run_report"]
 
 
-
-
 _CSS = """
 :root { --fg: #1b1b1b; --muted: #5a5a5a; --line: #d9d9d9; --accent: #0072B2;
         --bad: #b00020; --bg-alt: #f6f7f9; }
@@ -98,8 +96,10 @@ def _table_html(rows: list[dict]) -> str:
         + "</tr>\n"
         for r in rows
     )
-    return (f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n'
-            f"<tbody>\n{body}</tbody></table></div>\n")
+    return (
+        f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}</tbody></table></div>\n"
+    )
 
 
 def _describe(name: str, result: Mapping) -> tuple[str, str, str]:
@@ -109,10 +109,14 @@ def _describe(name: str, result: Mapping) -> tuple[str, str, str]:
         module = experiments.get(name)
     except Exception:  # noqa: BLE001  (a fake or broken module still gets a section)
         module = None
-    pick = (lambda key, attr, default: result.get(key)
-            or getattr(module, attr, None) or default)
-    return (str(pick("title", "TITLE", name)), str(pick("formula", "FORMULA", "")),
-            str(pick("explanation", "EXPLANATION", "")))
+    pick = lambda key, attr, default: (
+        result.get(key) or getattr(module, attr, None) or default
+    )
+    return (
+        str(pick("title", "TITLE", name)),
+        str(pick("formula", "FORMULA", "")),
+        str(pick("explanation", "EXPLANATION", "")),
+    )
 
 
 def _figure_src(fig: str, result: Mapping, out: Path) -> tuple[str, Path]:
@@ -131,16 +135,18 @@ def _alt(title: str, fig_path: Path) -> str:
 
 def _section(index: int, name: str, result: Mapping, out: Path) -> str:
     title, formula, explanation = _describe(name, result)
-    parts = [f'<section id="exp-{_esc(name)}">',
-             f"<h2>{index}. {_esc(title)} "
-             f"<small>(<code>{_esc(name)}</code>)</small></h2>"]
+    parts = [
+        f'<section id="exp-{_esc(name)}">',
+        f"<h2>{index}. {_esc(title)} <small>(<code>{_esc(name)}</code>)</small></h2>",
+    ]
     if formula:
         parts.append(f'<pre class="formula">{_esc(formula)}</pre>')
     if explanation:
         parts.append(f"<p>{_esc(explanation)}</p>")
     if result.get("error"):
-        parts.append('<p class="failed">This experiment failed: '
-                     f'{_esc(result["error"])}</p>')
+        parts.append(
+            f'<p class="failed">This experiment failed: {_esc(result["error"])}</p>'
+        )
         if result.get("traceback"):
             parts.append(f'<pre class="error">{_esc(result["traceback"])}</pre>')
     captions = result.get("captions") or {}
@@ -161,9 +167,13 @@ def _section(index: int, name: str, result: Mapping, out: Path) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def build_report(results: Mapping[str, Mapping], out: str | Path, *,
-                 title: str = "descentlab experiment report",
-                 info: Mapping[str, Any] | None = None) -> Path:
+def build_report(
+    results: Mapping[str, Mapping],
+    out: str | Path,
+    *,
+    title: str = "descentlab experiment report",
+    info: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``<out>/index.html`` for ``results`` (name -> result dict); return it.
 
     Each result follows the experiment contract (``descentlab.experiments``);
@@ -179,23 +189,38 @@ def build_report(results: Mapping[str, Mapping], out: str | Path, *,
     items = list(results.items())
     failures = sum(1 for _, r in items if r.get("error"))
     total = sum(float(r.get("seconds") or 0.0) for _, r in items)
-    meta = {"descentlab": __version__,
-            "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            **(info or {}),
-            "experiments": f"{len(items)} ({failures} failed)",
-            "total time": f"{total:.1f} s"}
+    meta = {
+        "descentlab": __version__,
+        "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        **(info or {}),
+        "experiments": f"{len(items)} ({failures} failed)",
+        "total time": f"{total:.1f} s",
+    }
     toc = "\n".join(
         f'<li><a href="#exp-{_esc(n)}">{_esc(_describe(n, r)[0])}</a>'
-        + (' <span class="failed">(failed)</span>' if r.get("error") else "") + "</li>"
+        + (' <span class="failed">(failed)</span>' if r.get("error") else "")
+        + "</li>"
         for n, r in items
     )
-    summary = [{"#": i, "experiment": n, "status": "failed" if r.get("error") else "ok",
-                "figures": len(r.get("figures") or []),
-                "seconds": round(float(r.get("seconds") or 0.0), 1)}
-               for i, (n, r) in enumerate(items, start=1)]
-    summary.append({"#": "", "experiment": "total", "status": f"{failures} failed",
-                    "figures": sum(row["figures"] for row in summary),
-                    "seconds": round(total, 1)})
+    summary = [
+        {
+            "#": i,
+            "experiment": n,
+            "status": "failed" if r.get("error") else "ok",
+            "figures": len(r.get("figures") or []),
+            "seconds": round(float(r.get("seconds") or 0.0), 1),
+        }
+        for i, (n, r) in enumerate(items, start=1)
+    ]
+    summary.append(
+        {
+            "#": "",
+            "experiment": "total",
+            "status": f"{failures} failed",
+            "figures": sum(row["figures"] for row in summary),
+            "seconds": round(total, 1),
+        }
+    )
     sections = "\n\n".join(_section(i, n, r, out) for i, (n, r) in enumerate(items, 1))
     page = f"""<!DOCTYPE html>
 <html lang="en">
@@ -256,8 +281,10 @@ def _ctrl_c_noted() -> Iterator[dict[str, bool]]:
     """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that one
     Python swallows (it cannot leave a finalizer or weakref callback) still stops."""
     seen = {"ctrl_c": False}
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield seen  # not ours to change (another thread, or SIGINT ignored/handled)
         return
 
@@ -272,11 +299,15 @@ def _ctrl_c_noted() -> Iterator[dict[str, bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_report(size: str = "quick", seed: int = 0,
-               out: str | Path = "descentlab-report",
-               overwrite: bool = False, names: Iterable[str] | None = None,
-               progress: Callable[[str], Any] | None = print,
-               live: bool | None = None) -> int:
+def run_report(
+    size: str = "quick",
+    seed: int = 0,
+    out: str | Path = "descentlab-report",
+    overwrite: bool = False,
+    names: Iterable[str] | None = None,
+    progress: Callable[[str], Any] | None = print,
+    live: bool | None = None,
+) -> int:
     """Run experiments into ``out/<name>/`` and write ``out/index.html``.
 
     Args:
@@ -320,17 +351,29 @@ def run_report(size: str = "quick", seed: int = 0,
             prefix = f"[{i:{width}d}/{len(chosen)}] {name} ..."
             try:
                 with live_line(prefix) if live else contextlib.nullcontext():
-                    result = dict(experiments.run(name, size=size, seed=seed, out=out / name))
+                    result = dict(
+                        experiments.run(name, size=size, seed=seed, out=out / name)
+                    )
                 result.setdefault("out", str((out / name).resolve()))
                 status = ""
             except KeyboardInterrupt:  # write the report of what finished, then stop
                 interrupted = True
-                result = {"name": name, "error": "interrupted (Ctrl-C); the report stops here",
-                          "figures": [], "table": [], "interrupted": True}
+                result = {
+                    "name": name,
+                    "error": "interrupted (Ctrl-C); the report stops here",
+                    "figures": [],
+                    "table": [],
+                    "interrupted": True,
+                }
                 status = "  INTERRUPTED"
             except Exception as exc:  # noqa: BLE001  (one failure must not stop the report)
-                result = {"name": name, "error": f"{type(exc).__name__}: {exc}",
-                          "traceback": traceback.format_exc(), "figures": [], "table": []}
+                result = {
+                    "name": name,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc(),
+                    "figures": [],
+                    "table": [],
+                }
                 status = f"  FAILED: {type(exc).__name__}: {exc}"
             result["seconds"] = time.perf_counter() - t0
             results[name] = result
@@ -341,14 +384,34 @@ def run_report(size: str = "quick", seed: int = 0,
                 break
     failures = sum(1 for r in results.values() if r.get("error"))
     index = build_report(results, out, info={"size": size, "seed": seed})
-    atomic_write_json(out / "report.json", {
-        "size": size, "seed": seed, "failures": failures, "interrupted": interrupted,
-        "experiments": [{"name": n, "ok": not r.get("error"), "seconds": r["seconds"],
-                         "error": r.get("error")} for n, r in results.items()]})
+    atomic_write_json(
+        out / "report.json",
+        {
+            "size": size,
+            "seed": seed,
+            "failures": failures,
+            "interrupted": interrupted,
+            "experiments": [
+                {
+                    "name": n,
+                    "ok": not r.get("error"),
+                    "seconds": r["seconds"],
+                    "error": r.get("error"),
+                }
+                for n, r in results.items()
+            ],
+        },
+    )
     total = sum(r["seconds"] for r in results.values())
     say("time per experiment:")
     for name, r in results.items():
-        flag = "  INTERRUPTED" if r.get("interrupted") else "  FAILED" if r.get("error") else ""
+        flag = (
+            "  INTERRUPTED"
+            if r.get("interrupted")
+            else "  FAILED"
+            if r.get("error")
+            else ""
+        )
         say(f"  {name:<24s} {r['seconds']:8.1f} s{flag}")
     say(f"  {'total':<24s} {total:8.1f} s")
     say(f"report: {index}" + (f"  ({failures} failed)" if failures else ""))

@@ -74,9 +74,11 @@ def test_env_variable_selects_backend(nn_fresh_backend, monkeypatch):
 def test_env_variable_with_unknown_name_is_refused(nn_fresh_backend, monkeypatch):
     """Check a bad DESCENTLAB_BACKEND value raises an error naming the variable on first use."""
     monkeypatch.setenv("DESCENTLAB_BACKEND", "tensorflow")
-    with pytest.raises(InvalidParameterError,
-                       match=r"^environment variable DESCENTLAB_BACKEND must be one of "
-                             r"'numpy', 'cupy' \(or unset\)\. Got 'tensorflow'\.$"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^environment variable DESCENTLAB_BACKEND must be one of "
+        r"'numpy', 'cupy' \(or unset\)\. Got 'tensorflow'\.$",
+    ):
         B.xp()
 
 

@@ -19,8 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _check_case(case: dict, with_torch: bool) -> None:
-    assert {"description", "unit", "items", "descentlab", "pytorch", "ratio", "gflops",
-            "gemm_fraction"} <= set(case)
+    assert {
+        "description",
+        "unit",
+        "items",
+        "descentlab",
+        "pytorch",
+        "ratio",
+        "gflops",
+        "gemm_fraction",
+    } <= set(case)
     assert case["items"] > 0
     dl = case["descentlab"]
     assert dl["seconds"] > 0 and dl["min_seconds"] > 0 and dl["throughput"] > 0
@@ -34,8 +42,14 @@ def _check_case(case: dict, with_torch: bool) -> None:
 def test_main_returns_documented_keys():
     """Check that a tiny in-process run returns meta, cases (with the GEMM reference) and notes."""
     torch = pytest.importorskip("torch")
-    res = bench.main(repeats=1, only=["mlp_sgd", "maxpool_bwd"], size="tiny", threads=1,
-                     isolate=False, verbose=False)
+    res = bench.main(
+        repeats=1,
+        only=["mlp_sgd", "maxpool_bwd"],
+        size="tiny",
+        threads=1,
+        isolate=False,
+        verbose=False,
+    )
     json.dumps(res)  # JSON-able
     assert set(res) == {"meta", "cases", "memory", "notes"}
     assert list(res["cases"]) == ["mlp_sgd", "maxpool_bwd", "gemm"]
@@ -45,7 +59,9 @@ def test_main_returns_documented_keys():
     assert mlp["unit"] == "images" and mlp["gflops"]["descentlab"] > 0
     assert mlp["gemm_fraction"] > 0
     meta = res["meta"]
-    assert meta["threads"] == 1 and meta["backend"] == "numpy" and meta["size"] == "tiny"
+    assert (
+        meta["threads"] == 1 and meta["backend"] == "numpy" and meta["size"] == "tiny"
+    )
     assert meta["torch"] == torch.__version__
     assert res["memory"] is None
 
@@ -53,8 +69,14 @@ def test_main_returns_documented_keys():
 def test_without_pytorch_ratios_are_none(monkeypatch):
     """Check that a missing PyTorch gives descentlab numbers, None ratios and a note."""
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
-    res = bench.main(repeats=1, only=["sgd_1m", "im2col"], size="tiny", threads=1,
-                     isolate=False, verbose=False)
+    res = bench.main(
+        repeats=1,
+        only=["sgd_1m", "im2col"],
+        size="tiny",
+        threads=1,
+        isolate=False,
+        verbose=False,
+    )
     for case in res["cases"].values():
         _check_case(case, with_torch=False)
     assert res["meta"]["torch"] is None
@@ -64,8 +86,9 @@ def test_without_pytorch_ratios_are_none(monkeypatch):
 def test_worker_processes_and_memory():
     """Check the default mode (a worker process per framework) and the memory case."""
     torch = pytest.importorskip("torch")  # noqa: F841
-    res = bench.main(repeats=1, only=["adam_1m", "memory"], size="tiny", threads=1,
-                     verbose=False)
+    res = bench.main(
+        repeats=1, only=["adam_1m", "memory"], size="tiny", threads=1, verbose=False
+    )
     assert res["meta"]["isolated_processes"] is True
     _check_case(res["cases"]["adam_1m"], with_torch=True)
     mem = res["memory"]
@@ -76,11 +99,14 @@ def test_worker_processes_and_memory():
     assert "memory (one SimpleConvNet step)" in bench.format_table(res)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"only": ["nope"]}, "unknown case"),
-    ({"size": "huge"}, "'size'"),
-    ({"repeats": 0}, "'repeats'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"only": ["nope"]}, "unknown case"),
+        ({"size": "huge"}, "'size'"),
+        ({"repeats": 0}, "'repeats'"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     """Check that unknown cases, sizes and repeat counts are refused with a clear message."""
     with pytest.raises(InvalidParameterError, match=match):
@@ -91,10 +117,25 @@ def test_script_writes_json(tmp_path):
     """Check that benchmarks/bench.py runs a case and writes the JSON it prints."""
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--size", "tiny",
-         "--repeats", "1", "--threads", "1", "--only", "col2im", "--no-isolate",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench.py"),
+            "--size",
+            "tiny",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+            "--only",
+            "col2im",
+            "--no-isolate",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "col2im" in proc.stdout
     data = json.loads(out.read_text())
@@ -105,8 +146,20 @@ def test_cli_bench_writes_into_out_and_refuses_a_used_folder(tmp_path, capsys):
     """Check `descentlab bench --out` writes bench.json, then refuses the non-empty folder."""
     from descentlab.cli import main
 
-    args = ["bench", "--size", "tiny", "--repeats", "1", "--only", "mlp_sgd",
-            "--no-memory", "--threads", "1", "--out", str(tmp_path / "b")]
+    args = [
+        "bench",
+        "--size",
+        "tiny",
+        "--repeats",
+        "1",
+        "--only",
+        "mlp_sgd",
+        "--no-memory",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "b"),
+    ]
     assert main(args) == 0
     data = json.loads((tmp_path / "b" / "bench.json").read_text())
     assert set(data["cases"]) == {"mlp_sgd", "gemm"}

@@ -12,18 +12,48 @@ from descentlab.cli import main
 def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
     """Check that `train` writes config/checkpoint/history/curves and `--resume` continues."""
     out = tmp_path / "run"
-    rc = main(["train", "--model", "mlp", "--hidden", "32", "--optimizer", "adam",
-               "--lr", "0.01", "--schedule", "cosine", "--epochs", "2", "--n-train", "300",
-               "--n-val", "100", "--batch-size", "30",
-               "--quiet", "--out", str(out)])
+    rc = main(
+        [
+            "train",
+            "--model",
+            "mlp",
+            "--hidden",
+            "32",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.01",
+            "--schedule",
+            "cosine",
+            "--epochs",
+            "2",
+            "--n-train",
+            "300",
+            "--n-val",
+            "100",
+            "--batch-size",
+            "30",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
-    for name in ("config.json", "checkpoint.npz", "history.csv", "history.json",
-                 "result.json", "curves.png"):
+    for name in (
+        "config.json",
+        "checkpoint.npz",
+        "history.csv",
+        "history.json",
+        "result.json",
+        "curves.png",
+    ):
         assert (out / name).exists(), name
     first = json.loads((out / "result.json").read_text())
     assert first["epochs_done"] == 2 and 0.3 < first["test_acc"] <= 1.0
     assert "test accuracy" in capsys.readouterr().out
-    rc = main(["train", "--resume", str(out / "checkpoint.npz"), "--epochs", "3", "--quiet"])
+    rc = main(
+        ["train", "--resume", str(out / "checkpoint.npz"), "--epochs", "3", "--quiet"]
+    )
     assert rc == 0
     again = json.loads((out / "result.json").read_text())
     assert again["epochs_done"] == 3
@@ -31,8 +61,9 @@ def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
     assert len(json.loads((out / "history.json").read_text())["epoch"]["loss"]) == 3
 
 
-def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(tmp_path, capsys, monkeypatch,
-                                                                sigint_default):
+def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(
+    tmp_path, capsys, monkeypatch, sigint_default
+):
     """Check a real Ctrl-C in `train` exits 130, names the checkpoint and the resume
     command, and resuming ends with the same weights as an uninterrupted run."""
     import os
@@ -48,8 +79,22 @@ def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(tmp_path, capsys
             if step == 5:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    args = ["train", "--model", "mlp", "--hidden", "16", "--epochs", "2", "--n-train", "300",
-            "--n-val", "100", "--batch-size", "50", "--quiet"]
+    args = [
+        "train",
+        "--model",
+        "mlp",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--n-train",
+        "300",
+        "--n-val",
+        "100",
+        "--batch-size",
+        "50",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
     monkeypatch.setattr(run_module, "CSVLogger", SigintAtStep5)
     assert main([*args, "--out", str(tmp_path / "cut")]) == 130
@@ -69,28 +114,47 @@ def test_resume_refuses_a_changed_configuration(tmp_path, capsys):
     """Check --resume with a different optimizer or lr is refused (exit 2, one line naming
     both values), while --epochs may change."""
     out = tmp_path / "run"
-    args = ["train", "--model", "mlp", "--hidden", "16", "--epochs", "1", "--n-train", "300",
-            "--n-val", "100", "--quiet"]
+    args = [
+        "train",
+        "--model",
+        "mlp",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--n-train",
+        "300",
+        "--n-val",
+        "100",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(out)]) == 0
     ckpt = str(out / "checkpoint.npz")
     capsys.readouterr()
     assert main(["train", "--resume", ckpt, "--optimizer", "sgd", "--lr", "0.5"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "lr=0.001 (given 0.5)" in err and "optimizer='adam'" in err
+    assert (
+        "\n" not in err and "lr=0.001 (given 0.5)" in err and "optimizer='adam'" in err
+    )
     assert main(["train", "--resume", ckpt, "--epochs", "2", "--quiet"]) == 0
 
 
-@pytest.mark.parametrize("argv, pattern", [
-    (["train", "--lr", "-1"], "'lr' must be a float in \\(0.0, inf\\). Got -1.0."),
-    (["train", "--model", "vgg"], "invalid choice: 'vgg'"),
-    (["train", "--epochs", "0"], "'epochs' must be an int in \\[1, inf\\]"),
-    (["train", "--batch-size", "x"], "invalid int value: 'x'"),
-    (["train", "--n-train", "4900"], "'n_train' must be at most 3500"),
-    (["run", "nosuch"], "nosuch"),
-    (["train", "--model", "lenet5", "--dropout", "0.5"],
-     "--dropout apply to --model mlp only; lenet5 has a fixed architecture"),
-    (["report", "--quick", "--full"], "not allowed with argument"),
-])
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["train", "--lr", "-1"], "'lr' must be a float in \\(0.0, inf\\). Got -1.0."),
+        (["train", "--model", "vgg"], "invalid choice: 'vgg'"),
+        (["train", "--epochs", "0"], "'epochs' must be an int in \\[1, inf\\]"),
+        (["train", "--batch-size", "x"], "invalid int value: 'x'"),
+        (["train", "--n-train", "4900"], "'n_train' must be at most 3500"),
+        (["run", "nosuch"], "nosuch"),
+        (
+            ["train", "--model", "lenet5", "--dropout", "0.5"],
+            "--dropout apply to --model mlp only; lenet5 has a fixed architecture",
+        ),
+        (["report", "--quick", "--full"], "not allowed with argument"),
+    ],
+)
 def test_bad_usage_is_one_line_exit_2(argv, pattern, tmp_path, capsys):
     """Check that bad arguments give exit code 2 and one `error:` line, no traceback."""
     rc = main([*argv, "--out", str(tmp_path / "o")] if argv[0] != "report" else argv)
@@ -98,6 +162,7 @@ def test_bad_usage_is_one_line_exit_2(argv, pattern, tmp_path, capsys):
     assert rc == 2
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
     import re
+
     assert re.search(pattern, err), err
 
 
@@ -106,8 +171,22 @@ def test_existing_output_folder_is_refused_unless_overwrite(tmp_path, capsys):
     out = tmp_path / "o"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
-    args = ["train", "--model", "mlp", "--hidden", "8", "--epochs", "1", "--n-train", "100",
-            "--n-val", "0", "--quiet", "--out", str(out)]
+    args = [
+        "train",
+        "--model",
+        "mlp",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--n-train",
+        "100",
+        "--n-val",
+        "0",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
@@ -127,13 +206,27 @@ def test_run_list_names_all_thirteen_experiments(capsys):
     """Check that `run --list` prints the thirteen experiment names in order."""
     assert main(["run", "--list"]) == 0
     names = capsys.readouterr().out.split()
-    assert len(names) == 13 and names[0] == "paths" and names[-1] == "weight_sensitivity"
+    assert (
+        len(names) == 13 and names[0] == "paths" and names[-1] == "weight_sensitivity"
+    )
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):
     """Check the installed entry point: exit code 2 and one stderr line for a bad lr."""
-    proc = subprocess.run([sys.executable, "-m", "descentlab.cli", "train", "--lr", "-3",
-                           "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "descentlab.cli",
+            "train",
+            "--lr",
+            "-3",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
 
@@ -145,9 +238,26 @@ def test_diverging_run_exits_1_with_one_clear_line(tmp_path, capsys):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any stray warning would fail the run
-        rc = main(["train", "--model", "mlp", "--optimizer", "sgd",
-                   "--lr", "1000", "--epochs", "2", "--n-train", "300", "--n-val", "100",
-                   "--quiet", "--out", str(tmp_path / "nan")])
+        rc = main(
+            [
+                "train",
+                "--model",
+                "mlp",
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "1000",
+                "--epochs",
+                "2",
+                "--n-train",
+                "300",
+                "--n-val",
+                "100",
+                "--quiet",
+                "--out",
+                str(tmp_path / "nan"),
+            ]
+        )
     assert rc == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: training stopped at step ") and "\n" not in err

@@ -53,7 +53,9 @@ def test_ctrl_c_exits_130_with_how_to_continue(optuna, tmp_path, capsys, monkeyp
     """Check Ctrl-C during `search` exits 130 and says how to continue or summarise."""
     from descentlab.search import cli as search_cli
 
-    monkeypatch.setattr(search_cli, "_objective", lambda args: "search_objectives:interrupts")
+    monkeypatch.setattr(
+        search_cli, "_objective", lambda args: "search_objectives:interrupts"
+    )
     out = tmp_path / "cut"
     assert main(["search", *TINY, "--out", str(out)]) == 130
     err = capsys.readouterr().err
@@ -151,8 +153,15 @@ def test_missing_optuna_suggests_random_search(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "a").exists()
     assert main(["search", "--summary", "--out", str(tmp_path / "a")]) == 1
     capsys.readouterr()
-    argv = ["search", "--random-search", "--rounds", "1", *TINY,
-            "--out", str(tmp_path / "b")]
+    argv = [
+        "search",
+        "--random-search",
+        "--rounds",
+        "1",
+        *TINY,
+        "--out",
+        str(tmp_path / "b"),
+    ]
     assert main(argv) == 0
     assert len(_rows(tmp_path / "b" / "trials.csv")) == 3
 
@@ -175,9 +184,20 @@ def _env():
 def test_subprocess_bad_space_one_line_exit_2(tmp_path):
     """Check `python -m descentlab.cli search` with a bad spec: exit 2, one line."""
     proc = subprocess.run(
-        [sys.executable, "-m", "descentlab.cli", "search", "--space", "lr=log:x:1",
-         "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, env=_env(), timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "descentlab.cli",
+            "search",
+            "--space",
+            "lr=log:x:1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -190,15 +210,35 @@ def test_two_processes_join_one_journal(optuna, tmp_path):
     finish 3 + 3 trials with distinct numbers 0..5, 3 per process."""
     shared = tmp_path / "shared"
     journal = shared / "optuna.journal"
-    base = [sys.executable, "-m", "descentlab.cli", "search", *TINY, "--pruner", "none",
-            "--study", "joint"]
+    base = [
+        sys.executable,
+        "-m",
+        "descentlab.cli",
+        "search",
+        *TINY,
+        "--pruner",
+        "none",
+        "--study",
+        "joint",
+    ]
     cmds = [
         [*base, "--out", str(shared), "--sampler-seed", "1"],
-        [*base, "--out", str(tmp_path / "b"), "--storage", str(journal),
-         "--sampler-seed", "2"],
+        [
+            *base,
+            "--out",
+            str(tmp_path / "b"),
+            "--storage",
+            str(journal),
+            "--sampler-seed",
+            "2",
+        ],
     ]
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=_env()) for c in cmds]
+    procs = [
+        subprocess.Popen(
+            c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+        )
+        for c in cmds
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err

@@ -31,10 +31,15 @@ def _gpu_available() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _gpu_available(), reason="needs CuPy and a CUDA GPU")
+pytestmark = pytest.mark.skipif(
+    not _gpu_available(), reason="needs CuPy and a CUDA GPU"
+)
 
 MODELS = {
-    "mlp_bn_dropout": (lambda: MLP((784, 64, 64, 10), batchnorm=True, dropout=0.2, seed=0), True),
+    "mlp_bn_dropout": (
+        lambda: MLP((784, 64, 64, 10), batchnorm=True, dropout=0.2, seed=0),
+        True,
+    ),
     "simplecnn": (lambda: SimpleConvNet(seed=0), False),
     "resnet_small": (lambda: ResNetSmall(widths=(8, 16), seed=0), False),
 }
@@ -71,7 +76,11 @@ def test_training_on_cupy_matches_numpy(backend_restored, name):
     got, got_hist = _train(make, flat, "cupy", start)
     assert got.keys() == ref.keys()
     for k in ref:
-        assert got[k].dtype == ref[k].dtype == np.float32 or k.endswith("num_batches_tracked")
+        assert got[k].dtype == ref[k].dtype == np.float32 or k.endswith(
+            "num_batches_tracked"
+        )
         np.testing.assert_allclose(got[k], ref[k], rtol=2e-3, atol=2e-5, err_msg=k)
     np.testing.assert_allclose(got_hist.step["loss"], ref_hist.step["loss"], rtol=1e-4)
-    np.testing.assert_allclose(got_hist.epoch["val_acc"], ref_hist.epoch["val_acc"], atol=0.011)
+    np.testing.assert_allclose(
+        got_hist.epoch["val_acc"], ref_hist.epoch["val_acc"], atol=0.011
+    )

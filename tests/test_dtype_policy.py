@@ -19,8 +19,10 @@ from descentlab.schedules import CosineAnnealing, Scheduler
 from descentlab.train import Trainer
 
 MODELS = {
-    "mlp_bn_dropout": (lambda: MLP((784, 32, 32, 10), batchnorm=True, dropout=0.3, seed=0),
-                       (6, 784)),
+    "mlp_bn_dropout": (
+        lambda: MLP((784, 32, 32, 10), batchnorm=True, dropout=0.3, seed=0),
+        (6, 784),
+    ),
     "simplecnn": (lambda: SimpleConvNet(filters=4, hidden=16, seed=0), (4, 1, 28, 28)),
     "alexnet_small": (lambda: AlexNetSmall(width=0.125, seed=0), (4, 1, 28, 28)),
     "resnet_small": (lambda: ResNetSmall(widths=(4, 8, 8), seed=0), (4, 1, 28, 28)),
@@ -116,7 +118,9 @@ def test_trainer_keeps_float32_with_clipping_and_validation():
     y = rng.integers(0, 10, 64)
     opt = make_optimizer("adamw", model.parameters(), lr=1e-3)
     sched = Scheduler(opt, CosineAnnealing(1e-3, 2, 1e-5), interval="epoch")
-    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, sched, verbose=0, clip_grad_norm=1.0)
+    trainer = Trainer(
+        model, SoftmaxCrossEntropy(), opt, sched, verbose=0, clip_grad_norm=1.0
+    )
     trainer.fit((x, y), (x[:16], y[:16]), epochs=2, batch_size=16)
     found: list[str] = []
     _check_model_state(model, opt, found)
@@ -138,8 +142,12 @@ def test_float64_data_runs_the_float32_model_in_float32():
         seen = []
         first, forward = model[0], model[0].forward
         first.forward = lambda xb: (seen.append(xb.dtype), forward(xb))[1]
-        trainer = Trainer(model, SoftmaxCrossEntropy(),
-                          make_optimizer("adam", model.parameters()), verbose=0)
+        trainer = Trainer(
+            model,
+            SoftmaxCrossEntropy(),
+            make_optimizer("adam", model.parameters()),
+            verbose=0,
+        )
         data = DataLoader(x, y, 40, seed=1) if loader else (x, y)
         trainer.fit(data, epochs=2, batch_size=40, seed=1)
         trainer.evaluate(x, y)

@@ -39,7 +39,7 @@ def test_rmsprop_constant_gradient_levels_off(result):
     eta = np.asarray(result["rmsprop_constant"])
     level = result["lr"] / abs(result["grad"])
     assert eta[-1] == pytest.approx(level, rel=0.01)
-    assert abs(eta[-1] / eta[-200] - 1) < 0.01          # flat at the end
+    assert abs(eta[-1] / eta[-200] - 1) < 0.01  # flat at the end
     assert eta[0] > 5 * level  # large first steps (v starts at 0)
     assert eta[-1] > 10 * result["adagrad_constant"][-1]
 

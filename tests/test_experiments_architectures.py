@@ -13,8 +13,13 @@ from descentlab.experiments._common import status_to
 from descentlab.models import AlexNetSmall, LeNet5
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-QUICK_MODELS = ["lenet5-sigmoid-avg", "lenet5-relu-max", "alexnet-small",
-                "alexnet-small-nodropout", "deepconvnet"]
+QUICK_MODELS = [
+    "lenet5-sigmoid-avg",
+    "lenet5-relu-max",
+    "alexnet-small",
+    "alexnet-small-nodropout",
+    "deepconvnet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,9 @@ def test_status_names_each_model_and_epoch(result, statuses):
     """Check the live status names each model in order and each finished epoch."""
     labels = [architectures.MODELS[k][0] for k in QUICK_MODELS]
     starts = [s for s in statuses if s.endswith(f"/{len(QUICK_MODELS)})")]
-    assert starts == [f"{lab} ({i}/{len(QUICK_MODELS)})" for i, lab in enumerate(labels, 1)]
+    assert starts == [
+        f"{lab} ({i}/{len(QUICK_MODELS)})" for i, lab in enumerate(labels, 1)
+    ]
     epochs = result["settings"]["epochs"]
     assert f"DeepConvNet: epoch {epochs}/{epochs} done" in statuses
     assert sum(s.endswith(" done") for s in statuses) == len(QUICK_MODELS) * epochs
@@ -98,8 +105,10 @@ def test_curves_and_timing(result):
         assert len(r["epoch_seconds"]) == epochs
         assert r["seconds_per_epoch"] > 0
     models = result["models"]
-    assert models["deepconvnet"]["seconds_per_epoch"] > models["lenet5-relu-max"][
-        "seconds_per_epoch"]
+    assert (
+        models["deepconvnet"]["seconds_per_epoch"]
+        > models["lenet5-relu-max"]["seconds_per_epoch"]
+    )
 
 
 def test_parameter_counts(result):

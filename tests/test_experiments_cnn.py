@@ -27,6 +27,7 @@ def _rf(model, size=28):
 
 # --------------------------------------------------------- receptive_field module
 
+
 def test_receptive_field_simpleconvnet_by_hand():
     """Check SimpleConvNet's (r, j, n) per layer against a hand computation."""
     # conv 5x5 s1 p0: r = 1 + 4*1 = 5, j = 1, n = 28 - 5 + 1 = 24
@@ -50,15 +51,23 @@ def test_receptive_field_alexnet_small_by_hand():
     # pool3/2: 15+2*2=19,4,6 | conv3 p1 x3: 27, 35, 43 (j=4, n=6) |
     # pool3/2: 43+2*4=51,8,2
     assert _rf(AlexNetSmall(width=0.25)) == [
-        (5, 1, 28), (7, 2, 13), (15, 2, 13), (19, 4, 6), (27, 4, 6), (35, 4, 6),
-        (43, 4, 6), (51, 8, 2)]
+        (5, 1, 28),
+        (7, 2, 13),
+        (15, 2, 13),
+        (19, 4, 6),
+        (27, 4, 6),
+        (35, 4, 6),
+        (43, 4, 6),
+        (51, 8, 2),
+    ]
 
 
 def test_stride_widens_later_receptive_fields():
     """Check that a stride of 2 shrinks the map but widens the next layer's field."""
     s1 = layer_geometry(Sequential(Conv2d(1, 1, 3, rng=0), Conv2d(1, 1, 3, rng=0)), 28)
     s2 = layer_geometry(
-        Sequential(Conv2d(1, 1, 3, stride=2, rng=0), Conv2d(1, 1, 3, rng=0)), 28)
+        Sequential(Conv2d(1, 1, 3, stride=2, rng=0), Conv2d(1, 1, 3, rng=0)), 28
+    )
     assert (s1[-1].size_out, s1[-1].rf) == (24, 5)
     assert (s2[-1].size_out, s2[-1].rf) == (11, 7)
     assert s2[-1].size_out < s1[-1].size_out and s2[-1].rf > s1[-1].rf
@@ -74,10 +83,14 @@ def test_step_recurrence():
 @pytest.mark.parametrize("size", [16, 21])
 def test_receptive_field_matches_gradient_support(size):
     """Check r, j and the field's position against one unit's input-gradient support."""
-    model = Sequential(Conv2d(1, 1, 3, padding=1, rng=0), AvgPool2d(2),
-                       Conv2d(1, 1, 3, stride=2, padding=1, rng=0),
-                       AvgPool2d(3, stride=1, padding=1), Conv2d(1, 1, 2, rng=0))
-    for p in model.parameters():          # positive weights: no cancellation in the sum
+    model = Sequential(
+        Conv2d(1, 1, 3, padding=1, rng=0),
+        AvgPool2d(2),
+        Conv2d(1, 1, 3, stride=2, padding=1, rng=0),
+        AvgPool2d(3, stride=1, padding=1),
+        Conv2d(1, 1, 2, rng=0),
+    )
+    for p in model.parameters():  # positive weights: no cancellation in the sum
         p.data[...] = 1.0 if p.data.ndim > 1 else 0.0
     geom = layer_geometry(model, size)[-1]
     x = np.ones((1, 1, size, size), np.float32)
@@ -126,6 +139,7 @@ def test_receptive_field_errors():
 
 # ------------------------------------------------------------------ the experiment
 
+
 def test_result_contract_and_files(result):
     """Check the result dict, the JSON file and that every figure is a real PNG."""
     out = Path(result["out"])
@@ -148,7 +162,7 @@ def test_output_size_table_matches_real_layers(result):
         assert r["formula"] == math.floor((r["N"] + 2 * r["P"] - r["K"]) / r["S"]) + 1
     by_case = {(r["N"], r["K"], r["P"], r["S"]): r["actual"] for r in rows}
     assert by_case[(28, 5, 0, 1)] == 24 and by_case[(28, 5, 2, 1)] == 28
-    assert by_case[(28, 3, 0, 2)] == 13          # the floor drops the last position
+    assert by_case[(28, 3, 0, 2)] == 13  # the floor drops the last position
 
 
 def test_receptive_field_tables_in_result(result):
@@ -156,7 +170,11 @@ def test_receptive_field_tables_in_result(result):
     rf = result["receptive_fields"]
     assert [(r["rf"], r["jump"]) for r in rf["SimpleConvNet"]] == [(5, 1), (6, 2)]
     assert [(r["rf"], r["jump"]) for r in rf["LeNet5"]] == [
-        (5, 1), (6, 2), (14, 2), (16, 4)]
+        (5, 1),
+        (6, 2),
+        (14, 2),
+        (16, 4),
+    ]
     assert rf["AlexNetSmall"][-1]["rf"] == 51
     demo = list(result["stride_demo"].values())
     assert [d[-1]["rf"] for d in demo] == [5, 7]
@@ -196,7 +214,7 @@ def test_training_reaches_accuracy(result):
     assert len(curve) == result["settings"]["epochs"] + 1
     assert curve[0] < 0.25
     loss = np.asarray(result["step_loss"])
-    assert len(loss) == result["settings"]["epochs"] * 40        # 4,000 / batch 100
+    assert len(loss) == result["settings"]["epochs"] * 40  # 4,000 / batch 100
     assert loss[-10:].mean() < 0.5 * loss[:10].mean()
 
 
@@ -207,10 +225,10 @@ def test_filters_changed_and_gained_structure(result):
     assert before.shape == after.shape == (30, 1, 5, 5)
     assert not np.allclose(before, after)
     assert result["filter_change"] > 0.03
-    assert abs(result["filter_corr_before"]) < 0.15          # i.i.d. N(0, 0.01²) noise
-    assert result["filter_corr_after"] > 0.25                # edges/blobs: smooth
+    assert abs(result["filter_corr_before"]) < 0.15  # i.i.d. N(0, 0.01²) noise
+    assert result["filter_corr_after"] > 0.25  # edges/blobs: smooth
     assert result["filter_corr_change"] > 0.25
-    assert 0 < result["filter_cosine"] < 0.9         # grown, but not only scaled
+    assert 0 < result["filter_cosine"] < 0.9  # grown, but not only scaled
 
 
 def test_neighbour_correlation():

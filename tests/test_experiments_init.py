@@ -28,16 +28,21 @@ def _layer5(acts, key, stat):
 
 # ------------------------------------------------------------ init_activations
 
+
 def test_activations_contract(acts):
     """Check the contract keys, the PNG figures, the JSON and one row per configuration."""
     out = Path(acts["out"])
     assert acts["name"] == "init_activations"
-    assert acts["figures"] == ["init_activations_histograms.png",
-                               "init_activations_summary.png"]
+    assert acts["figures"] == [
+        "init_activations_histograms.png",
+        "init_activations_summary.png",
+    ]
     for f in acts["figures"]:
         assert (out / f).read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((out / "init_activations.json").read_text())
-    assert saved["stats"]["relu_he"]["std"] == pytest.approx(acts["stats"]["relu_he"]["std"])
+    assert saved["stats"]["relu_he"]["std"] == pytest.approx(
+        acts["stats"]["relu_he"]["std"]
+    )
     assert len(acts["table"]) == len(acts["stats"]) == 7
     for key, s in acts["stats"].items():
         assert all(len(v) == 5 for v in s.values()), key
@@ -87,6 +92,7 @@ def test_book_xavier_equals_glorot_here(acts):
 
 
 # ------------------------------------------------------------------ init_mnist
+
 
 def test_mnist_contract(mnist):
     """Check the contract keys, the PNG figure, the JSON and one row per init."""

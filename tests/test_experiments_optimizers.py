@@ -26,7 +26,14 @@ def test_contract(result):
     saved = json.loads((out / "optimizers_mnist.json").read_text())
     assert saved["final_smoothed"] == pytest.approx(result["final_smoothed"])
     assert [r["optimizer"] for r in result["table"]] == [
-        "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdamW"]
+        "SGD",
+        "Momentum",
+        "Nesterov",
+        "AdaGrad",
+        "RMSProp",
+        "Adam",
+        "AdamW",
+    ]
     assert len({tuple(r) for r in result["table"]}) == 1  # same columns in every row
     assert result["seconds"] > 0
 
@@ -79,8 +86,9 @@ def test_stop_after_stops_mid_epoch():
 
     train = mnist_sample_splits(300, n_test=0, seed=1, flatten=True).train
     model = MLP((784, 16, 10), seed=1)
-    trainer = optimizers_mnist.train_for(model, SGD(model.parameters(), lr=0.01), train,
-                                         5, batch_size=128)
+    trainer = optimizers_mnist.train_for(
+        model, SGD(model.parameters(), lr=0.01), train, 5, batch_size=128
+    )
     assert len(trainer.history.step["loss"]) == 5
     assert trainer.global_step == 5
 

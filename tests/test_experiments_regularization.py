@@ -58,10 +58,14 @@ def test_param_groups_decay_weights_like_the_book_penalty():
     before = [p.data.copy() for p in model.parameters()]
     opt = SGD(param_groups(model, lam), lr=lr)
     rng = np.random.default_rng(0)
-    grads = [rng.normal(size=p.data.shape).astype(p.data.dtype) for p in model.parameters()]
+    grads = [
+        rng.normal(size=p.data.shape).astype(p.data.dtype) for p in model.parameters()
+    ]
     for p, g in zip(model.parameters(), grads):
         p.grad[...] = g
     opt.step()
     for p, w, g in zip(model.parameters(), before, grads):
         penalty_grad = lam * w if w.ndim >= 2 else 0.0  # d/dW of 0.5*lam*||W||^2
-        np.testing.assert_allclose(p.data, w - lr * (g + penalty_grad), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            p.data, w - lr * (g + penalty_grad), rtol=1e-5, atol=1e-7
+        )

@@ -35,12 +35,16 @@ def test_every_schedule_trains_the_net(result):
         assert r["test_acc"][-1] > 0.8, name
         assert r["train_loss"][-1] < 0.25 * r["train_loss"][0], name
     # decaying schedules end with a (much) smaller lr than the constant one
-    assert result["training"]["cosine"]["lr_used"][-1] < 0.1 * result["training"]["constant"]["lr_used"][-1]
+    assert (
+        result["training"]["cosine"]["lr_used"][-1]
+        < 0.1 * result["training"]["constant"]["lr_used"][-1]
+    )
 
 
 def test_figures_are_pngs(result, tmp_path):
     """Check that both figures exist and are PNG files."""
     from pathlib import Path
+
     assert len(result["figures"]) == 2
     for f in result["figures"]:
         assert (Path(result["out"]) / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

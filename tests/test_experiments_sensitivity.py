@@ -19,8 +19,10 @@ def test_contract(result):
     """Check the contract keys, both PNG figures, the JSON and the table rows."""
     out = Path(result["out"])
     assert result["name"] == "weight_sensitivity"
-    assert result["figures"] == ["weight_sensitivity_nudge.png",
-                                 "weight_sensitivity_tangents.png"]
+    assert result["figures"] == [
+        "weight_sensitivity_nudge.png",
+        "weight_sensitivity_tangents.png",
+    ]
     for f in result["figures"]:
         assert (out / f).read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((out / "weight_sensitivity.json").read_text())

@@ -25,7 +25,8 @@ def test_gradient_matches_central_differences(name):
         analytic = np.array(fn.grad(x, y), dtype=np.float64)
         numeric = _central_diff_2d(fn, x, y)
         rel = np.linalg.norm(analytic - numeric) / max(
-            np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-8)
+            np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-8
+        )
         assert rel < 1e-6, (name, x, y, analytic, numeric)
 
 
@@ -112,8 +113,10 @@ def test_1d_loss_critical_points():
     assert f.value(f.global_min) == pytest.approx(-13 / 3)
     # curvature: minima curve up, the barrier curves down
     h = 1e-4
-    curv = [(f.value(x + h) - 2 * f.value(x) + f.value(x - h)) / h**2
-            for x in (f.local_min, f.local_max, f.global_min)]
+    curv = [
+        (f.value(x + h) - 2 * f.value(x) + f.value(x - h)) / h**2
+        for x in (f.local_min, f.local_max, f.global_min)
+    ]
     assert curv[0] > 0 and curv[1] < 0 and curv[2] > 0
     # the only critical points on a fine grid are the three documented ones
     xs = np.linspace(*f.xlim, 20001)

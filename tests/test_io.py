@@ -8,8 +8,13 @@ import pytest
 
 from descentlab.errors import CheckpointError, InvalidParameterError, OutputExistsError
 from descentlab.io import (
-    atomic_open, atomic_write_json, check_output_dir, flatten_state, load_state_npz,
-    save_state_npz, unflatten_state,
+    atomic_open,
+    atomic_write_json,
+    check_output_dir,
+    flatten_state,
+    load_state_npz,
+    save_state_npz,
+    unflatten_state,
 )
 
 
@@ -36,8 +41,12 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
 
 def test_nested_state_round_trip(tmp_path):
     """Check that nested dicts/lists/tuples with int keys, arrays, None and big ints survive."""
-    state = {"a": {0: np.arange(3.0, dtype=np.float32), 1: [np.ones((2, 2)), None]},
-             "b": (1, 2.5, "s"), "big": 2**100, "flag": True}
+    state = {
+        "a": {0: np.arange(3.0, dtype=np.float32), 1: [np.ones((2, 2)), None]},
+        "b": (1, 2.5, "s"),
+        "big": 2**100,
+        "flag": True,
+    }
     arrays, skel = flatten_state(state)
     back = unflatten_state(arrays, skel)
     assert back["b"] == (1, 2.5, "s") and back["big"] == 2**100 and back["flag"] is True
@@ -68,7 +77,9 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
 def test_check_output_dir_that_cannot_be_created(tmp_path):
     """Check an output folder under a file is refused with a one-line reason."""
     (tmp_path / "f").write_text("x")
-    with pytest.raises(InvalidParameterError, match=r"cannot create the output folder .*f/sub"):
+    with pytest.raises(
+        InvalidParameterError, match=r"cannot create the output folder .*f/sub"
+    ):
         check_output_dir(tmp_path / "f" / "sub", False, owner="run")
 
 

@@ -12,8 +12,16 @@ import pytest
 
 import descentlab.train.trainer as trainer_mod
 from descentlab.models import MLP, ResNetSmall, SimpleConvNet
-from descentlab.nn import Conv2d, Linear, MaxPool2d, Module, ReLU, Residual, Sequential
-from descentlab.nn import SoftmaxCrossEntropy
+from descentlab.nn import (
+    Conv2d,
+    Linear,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Residual,
+    Sequential,
+    SoftmaxCrossEntropy,
+)
 from descentlab.optim import Adam
 from descentlab.train import Callback, Trainer
 
@@ -27,7 +35,7 @@ def _argmax_pool(x, k, s, p):
     arg = np.empty((n, c, oh, ow), int)
     for a in range(oh):
         for b in range(ow):
-            win = xp[:, :, a * s:a * s + k, b * s:b * s + k].reshape(n, c, -1)
+            win = xp[:, :, a * s : a * s + k, b * s : b * s + k].reshape(n, c, -1)
             arg[:, :, a, b] = win.argmax(axis=-1)
             y[:, :, a, b] = np.take_along_axis(win, arg[:, :, a, b, None], -1)[..., 0]
 
@@ -38,18 +46,21 @@ def _argmax_pool(x, k, s, p):
                 i, j = np.divmod(arg[:, :, a, b], k)
                 nn_, cc = np.indices((n, c))
                 np.add.at(dxp, (nn_, cc, a * s + i, b * s + j), dy[:, :, a, b])
-        return dxp[:, :, p:p + h, p:p + w]
+        return dxp[:, :, p : p + h, p : p + w]
 
     return y, backward
 
 
-@pytest.mark.parametrize("k, s, p, shape", [
-    (2, 2, 0, (3, 2, 8, 8)),      # windows tile the input
-    (2, 2, 0, (2, 2, 7, 9)),      # odd sizes: last row/column dropped
-    (3, 2, 0, (2, 3, 13, 13)),    # overlapping (AlexNet)
-    (3, 2, 1, (2, 2, 10, 10)),    # overlapping with padding
-    (2, 3, 0, (2, 2, 11, 11)),    # gaps between windows
-])
+@pytest.mark.parametrize(
+    "k, s, p, shape",
+    [
+        (2, 2, 0, (3, 2, 8, 8)),  # windows tile the input
+        (2, 2, 0, (2, 2, 7, 9)),  # odd sizes: last row/column dropped
+        (3, 2, 0, (2, 3, 13, 13)),  # overlapping (AlexNet)
+        (3, 2, 1, (2, 2, 10, 10)),  # overlapping with padding
+        (2, 3, 0, (2, 2, 11, 11)),  # gaps between windows
+    ],
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_maxpool_matches_argmax_reference(k, s, p, shape, dtype):
     """Check MaxPool2d against a per-window argmax, with ties, inf and NaN windows."""
@@ -70,10 +81,13 @@ def test_maxpool_matches_argmax_reference(k, s, p, shape, dtype):
     np.testing.assert_allclose(dx, backward_ref(dy), rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("make, shape", [
-    (lambda: Linear(6, 4, rng=0), (5, 6)),
-    (lambda: Conv2d(2, 3, 3, stride=2, padding=1, rng=0), (2, 2, 7, 7)),
-])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: Linear(6, 4, rng=0), (5, 6)),
+        (lambda: Conv2d(2, 3, 3, stride=2, padding=1, rng=0), (2, 2, 7, 7)),
+    ],
+)
 def test_input_grad_false_skips_dx_only(make, shape):
     """Check that input_grad=False returns None and leaves the parameter grads unchanged."""
     rng = np.random.default_rng(1)
@@ -100,15 +114,18 @@ class _Custom(Module):
         return self.lin.backward(dout) * 2
 
 
-@pytest.mark.parametrize("model, expected", [
-    (MLP((8, 4, 2)), "0"),
-    (SimpleConvNet(filters=2, hidden=4), "0"),
-    (ResNetSmall(widths=(2, 2, 2)), "0"),
-    (Sequential(Sequential(Linear(4, 3), ReLU()), Linear(3, 2)), "0.0"),
-    (Sequential(Residual(Sequential(Linear(4, 4))), Linear(4, 2)), None),
-    (_Custom(), None),
-    (Linear(4, 2), ""),
-])
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        (MLP((8, 4, 2)), "0"),
+        (SimpleConvNet(filters=2, hidden=4), "0"),
+        (ResNetSmall(widths=(2, 2, 2)), "0"),
+        (Sequential(Sequential(Linear(4, 3), ReLU()), Linear(3, 2)), "0.0"),
+        (Sequential(Residual(Sequential(Linear(4, 4))), Linear(4, 2)), None),
+        (_Custom(), None),
+        (Linear(4, 2), ""),
+    ],
+)
 def test_data_layer(model, expected):
     """Check which layer the Trainer lets skip dx (only where it surely sees the data)."""
     layer = trainer_mod._data_layer(model)
@@ -129,8 +146,13 @@ def _fit(monkeypatch, skip: bool):
         def on_train_batch_end(self, step, logs):
             seen.add(model[0].input_grad)
 
-    trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()),
-                      callbacks=[Spy()], verbose=0)
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(model.parameters()),
+        callbacks=[Spy()],
+        verbose=0,
+    )
     history = trainer.fit((x, y), (x[:20], y[:20]), epochs=2, batch_size=20, seed=1)
     monkeypatch.undo()
     assert seen == {not skip}

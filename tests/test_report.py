@@ -16,10 +16,21 @@ from descentlab.experiments import _common
 from descentlab.report import OutputExistsError, build_report, run_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-GUIDE_ORDER = ["paths", "adagrad_step", "optimizers_mnist", "init_activations",
-               "init_mnist", "batchnorm", "regularization", "hyperparameter_search",
-               "schedules", "vanishing_gradients", "cnn", "architectures",
-               "weight_sensitivity"]
+GUIDE_ORDER = [
+    "paths",
+    "adagrad_step",
+    "optimizers_mnist",
+    "init_activations",
+    "init_mnist",
+    "batchnorm",
+    "regularization",
+    "hyperparameter_search",
+    "schedules",
+    "vanishing_gradients",
+    "cnn",
+    "architectures",
+    "weight_sensitivity",
+]
 EVIL = '<script>alert("x")</script> & a<b'
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 
@@ -51,7 +62,9 @@ def _parse(html_text):
     return parser
 
 
-def _fake_module(name, n_figures=1, fail=False, title="Fake experiment", interrupt=False):
+def _fake_module(
+    name, n_figures=1, fail=False, title="Fake experiment", interrupt=False
+):
     """A module that follows the experiment contract, drawing tiny PNGs."""
     mod = types.ModuleType(f"_fake_exp_{name}")
     mod.TITLE = title
@@ -72,11 +85,16 @@ def _fake_module(name, n_figures=1, fail=False, title="Fake experiment", interru
                 fig, ax = plt.subplots(figsize=(2, 1.5))
                 ax.plot([0, 1], [k, 1 - k], color=_common.color("adam"))
                 figures.append(_common.save_figure(fig, out, f"{name}_{k}"))
-        return _common.make_result(name, out, t0, figures,
-                                   [{"metric": "acc", "value": 0.5 + k}
-                                    for k in range(2)],
-                                   captions={f"{name}_0.png": f"Caption of {name} <0>"},
-                                   size=size, seed=seed)
+        return _common.make_result(
+            name,
+            out,
+            t0,
+            figures,
+            [{"metric": "acc", "value": 0.5 + k} for k in range(2)],
+            captions={f"{name}_0.png": f"Caption of {name} <0>"},
+            size=size,
+            seed=seed,
+        )
 
     mod.run = run
     return mod
@@ -84,22 +102,27 @@ def _fake_module(name, n_figures=1, fail=False, title="Fake experiment", interru
 
 @pytest.fixture
 def fake_registry(monkeypatch):
-    mods = {"alpha": _fake_module("alpha", 2, title=EVIL),
-            "broken": _fake_module("broken", fail=True),
-            "gamma": _fake_module("gamma", 1)}
+    mods = {
+        "alpha": _fake_module("alpha", 2, title=EVIL),
+        "broken": _fake_module("broken", fail=True),
+        "gamma": _fake_module("gamma", 1),
+    }
     for name, mod in mods.items():
         monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    monkeypatch.setattr(experiments, "EXPERIMENTS",
-                        {name: mod.__name__ for name, mod in mods.items()})
+    monkeypatch.setattr(
+        experiments, "EXPERIMENTS", {name: mod.__name__ for name, mod in mods.items()}
+    )
     return mods
 
 
 # ------------------------------------------------------------------ build_report
 
+
 def test_build_report_references_every_figure(tmp_path, fake_registry):
     """Check that index.html shows every figure, each file exists and is a PNG."""
-    results = {n: experiments.run(n, out=tmp_path / "runs" / n)
-               for n in ("alpha", "gamma")}
+    results = {
+        n: experiments.run(n, out=tmp_path / "runs" / n) for n in ("alpha", "gamma")
+    }
     report_dir = tmp_path / "report"
     index = build_report(results, report_dir)
     assert index == report_dir / "index.html"
@@ -143,20 +166,23 @@ def test_report_table_shows_key_numbers(tmp_path, fake_registry):
 
 # ------------------------------------------------------------------ run_report
 
+
 def test_run_report_survives_a_failing_experiment(tmp_path, fake_registry):
     """Check a failing experiment is reported, counted, and does not stop the others."""
     lines = []
     out = tmp_path / "rep"
-    failures = run_report(out=out, names=["alpha", "broken", "gamma"],
-                          progress=lines.append)
+    failures = run_report(
+        out=out, names=["alpha", "broken", "gamma"], progress=lines.append
+    )
     assert failures == 1
     assert lines[0].startswith("[1/3] alpha ... ") and lines[0].endswith(" s")
     assert lines[1].startswith("[2/3] broken ... ") and "FAILED" in lines[1]
     assert lines[2].startswith("[3/3] gamma ... ")
     assert any(line.strip().startswith("total") for line in lines)
     text = (out / "index.html").read_text(encoding="utf-8")
-    assert ("This experiment failed: RuntimeError: broken exploded "
-            "&lt;on purpose&gt;") in text
+    assert (
+        "This experiment failed: RuntimeError: broken exploded &lt;on purpose&gt;"
+    ) in text
     assert (out / "gamma" / "gamma_0.png").is_file()
     assert (out / "alpha" / "alpha.json").is_file()
     parser = _parse(text)
@@ -181,44 +207,66 @@ def test_run_report_refuses_non_empty_out(tmp_path, fake_registry):
     assert (out / "index.html").is_file()
 
 
-def test_run_report_live_line_shows_status_then_the_result(tmp_path, fake_registry, capsys):
+def test_run_report_live_line_shows_status_then_the_result(
+    tmp_path, fake_registry, capsys
+):
     """Check live=True rewrites one line with each experiment's status, then prints its time."""
     lines = []
-    assert run_report(out=tmp_path / "r", names=["alpha", "gamma"], progress=lines.append,
-                      live=True) == 0
+    assert (
+        run_report(
+            out=tmp_path / "r",
+            names=["alpha", "gamma"],
+            progress=lines.append,
+            live=True,
+        )
+        == 0
+    )
     shown = capsys.readouterr().out
     clear = "\r\x1b[K"
     assert f"{clear}[1/2] alpha ... alpha half done" in shown
     assert f"{clear}[2/2] gamma ... gamma half done" in shown
     assert shown.endswith(clear)  # the live line is cleared before the result line
     assert lines[0].startswith("[1/2] alpha ... ") and lines[0].endswith(" s")
-    assert run_report(out=tmp_path / "q", names=["gamma"], progress=lines.append,
-                      live=False) == 0
+    assert (
+        run_report(
+            out=tmp_path / "q", names=["gamma"], progress=lines.append, live=False
+        )
+        == 0
+    )
     assert capsys.readouterr().out == ""  # not a terminal: nothing but progress lines
 
 
 def test_ctrl_c_writes_the_report_of_what_finished_then_raises(tmp_path, monkeypatch):
     """Check an interrupt mid-report writes index.html for the finished experiments,
     marks the interrupted one, skips the rest, then raises KeyboardInterrupt."""
-    mods = {"alpha": _fake_module("alpha"), "stop": _fake_module("stop", interrupt=True),
-            "gamma": _fake_module("gamma")}
+    mods = {
+        "alpha": _fake_module("alpha"),
+        "stop": _fake_module("stop", interrupt=True),
+        "gamma": _fake_module("gamma"),
+    }
     for mod in mods.values():
         monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    monkeypatch.setattr(experiments, "EXPERIMENTS", {n: m.__name__ for n, m in mods.items()})
+    monkeypatch.setattr(
+        experiments, "EXPERIMENTS", {n: m.__name__ for n, m in mods.items()}
+    )
     lines = []
     with pytest.raises(KeyboardInterrupt):
         run_report(out=tmp_path / "r", progress=lines.append, live=False)
     summary = json.loads((tmp_path / "r" / "report.json").read_text())
     assert summary["interrupted"] is True
-    assert [(e["name"], e["ok"]) for e in summary["experiments"]] == [("alpha", True),
-                                                                     ("stop", False)]
+    assert [(e["name"], e["ok"]) for e in summary["experiments"]] == [
+        ("alpha", True),
+        ("stop", False),
+    ]
     text = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
     assert "alpha_0.png" in text and "interrupted (Ctrl-C)" in text
     assert not (tmp_path / "r" / "gamma").exists()
     assert any("stop ..." in line and "INTERRUPTED" in line for line in lines)
 
 
-def test_a_swallowed_ctrl_c_still_stops_the_report(tmp_path, monkeypatch, sigint_default):
+def test_a_swallowed_ctrl_c_still_stops_the_report(
+    tmp_path, monkeypatch, sigint_default
+):
     """Check a Ctrl-C that an experiment swallows (as Python does inside a finalizer)
     still ends the report after that experiment, with its result kept."""
     import os
@@ -237,11 +285,15 @@ def test_a_swallowed_ctrl_c_still_stops_the_report(tmp_path, monkeypatch, sigint
     mods["beta"].run = swallowing_run
     for mod in mods.values():
         monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    monkeypatch.setattr(experiments, "EXPERIMENTS", {n: m.__name__ for n, m in mods.items()})
+    monkeypatch.setattr(
+        experiments, "EXPERIMENTS", {n: m.__name__ for n, m in mods.items()}
+    )
     with pytest.raises(KeyboardInterrupt):
         run_report(out=tmp_path / "r", progress=None, live=False)
     summary = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert summary["interrupted"] and [e["name"] for e in summary["experiments"]] == ["beta"]
+    assert summary["interrupted"] and [e["name"] for e in summary["experiments"]] == [
+        "beta"
+    ]
     assert summary["experiments"][0]["ok"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -269,8 +321,13 @@ def test_epoch_status_callback_reports_each_epoch():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 4)).astype(np.float32), rng.integers(0, 3, 20)
     model = MLP((4, 5, 3), seed=0)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1),
-                      callbacks=[_common.EpochStatus("tiny")], verbose=0)
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        callbacks=[_common.EpochStatus("tiny")],
+        verbose=0,
+    )
     seen = []
     with _common.status_to(seen.append):
         trainer.fit((x, y), epochs=3, batch_size=10)
@@ -300,7 +357,7 @@ def test_run_report_with_real_schedules_experiment(tmp_path):
     result = json.loads((out / "schedules" / "schedules.json").read_text())
     assert result["figures"] == ["schedules_lr.png", "schedules_training.png"]
     curves = result["curves"]
-    assert curves["step"][25] == pytest.approx(0.025)       # GUIDE: epoch 25 -> 0.025
+    assert curves["step"][25] == pytest.approx(0.025)  # GUIDE: epoch 25 -> 0.025
     assert curves["cosine"][0] == pytest.approx(0.1)
     assert curves["exp"][10] == pytest.approx(0.1 * 0.95**10)
     assert len(curves["onecycle"]) == 50
@@ -309,6 +366,7 @@ def test_run_report_with_real_schedules_experiment(tmp_path):
 
 
 # ------------------------------------------------------------------ registry
+
 
 def test_registry_order_and_lazy_get():
     """Check the thirteen names in GUIDE order and the unknown-name error."""
@@ -325,6 +383,7 @@ def test_registry_order_and_lazy_get():
 
 # ------------------------------------------------------------------ _common helpers
 
+
 def test_check_size():
     """Check that only "quick" and "full" are accepted."""
     assert _common.check_size("quick") == "quick"
@@ -337,7 +396,7 @@ def test_smooth_trailing_mean():
     """Check the trailing moving average against a direct loop."""
     v = np.random.default_rng(0).normal(size=23)
     s = _common.smooth(v, 5)
-    expected = [v[max(0, i - 4):i + 1].mean() for i in range(len(v))]
+    expected = [v[max(0, i - 4) : i + 1].mean() for i in range(len(v))]
     assert np.allclose(s, expected)
     assert np.allclose(_common.smooth(v, 1), v)
     with pytest.raises(InvalidParameterError, match="window"):
@@ -346,20 +405,44 @@ def test_smooth_trailing_mean():
 
 def test_save_results_is_plain_json(tmp_path):
     """Check arrays, numpy scalars and NaN become JSON lists, numbers and null."""
-    path = _common.save_results(tmp_path, "x", {
-        "a": np.arange(3), "b": np.float32(1.5), "c": float("nan"), "d": (1, np.inf),
-        "e": {"f": np.array([[1.0]])}, "p": tmp_path / "f.png"})
+    path = _common.save_results(
+        tmp_path,
+        "x",
+        {
+            "a": np.arange(3),
+            "b": np.float32(1.5),
+            "c": float("nan"),
+            "d": (1, np.inf),
+            "e": {"f": np.array([[1.0]])},
+            "p": tmp_path / "f.png",
+        },
+    )
     data = json.loads(path.read_text())
-    assert data == {"a": [0, 1, 2], "b": 1.5, "c": None, "d": [1, None],
-                    "e": {"f": [[1.0]]}, "p": (tmp_path / "f.png").as_posix()}
+    assert data == {
+        "a": [0, 1, 2],
+        "b": 1.5,
+        "c": None,
+        "d": [1, None],
+        "e": {"f": [[1.0]]},
+        "p": (tmp_path / "f.png").as_posix(),
+    }
     with pytest.raises(TypeError, match="object"):
         _common.save_results(tmp_path, "y", {"bad": object()})
 
 
 def test_optimizer_colors_are_fixed_and_distinct():
     """Check one distinct colour per optimizer name, case-insensitive."""
-    names = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-             "nadam", "lion"]
+    names = [
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adagrad",
+        "rmsprop",
+        "adam",
+        "adamw",
+        "nadam",
+        "lion",
+    ]
     colors = [_common.color(n) for n in names]
     assert len(set(colors)) == len(names)
     assert _common.color("Adam") == _common.color("adam")

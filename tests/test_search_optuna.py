@@ -105,8 +105,16 @@ def test_workers_share_the_cores_for_blas(optuna, tmp_path, monkeypatch, user_se
         monkeypatch.delenv(var, raising=False)
     if user_set is not None:
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", user_set)
-    res = optuna_search("search_objectives:blas_threads_seen", SPACE, study_name="threads",
-                        out=tmp_path, n_trials=2, n_workers=2, seed=0, pruner="none")
+    res = optuna_search(
+        "search_objectives:blas_threads_seen",
+        SPACE,
+        study_name="threads",
+        out=tmp_path,
+        n_trials=2,
+        n_workers=2,
+        seed=0,
+        pruner="none",
+    )
     expected = float(user_set) if user_set else float(max(1, usable_cpus() // 2))
     assert [t.value for t in res] == [expected, expected]
     assert os.environ.get("OPENBLAS_NUM_THREADS") == user_set
@@ -359,8 +367,16 @@ def test_ctrl_c_in_workers_stops_the_search_quietly(optuna, tmp_path, capfd):
     KeyboardInterrupt, and the study marks the running trials failed and the
     queued ones "not run"."""
     with pytest.raises(KeyboardInterrupt):
-        optuna_search("search_objectives:interrupts", SPACE, study_name="cut", out=tmp_path,
-                      n_trials=6, n_workers=2, seed=0, pruner="none")
+        optuna_search(
+            "search_objectives:interrupts",
+            SPACE,
+            study_name="cut",
+            out=tmp_path,
+            n_trials=6,
+            n_workers=2,
+            seed=0,
+            pruner="none",
+        )
     assert "Traceback" not in capfd.readouterr().err
     summary = study_summary(str(tmp_path / "optuna.journal"), "cut")
     assert summary["states"] == {"failed": 2, "not run": 4}

@@ -14,7 +14,9 @@ def test_blas_threads_env_sets_and_restores(monkeypatch):
         assert changed
         assert [os.environ[v] for v in THREAD_VARS] == ["2", "2", "2"]
     assert os.environ["OMP_NUM_THREADS"] == "7"
-    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+    assert (
+        "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+    )
 
 
 def test_blas_threads_env_respects_a_user_choice(monkeypatch):
@@ -23,7 +25,9 @@ def test_blas_threads_env_respects_a_user_choice(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with blas_threads_env(1, respect_user=True) as changed:
         assert not changed
-        assert os.environ["MKL_NUM_THREADS"] == "5" and "OMP_NUM_THREADS" not in os.environ
+        assert (
+            os.environ["MKL_NUM_THREADS"] == "5" and "OMP_NUM_THREADS" not in os.environ
+        )
 
 
 def test_usable_cpus_is_positive_and_at_most_cpu_count():

@@ -15,7 +15,12 @@ from descentlab.nn import SoftmaxCrossEntropy
 from descentlab.optim import SGD, Adam
 from descentlab.schedules import CosineAnnealing, Scheduler
 from descentlab.train import (
-    Callback, CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnNaN, Trainer,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    TerminateOnNaN,
+    Trainer,
 )
 
 
@@ -30,13 +35,18 @@ def _small(sample, n_train=600, n_val=200, flat=True):
     x, y = sample
     if flat:
         x = x.reshape(len(x), -1)
-    return (x[:n_train], y[:n_train]), (x[n_train:n_train + n_val], y[n_train:n_train + n_val])
+    return (x[:n_train], y[:n_train]), (
+        x[n_train : n_train + n_val],
+        y[n_train : n_train + n_val],
+    )
 
 
 def _bn_dropout_setup(epochs, steps_per_epoch):
     model = MLP([784, 48, 48, 10], batchnorm=True, dropout=0.3, seed=1)
     opt = Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = Scheduler(opt, CosineAnnealing(3e-3, epochs * steps_per_epoch, 1e-5), interval="step")
+    sched = Scheduler(
+        opt, CosineAnnealing(3e-3, epochs * steps_per_epoch, 1e-5), interval="step"
+    )
     return model, Trainer(model, SoftmaxCrossEntropy(), opt, sched, verbose=0)
 
 
@@ -85,7 +95,9 @@ def test_ctrl_c_mid_epoch_checkpoints_and_resumes_exactly(sample, tmp_path):
     m1, t1 = _bn_dropout_setup(3, steps)
     t1.callbacks.append(_InterruptAt(steps + 4))  # in the second epoch
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        h1 = t1.fit(train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+        h1 = t1.fit(
+            train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz"
+        )
     assert h1.stopped == "interrupted"
     assert h1.checkpoint == str(tmp_path / "c.npz")
     assert t1.global_step == steps + 5
@@ -107,8 +119,9 @@ class _SigintAt(Callback):
 
 
 @pytest.mark.parametrize("offset", [4, 11])  # mid-epoch, and the last batch of an epoch
-def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(sample, tmp_path, offset,
-                                                          sigint_default):
+def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(
+    sample, tmp_path, offset, sigint_default
+):
     """Check that one real Ctrl-C (SIGINT) finishes the batch, stops, and resumes exactly."""
     train, val = _small(sample)
     steps = math.ceil(600 / 50)
@@ -118,7 +131,9 @@ def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(sample, tmp_path, off
     m1, t1 = _bn_dropout_setup(3, steps)
     t1.callbacks.append(_SigintAt(steps + offset))
     with pytest.warns(RuntimeWarning, match="interrupted; checkpoint written"):
-        h1 = t1.fit(train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+        h1 = t1.fit(
+            train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz"
+        )
     assert h1.stopped == "interrupted" and h1.checkpoint == str(tmp_path / "c.npz")
     assert t1.global_step == steps + offset + 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
@@ -151,20 +166,28 @@ def test_interrupt_inside_a_step_keeps_the_last_epoch_checkpoint(sample, tmp_pat
 
     m1, t1 = _bn_dropout_setup(3, steps)
     t1.callbacks.append(_InterruptBeforeStep(steps + 3))
-    with pytest.warns(RuntimeWarning, match="middle of a training step.*last finished epoch"):
-        h1 = t1.fit(train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz")
+    with pytest.warns(
+        RuntimeWarning, match="middle of a training step.*last finished epoch"
+    ):
+        h1 = t1.fit(
+            train, val, epochs=3, batch_size=50, seed=5, checkpoint=tmp_path / "c.npz"
+        )
     assert h1.stopped == "interrupted" and h1.checkpoint == str(tmp_path / "c.npz")
 
     m2, t2 = _bn_dropout_setup(3, steps)
     t2.load_checkpoint(tmp_path / "c.npz")
-    assert (t2.epoch, t2.global_step) == (1, steps)  # the end of epoch 1, not step steps+3
+    assert (t2.epoch, t2.global_step) == (
+        1,
+        steps,
+    )  # the end of epoch 1, not step steps+3
     m3, t3 = _bn_dropout_setup(3, steps)
     t3.fit(train, val, epochs=3, batch_size=50, seed=5, resume=tmp_path / "c.npz")
     _assert_same_weights(ref_model, m3)
 
 
-def test_a_half_applied_interrupt_does_not_vouch_for_an_older_runs_checkpoint(sample,
-                                                                             tmp_path):
+def test_a_half_applied_interrupt_does_not_vouch_for_an_older_runs_checkpoint(
+    sample, tmp_path
+):
     """Check a mid-step interrupt in the first epoch does not present a checkpoint left
     at the path by an earlier run as this run's state."""
     train, _ = _small(sample)
@@ -177,8 +200,9 @@ def test_a_half_applied_interrupt_does_not_vouch_for_an_older_runs_checkpoint(sa
     assert h.stopped == "interrupted" and h.checkpoint is None
 
 
-def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(sample, tmp_path,
-                                                                            monkeypatch):
+def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(
+    sample, tmp_path, monkeypatch
+):
     """Check a half-applied step with no earlier checkpoint leaves no file behind."""
     monkeypatch.chdir(tmp_path)
     train, val = _small(sample)
@@ -190,14 +214,22 @@ def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(samp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_on_interrupt_raise_propagates_and_writes_nothing(sample, tmp_path, monkeypatch):
+def test_on_interrupt_raise_propagates_and_writes_nothing(
+    sample, tmp_path, monkeypatch
+):
     """Check on_interrupt='raise' lets KeyboardInterrupt through with no checkpoint file,
     restores the data layer's input_grad, and that bad values are refused."""
     monkeypatch.chdir(tmp_path)
     train, _ = _small(sample)
     model, trainer = _bn_dropout_setup(1, 12)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), trainer.optimizer, verbose=0,
-                      callbacks=[_InterruptAt(3)], on_interrupt="raise")
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        trainer.optimizer,
+        verbose=0,
+        callbacks=[_InterruptAt(3)],
+        on_interrupt="raise",
+    )
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "c.npz")
     assert list(tmp_path.iterdir()) == []
@@ -210,8 +242,12 @@ def test_mlp_loss_halves_in_a_few_epochs(sample):
     """Check that a plain MLP with SGD momentum at least halves its training loss."""
     train, val = _small(sample, 1000, 300)
     model = MLP([784, 100, 100, 10], seed=0)
-    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.05, momentum=0.9),
-                verbose=0)
+    t = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.05, momentum=0.9),
+        verbose=0,
+    )
     h = t.fit(train, val, epochs=4, batch_size=64)
     assert h.epoch["loss"][-1] < 0.5 * h.epoch["loss"][0]
     assert h.epoch["val_acc"][-1] > 0.8
@@ -222,7 +258,9 @@ def test_simple_convnet_reaches_90_percent(sample):
     """Check that SimpleConvNet + Adam reaches >= 0.90 on a held-out 1,000 in 2 epochs."""
     x, y = sample
     model = SimpleConvNet(seed=0)
-    t = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3), verbose=0)
+    t = Trainer(
+        model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3), verbose=0
+    )
     t.fit((x[:4000], y[:4000]), epochs=2, batch_size=100)
     assert t.evaluate(x[4000:], y[4000:])["acc"] >= 0.90
 
@@ -233,7 +271,9 @@ def test_nonfinite_loss_stops_with_step_and_keeps_finite_weights(sample):
     x = x.copy()
     x[130] = np.nan  # with shuffle=False this poisons the third batch of 64
     model = MLP([784, 32, 10], seed=0)
-    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    t = Trainer(
+        model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0
+    )
     snapshots = []
 
     class Snap(Callback):
@@ -257,13 +297,24 @@ def test_nonfinite_skip_mode_continues_and_terminate_on_nan_stops(sample):
     x = x.copy()
     x[70] = np.inf
     model = MLP([784, 16, 10], seed=0)
-    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0,
-                nonfinite="skip")
+    t = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        verbose=0,
+        nonfinite="skip",
+    )
     h = t.fit((x, y), epochs=1, batch_size=64, shuffle=False)
     assert h.epochs_done == 1 and len(h.step["loss"]) == 3
     assert h.nonfinite["step"] == 2
-    t2 = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), callbacks=[TerminateOnNaN()],
-                 verbose=0, nonfinite="skip")
+    t2 = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        callbacks=[TerminateOnNaN()],
+        verbose=0,
+        nonfinite="skip",
+    )
     h2 = t2.fit((x, y), epochs=3, batch_size=64, shuffle=False)
     assert h2.stopped == "nonfinite" and h2.epochs_done == 0
 
@@ -280,8 +331,13 @@ def test_early_stopping_restores_best_weights(sample):
 
     es = EarlyStopping("val_loss", patience=1)
     # a huge lr makes validation loss rise after the first epochs
-    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=2.0), callbacks=[Keep(), es],
-                verbose=0)
+    t = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=2.0),
+        callbacks=[Keep(), es],
+        verbose=0,
+    )
     h = t.fit(train, val, epochs=20, batch_size=50)
     assert h.stopped == "early_stopping" and h.epochs_done < 20
     best_epoch = min(best, key=lambda e: best[e][0])
@@ -297,8 +353,14 @@ def test_csv_logger_checkpoint_and_progress(sample, tmp_path):
     model = MLP([784, 16, 10], seed=0)
     stream = io.StringIO()
     cbs = [CSVLogger(tmp_path / "log.csv"), ModelCheckpoint(tmp_path / "ep{epoch}.npz")]
-    t = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters()), callbacks=cbs, verbose=1,
-                progress_stream=stream)
+    t = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(model.parameters()),
+        callbacks=cbs,
+        verbose=1,
+        progress_stream=stream,
+    )
     t.fit(train, val, epochs=2, batch_size=50)
     rows = (tmp_path / "log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("epoch,loss,acc") and len(rows) == 3
@@ -311,19 +373,27 @@ def test_corrupt_and_mismatched_checkpoints_are_refused(sample, tmp_path):
     """Check that truncated, foreign and wrong-model checkpoints raise CheckpointError."""
     train, _ = _small(sample, 100, 0)
     model = MLP([784, 16, 10], seed=0)
-    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    t = Trainer(
+        model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0
+    )
     t.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "ok.npz")
     data = (tmp_path / "ok.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
     np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
-    fresh = Trainer(MLP([784, 16, 10]), SoftmaxCrossEntropy(),
-                    SGD(MLP([784, 16, 10]).parameters(), lr=0.1), verbose=0)
+    fresh = Trainer(
+        MLP([784, 16, 10]),
+        SoftmaxCrossEntropy(),
+        SGD(MLP([784, 16, 10]).parameters(), lr=0.1),
+        verbose=0,
+    )
     with pytest.raises(CheckpointError, match="truncated"):
         fresh.load_checkpoint(tmp_path / "cut.npz")
     with pytest.raises(CheckpointError, match="not a descentlab"):
         fresh.load_checkpoint(tmp_path / "foreign.npz")
     other = MLP([784, 20, 10])
-    t3 = Trainer(other, SoftmaxCrossEntropy(), SGD(other.parameters(), lr=0.1), verbose=0)
+    t3 = Trainer(
+        other, SoftmaxCrossEntropy(), SGD(other.parameters(), lr=0.1), verbose=0
+    )
     with pytest.raises(CheckpointError, match=r"0\.weight"):
         t3.load_checkpoint(tmp_path / "ok.npz")
 
@@ -331,7 +401,9 @@ def test_corrupt_and_mismatched_checkpoints_are_refused(sample, tmp_path):
 def test_fit_rejects_bad_arguments(sample):
     """Check that fit validates epochs and the shape of `train`."""
     model = MLP([784, 8, 10])
-    t = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
+    t = Trainer(
+        model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0
+    )
     with pytest.raises(ValueError, match="'epochs' must be an int in \\[1, inf\\]"):
         t.fit(_small(sample, 10, 0)[0], epochs=0)
     with pytest.raises(ValueError, match="must be an \\(x, y\\) pair"):
@@ -348,7 +420,9 @@ def test_regression_with_mse_reports_no_accuracy():
     y = x @ np.array([[1.0], [2.0], [-1.0]], np.float32)
     net = Sequential(Linear(3, 16, rng=0), ReLU(), Linear(16, 1, rng=1))
     stream = io.StringIO()
-    trainer = Trainer(net, MSELoss(), SGD(net.parameters(), lr=0.05), progress_stream=stream)
+    trainer = Trainer(
+        net, MSELoss(), SGD(net.parameters(), lr=0.05), progress_stream=stream
+    )
     h = trainer.fit((x, y), val=(x, y), epochs=10, batch_size=32)
     assert h.epoch["loss"][-1] < 0.1 * h.epoch["loss"][0]
     assert all(math.isnan(a) for a in h.epoch["acc"] + h.epoch["val_acc"])
@@ -369,10 +443,14 @@ def test_resume_restores_callback_state(sample, tmp_path):
 
     def setup(folder):
         model, trainer = _bn_dropout_setup(12, steps)
-        trainer.callbacks += [EarlyStopping(monitor="val_acc", patience=1, min_delta=0.02),
-                              ModelCheckpoint(folder / "best.npz", monitor="val_acc",
-                                              save_best_only=True),
-                              LearningRateLogger(), CSVLogger(folder / "h.csv")]
+        trainer.callbacks += [
+            EarlyStopping(monitor="val_acc", patience=1, min_delta=0.02),
+            ModelCheckpoint(
+                folder / "best.npz", monitor="val_acc", save_best_only=True
+            ),
+            LearningRateLogger(),
+            CSVLogger(folder / "h.csv"),
+        ]
         return model, trainer
 
     (tmp_path / "ref").mkdir(), (tmp_path / "cut").mkdir()
@@ -383,11 +461,21 @@ def test_resume_restores_callback_state(sample, tmp_path):
     assert stop_epoch >= 2
 
     _, first = setup(tmp_path / "cut")
-    first.fit(train, val, epochs=2, batch_size=50, seed=2, checkpoint=tmp_path / "cut" / "c.npz")
+    first.fit(
+        train,
+        val,
+        epochs=2,
+        batch_size=50,
+        seed=2,
+        checkpoint=tmp_path / "cut" / "c.npz",
+    )
     model, again = setup(tmp_path / "cut")
-    h = again.fit(train, val, epochs=12, batch_size=50, seed=2,
-                  resume=tmp_path / "cut" / "c.npz")
-    assert h.stopped == "early_stopping" and again.callbacks[0].stopped_epoch == stop_epoch
+    h = again.fit(
+        train, val, epochs=12, batch_size=50, seed=2, resume=tmp_path / "cut" / "c.npz"
+    )
+    assert (
+        h.stopped == "early_stopping" and again.callbacks[0].stopped_epoch == stop_epoch
+    )
     _assert_same_weights(ref_model, model)  # the restored best weights
     assert again.callbacks[1].best == ref.callbacks[1].best
     assert again.callbacks[2].steps == ref.callbacks[2].steps
@@ -402,8 +490,12 @@ def test_checkpoint_of_another_optimizer_is_refused(sample, tmp_path):
     train, _ = _small(sample, n_train=100)
     model, trainer = _bn_dropout_setup(1, 2)
     trainer.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "c.npz")
-    other = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0)
-    with pytest.raises(CheckpointError, match="trained with Adam but the trainer's optimizer is SGD"):
+    other = Trainer(
+        model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), verbose=0
+    )
+    with pytest.raises(
+        CheckpointError, match="trained with Adam but the trainer's optimizer is SGD"
+    ):
         other.load_checkpoint(tmp_path / "c.npz")
 
 
@@ -473,7 +565,9 @@ def test_early_stopping_on_a_missing_metric_warns_once_and_does_not_stop(sample)
     train, _ = _small(sample, n_train=200)
     _, trainer = _bn_dropout_setup(4, 4)
     trainer.callbacks.append(EarlyStopping(patience=0))
-    with pytest.warns(RuntimeWarning, match=r"'val_loss' is not available.*available: acc, loss") as rec:
+    with pytest.warns(
+        RuntimeWarning, match=r"'val_loss' is not available.*available: acc, loss"
+    ) as rec:
         h = trainer.fit(train, epochs=4, batch_size=50)
     assert len([w for w in rec if "not available" in str(w.message)]) == 1
     assert h.stopped is None and len(h.epoch["loss"]) == 4

@@ -104,7 +104,8 @@ def get(name: str) -> ModuleType:
     return module
 
 
-def run(name: str, size: str = "quick", seed: int = 0,
-        out: str | Path | None = None) -> dict:
+def run(
+    name: str, size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict:
     """Run experiment ``name`` and return its result dict (see the module contract)."""
     return get(name).run(size=size, seed=seed, out=out)

@@ -60,13 +60,29 @@ OPTIMIZER_COLORS: dict[str, str] = {
     "lion": "#999933",
 }
 #: Colours for series that are not optimizers (activations, inits, schedules...).
-SERIES_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7",
-                 "#56B4E9", "#000000", "#882255", "#999933", "#F0E442")
+SERIES_COLORS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#000000",
+    "#882255",
+    "#999933",
+    "#F0E442",
+)
 
 OPTIMIZER_LABELS: dict[str, str] = {
-    "sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov",
-    "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam",
-    "adamw": "AdamW", "nadam": "NAdam", "lion": "Lion",
+    "sgd": "SGD",
+    "momentum": "Momentum",
+    "nesterov": "Nesterov",
+    "adagrad": "AdaGrad",
+    "rmsprop": "RMSProp",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "nadam": "NAdam",
+    "lion": "Lion",
 }
 
 
@@ -183,8 +199,9 @@ def plot_style() -> Iterator[Any]:
         yield plt
 
 
-def save_figure(fig: Any, out: str | Path, stem: str, *, svg: bool = False,
-                dpi: int = 110) -> Path:
+def save_figure(
+    fig: Any, out: str | Path, stem: str, *, svg: bool = False, dpi: int = 110
+) -> Path:
     """Write ``fig`` as ``<out>/<stem>.png`` (and .svg if asked), atomically; close it.
 
     Returns the PNG path.
@@ -234,8 +251,14 @@ def save_results(out: str | Path, name: str, results: dict) -> Path:
     return path
 
 
-def make_result(name: str, out: Path, t0: float, figures: Sequence[Path | str],
-                table: list[dict], **numbers_: Any) -> dict:
+def make_result(
+    name: str,
+    out: Path,
+    t0: float,
+    figures: Sequence[Path | str],
+    table: list[dict],
+    **numbers_: Any,
+) -> dict:
     """Assemble an experiment's result dict, write ``<out>/<name>.json``, return it.
 
     ``figures`` may be absolute or relative to ``out``; they are stored relative

@@ -20,8 +20,15 @@ import numpy as np
 
 from ..nn.module import Parameter
 from ..optim import AdaGrad, RMSProp
-from ._common import (check_size, color, label, make_result, plot_style, prepare_out,
-                      save_figure)
+from ._common import (
+    check_size,
+    color,
+    label,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+)
 
 NAME = "adagrad_step"
 TITLE = "AdaGrad's effective step size vs RMSProp"
@@ -47,14 +54,15 @@ EXPLANATION = (
 )
 
 LR = 0.1
-GRAD = 1.0          # the constant gradient
-NOISE = 1.0         # noisy gradient: g_t = GRAD + NOISE * N(0, 1)
+GRAD = 1.0  # the constant gradient
+NOISE = 1.0  # noisy gradient: g_t = GRAD + NOISE * N(0, 1)
 ALPHA = 0.99
 STEPS = {"quick": 1000, "full": 10000}
 
 
-def effective_steps(opt_name: str, grads: np.ndarray,
-                    lr: float = LR) -> tuple[np.ndarray, np.ndarray]:
+def effective_steps(
+    opt_name: str, grads: np.ndarray, lr: float = LR
+) -> tuple[np.ndarray, np.ndarray]:
     """Feed ``grads`` to a new optimizer; return (eta_t, theta_0 - theta_t) by step."""
     p = Parameter(np.zeros(1, dtype=np.float64))
     if opt_name == "adagrad":
@@ -77,19 +85,38 @@ def _plot(res: dict, steps: int, out: Path, size: str) -> Path:
     t = np.arange(1, steps + 1)
     with plot_style() as plt:
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
-        panels = ((axes[0], "constant", f"Constant gradient g = {GRAD:g}"),
-                  (axes[1], "noisy",
-                   f"Noisy gradient g = {GRAD:g} + {NOISE:g}·N(0, 1)"))
+        panels = (
+            (axes[0], "constant", f"Constant gradient g = {GRAD:g}"),
+            (axes[1], "noisy", f"Noisy gradient g = {GRAD:g} + {NOISE:g}·N(0, 1)"),
+        )
         for ax, case, title in panels:
             mean_sq = GRAD**2 + (NOISE**2 if case == "noisy" else 0.0)
-            ax.loglog(t, res[f"adagrad_{case}"], color=color("adagrad"),
-                      label="AdaGrad")
-            ax.loglog(t, res[f"rmsprop_{case}"], color=color("rmsprop"),
-                      label="RMSProp", lw=1.2 if case == "noisy" else 1.6)
-            ax.loglog(t, LR / np.sqrt(t * mean_sq), "--", color="0.2", lw=1.0, zorder=3,
-                      label=f"lr/√(t·E[g²])  (E[g²] = {mean_sq:g})")
-            ax.axhline(LR / np.sqrt(mean_sq), color="0.35", ls=":", lw=1.0,
-                       label="lr/√E[g²]  (RMSProp level)")
+            ax.loglog(
+                t, res[f"adagrad_{case}"], color=color("adagrad"), label="AdaGrad"
+            )
+            ax.loglog(
+                t,
+                res[f"rmsprop_{case}"],
+                color=color("rmsprop"),
+                label="RMSProp",
+                lw=1.2 if case == "noisy" else 1.6,
+            )
+            ax.loglog(
+                t,
+                LR / np.sqrt(t * mean_sq),
+                "--",
+                color="0.2",
+                lw=1.0,
+                zorder=3,
+                label=f"lr/√(t·E[g²])  (E[g²] = {mean_sq:g})",
+            )
+            ax.axhline(
+                LR / np.sqrt(mean_sq),
+                color="0.35",
+                ls=":",
+                lw=1.0,
+                label="lr/√E[g²]  (RMSProp level)",
+            )
             ax.set_xlabel("iteration t")
             ax.set_ylabel("effective step size η_t")
             ax.set_title(title)
@@ -97,19 +124,28 @@ def _plot(res: dict, steps: int, out: Path, size: str) -> Path:
         ax = axes[2]
         for name in ("adagrad", "rmsprop"):
             for case, ls in (("constant", "-"), ("noisy", "--")):
-                ax.plot(t, res[f"travel_{name}_{case}"], ls, color=color(name),
-                        label=f"{label(name)}, {case}")
+                ax.plot(
+                    t,
+                    res[f"travel_{name}_{case}"],
+                    ls,
+                    color=color(name),
+                    label=f"{label(name)}, {case}",
+                )
         ax.set_xlabel("iteration t")
         ax.set_ylabel("distance travelled  θ_0 − θ_t")
         ax.set_title("Consequence: how far the parameter gets")
         ax.legend(loc="upper left", fontsize=8)
-        fig.suptitle(f"Effective step size, lr = {LR:g}, {steps} iterations "
-                     "(log-log axes on the left)", fontsize=12)
+        fig.suptitle(
+            f"Effective step size, lr = {LR:g}, {steps} iterations "
+            "(log-log axes on the left)",
+            fontsize=12,
+        )
         return save_figure(fig, out, "adagrad_step", svg=size == "full")
 
 
-def run(size: str = "quick", seed: int = 0,
-        out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Measure the effective steps; write ``adagrad_step.png`` and JSON into ``out``.
 
     Result keys beyond the contract (arrays of length ``steps``): ``adagrad_constant``,
@@ -122,8 +158,10 @@ def run(size: str = "quick", seed: int = 0,
     out = prepare_out(out, NAME)
     steps = STEPS[size]
     rng = np.random.default_rng(seed)
-    grads = {"constant": np.full(steps, GRAD),
-             "noisy": GRAD + NOISE * rng.standard_normal(steps)}
+    grads = {
+        "constant": np.full(steps, GRAD),
+        "noisy": GRAD + NOISE * rng.standard_normal(steps),
+    }
     res: dict[str, Any] = {}
     for case, g in grads.items():
         for name in ("adagrad", "rmsprop"):
@@ -132,20 +170,40 @@ def run(size: str = "quick", seed: int = 0,
             res[f"travel_{name}_{case}"] = travel
     figure = _plot(res, steps, out, size)
     marks = [m for m in (1, 10, 100, 1000, 10000) if m <= steps]
-    table = [{
-        "iteration t": m,
-        "AdaGrad η (const)": res["adagrad_constant"][m - 1],
-        "lr/(|g|√t)": LR / (abs(GRAD) * np.sqrt(m)),
-        "RMSProp η (const)": res["rmsprop_constant"][m - 1],
-        "AdaGrad η (noisy)": res["adagrad_noisy"][m - 1],
-        "RMSProp η (noisy)": res["rmsprop_noisy"][m - 1],
-    } for m in marks]
-    numbers = {k: (float(v[-1]) if k.startswith("travel_") else v)
-               for k, v in res.items()}
-    captions = {figure.name: (
-        "Effective step size per iteration (log-log) for a constant and a noisy "
-        "gradient, and the distance each optimizer travels: AdaGrad's step falls like "
-        "1/sqrt(t), RMSProp's settles at lr/sqrt(E[g^2]).")}
-    return make_result(NAME, out, t0, [figure], table, captions=captions, size=size,
-                       seed=seed, lr=LR,
-                       grad=GRAD, noise=NOISE, alpha=ALPHA, steps=steps, **numbers)
+    table = [
+        {
+            "iteration t": m,
+            "AdaGrad η (const)": res["adagrad_constant"][m - 1],
+            "lr/(|g|√t)": LR / (abs(GRAD) * np.sqrt(m)),
+            "RMSProp η (const)": res["rmsprop_constant"][m - 1],
+            "AdaGrad η (noisy)": res["adagrad_noisy"][m - 1],
+            "RMSProp η (noisy)": res["rmsprop_noisy"][m - 1],
+        }
+        for m in marks
+    ]
+    numbers = {
+        k: (float(v[-1]) if k.startswith("travel_") else v) for k, v in res.items()
+    }
+    captions = {
+        figure.name: (
+            "Effective step size per iteration (log-log) for a constant and a noisy "
+            "gradient, and the distance each optimizer travels: AdaGrad's step falls like "
+            "1/sqrt(t), RMSProp's settles at lr/sqrt(E[g^2])."
+        )
+    }
+    return make_result(
+        NAME,
+        out,
+        t0,
+        [figure],
+        table,
+        captions=captions,
+        size=size,
+        seed=seed,
+        lr=LR,
+        grad=GRAD,
+        noise=NOISE,
+        alpha=ALPHA,
+        steps=steps,
+        **numbers,
+    )

@@ -30,8 +30,17 @@ from ..models import AlexNetSmall, DeepConvNet, LeNet5, ResNetSmall
 from ..nn import SoftmaxCrossEntropy
 from ..optim import Adam
 from ..train import Callback, Trainer
-from ._common import (SERIES_COLORS, EpochStatus, check_size, make_result, plot_style,
-                      prepare_out, save_figure, smooth, status)
+from ._common import (
+    SERIES_COLORS,
+    EpochStatus,
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    smooth,
+    status,
+)
 
 NAME = "architectures"
 TITLE = "CNN architectures: LeNet-5, AlexNetSmall, DeepConvNet, ResNetSmall"
@@ -74,24 +83,56 @@ EXPLANATION = (
 
 #: key -> (label, constructor, kwargs, sizes it runs at)
 MODELS: dict[str, tuple[str, Any, dict[str, Any], tuple[str, ...]]] = {
-    "lenet5-sigmoid-avg": ("LeNet-5 sigmoid/avg", LeNet5,
-                           {"activation": "sigmoid", "pool": "avg"}, ("quick", "full")),
-    "lenet5-relu-max": ("LeNet-5 ReLU/max", LeNet5,
-                        {"activation": "relu", "pool": "max"}, ("quick", "full")),
-    "alexnet-small": ("AlexNetSmall LRN+dropout", AlexNetSmall,
-                      {"lrn": True, "dropout": 0.5}, ("quick", "full")),
-    "alexnet-small-nolrn": ("AlexNetSmall no LRN", AlexNetSmall,
-                            {"lrn": False, "dropout": 0.5}, ("full",)),
-    "alexnet-small-nodropout": ("AlexNetSmall no dropout", AlexNetSmall,
-                                {"lrn": True, "dropout": 0.0}, ("quick", "full")),
+    "lenet5-sigmoid-avg": (
+        "LeNet-5 sigmoid/avg",
+        LeNet5,
+        {"activation": "sigmoid", "pool": "avg"},
+        ("quick", "full"),
+    ),
+    "lenet5-relu-max": (
+        "LeNet-5 ReLU/max",
+        LeNet5,
+        {"activation": "relu", "pool": "max"},
+        ("quick", "full"),
+    ),
+    "alexnet-small": (
+        "AlexNetSmall LRN+dropout",
+        AlexNetSmall,
+        {"lrn": True, "dropout": 0.5},
+        ("quick", "full"),
+    ),
+    "alexnet-small-nolrn": (
+        "AlexNetSmall no LRN",
+        AlexNetSmall,
+        {"lrn": False, "dropout": 0.5},
+        ("full",),
+    ),
+    "alexnet-small-nodropout": (
+        "AlexNetSmall no dropout",
+        AlexNetSmall,
+        {"lrn": True, "dropout": 0.0},
+        ("quick", "full"),
+    ),
     "deepconvnet": ("DeepConvNet", DeepConvNet, {}, ("quick", "full")),
     "resnet-small": ("ResNetSmall", ResNetSmall, {}, ("full",)),
 }
 SETTINGS: dict[str, dict[str, Any]] = {
-    "quick": {"n_train": 1000, "n_val": 300, "n_test": 1000, "epochs": 2,
-              "batch_size": 20, "alexnet_width": 0.5},
-    "full": {"n_train": 3500, "n_val": 500, "n_test": 1000, "epochs": 10,
-             "batch_size": 50, "alexnet_width": 1.0},
+    "quick": {
+        "n_train": 1000,
+        "n_val": 300,
+        "n_test": 1000,
+        "epochs": 2,
+        "batch_size": 20,
+        "alexnet_width": 0.5,
+    },
+    "full": {
+        "n_train": 3500,
+        "n_val": 500,
+        "n_test": 1000,
+        "epochs": 10,
+        "batch_size": 50,
+        "alexnet_width": 1.0,
+    },
 }
 LR = 1e-3
 CHANCE_LOSS = math.log(10.0)
@@ -129,12 +170,23 @@ def train_one(key: str, size: str, seed: int, data) -> dict[str, Any]:
     cfg = SETTINGS[size]
     model = build(key, size, seed)
     timer = _EpochTimer()
-    trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=LR),
-                      callbacks=[timer, EpochStatus(MODELS[key][0])], verbose=0,
-                      eval_batch_size=EVAL_BATCH, on_interrupt="raise")
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(model.parameters(), lr=LR),
+        callbacks=[timer, EpochStatus(MODELS[key][0])],
+        verbose=0,
+        eval_batch_size=EVAL_BATCH,
+        on_interrupt="raise",
+    )
     start = trainer.evaluate(*data.val)
-    history = trainer.fit(data.train, val=data.val, epochs=cfg["epochs"],
-                          batch_size=cfg["batch_size"], seed=seed)
+    history = trainer.fit(
+        data.train,
+        val=data.val,
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        seed=seed,
+    )
     test = trainer.evaluate(*data.test)
     label_ = MODELS[key][0]
     if isinstance(model, AlexNetSmall) and cfg["alexnet_width"] != 1.0:
@@ -155,16 +207,21 @@ def train_one(key: str, size: str, seed: int, data) -> dict[str, Any]:
 
 #: One fixed colour per model (Okabe-Ito / Tol), the same in both figures.
 MODEL_COLORS: dict[str, str] = {
-    "lenet5-sigmoid-avg": "#882255", "lenet5-relu-max": "#E69F00",
-    "alexnet-small": "#009E73", "alexnet-small-nolrn": "#56B4E9",
-    "alexnet-small-nodropout": "#CC79A7", "deepconvnet": "#0072B2",
+    "lenet5-sigmoid-avg": "#882255",
+    "lenet5-relu-max": "#E69F00",
+    "alexnet-small": "#009E73",
+    "alexnet-small-nolrn": "#56B4E9",
+    "alexnet-small-nodropout": "#CC79A7",
+    "deepconvnet": "#0072B2",
     "resnet-small": "#D55E00",
 }
 
 
 def _colors(keys: list[str]) -> dict[str, str]:
-    return {k: MODEL_COLORS.get(k, SERIES_COLORS[i % len(SERIES_COLORS)])
-            for i, k in enumerate(keys)}
+    return {
+        k: MODEL_COLORS.get(k, SERIES_COLORS[i % len(SERIES_COLORS)])
+        for i, k in enumerate(keys)
+    }
 
 
 def _plot_summary(results: dict[str, dict], out: Path, cfg: dict) -> Path:
@@ -173,17 +230,31 @@ def _plot_summary(results: dict[str, dict], out: Path, cfg: dict) -> Path:
     labels = [results[k]["label"] for k in keys]
     y = np.arange(len(keys))[::-1]
     with plot_style() as plt:
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.55 * len(keys) + 2.0),
-                                       sharey=True)
+        fig, (ax1, ax2) = plt.subplots(
+            1, 2, figsize=(12, 0.55 * len(keys) + 2.0), sharey=True
+        )
         acc = [results[k]["test_acc"] for k in keys]
         ax1.barh(y, acc, color=[colors[k] for k in keys])
         for yi, a in zip(y, acc):
-            ax1.annotate(f"{a:.3f}", (a, yi), xytext=(3, 0), textcoords="offset points",
-                         va="center", fontsize=9)
+            ax1.annotate(
+                f"{a:.3f}",
+                (a, yi),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
         ax1.axvline(0.1, color="0.3", ls=":", lw=1.2)
-        ax1.annotate("chance", (0.1, 1.0), xycoords=("data", "axes fraction"),
-                     xytext=(3, -2), textcoords="offset points", va="top", fontsize=8.5,
-                     color="0.3")
+        ax1.annotate(
+            "chance",
+            (0.1, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -2),
+            textcoords="offset points",
+            va="top",
+            fontsize=8.5,
+            color="0.3",
+        )
         ax1.set_xlim(0, 1.08)
         ax1.set_yticks(y, labels)
         ax1.set_xlabel("test accuracy (1,000 digits)")
@@ -191,17 +262,26 @@ def _plot_summary(results: dict[str, dict], out: Path, cfg: dict) -> Path:
         sec = [results[k]["seconds_per_epoch"] for k in keys]
         ax2.barh(y, sec, color=[colors[k] for k in keys])
         for yi, s, k in zip(y, sec, keys):
-            ax2.annotate(f"{s:.2f} s, {results[k]['params']:,} params", (s, yi),
-                         xytext=(3, 0), textcoords="offset points", va="center",
-                         fontsize=8.5)
+            ax2.annotate(
+                f"{s:.2f} s, {results[k]['params']:,} params",
+                (s, yi),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8.5,
+            )
         ax2.set_xscale("log")
         ax2.set_xlim(min(sec) / 2, max(sec) * 8)
-        ax2.set_xlabel(f"training time per epoch of {cfg['n_train']:,} digits "
-                       "(seconds, log scale)")
+        ax2.set_xlabel(
+            f"training time per epoch of {cfg['n_train']:,} digits (seconds, log scale)"
+        )
         ax2.set_title("Cost")
-        fig.suptitle(f"Same training for every model: Adam lr 1e-3, "
-                     f"{cfg['n_train']:,} digits, {cfg['epochs']} epochs of batch "
-                     f"{cfg['batch_size']}", fontsize=12)
+        fig.suptitle(
+            f"Same training for every model: Adam lr 1e-3, "
+            f"{cfg['n_train']:,} digits, {cfg['epochs']} epochs of batch "
+            f"{cfg['batch_size']}",
+            fontsize=12,
+        )
         return save_figure(fig, out, "architectures_accuracy")
 
 
@@ -214,11 +294,21 @@ def _plot_curves(results: dict[str, dict], out: Path, cfg: dict) -> Path:
         for i, k in enumerate(keys):
             r = results[k]
             ls = styles[i % len(styles)]
-            ax1.plot(np.arange(len(r["val_acc"])), r["val_acc"], "o" + ls,
-                     color=colors[k], label=r["label"])
+            ax1.plot(
+                np.arange(len(r["val_acc"])),
+                r["val_acc"],
+                "o" + ls,
+                color=colors[k],
+                label=r["label"],
+            )
             loss = np.asarray(r["step_loss"])
-            ax2.plot(np.arange(1, loss.size + 1), smooth(loss, 10), ls, color=colors[k],
-                     label=r["label"])
+            ax2.plot(
+                np.arange(1, loss.size + 1),
+                smooth(loss, 10),
+                ls,
+                color=colors[k],
+                label=r["label"],
+            )
         ax1.axhline(0.1, color="0.3", ls=":", lw=1.2)
         ax1.set_xlabel("epoch (0 = before training)")
         ax1.set_ylabel(f"validation accuracy ({cfg['n_val']} digits)")
@@ -226,20 +316,24 @@ def _plot_curves(results: dict[str, dict], out: Path, cfg: dict) -> Path:
         ax1.set_xticks(np.arange(cfg["epochs"] + 1))
         ax1.set_title("Validation accuracy per epoch")
         ax1.legend(fontsize=8, loc="best")
-        ax2.axhline(CHANCE_LOSS, color="0.3", ls=":", lw=1.2,
-                    label="ln 10 (uniform guess)")
+        ax2.axhline(
+            CHANCE_LOSS, color="0.3", ls=":", lw=1.2, label="ln 10 (uniform guess)"
+        )
         ax2.set_xlabel(f"iteration (batch of {cfg['batch_size']})")
         ax2.set_ylabel("training loss (moving average of 10 batches)")
         ax2.set_ylim(0, CHANCE_LOSS * 1.25)
         ax2.set_title("Training loss")
         ax2.legend(fontsize=8, loc="best")
-        fig.suptitle("Learning curves (same data, optimizer and steps for every model)",
-                     fontsize=12)
+        fig.suptitle(
+            "Learning curves (same data, optimizer and steps for every model)",
+            fontsize=12,
+        )
         return save_figure(fig, out, "architectures_curves")
 
 
-def run(size: str = "quick", seed: int = 0,
-        out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Train every model of ``size``; write two figures and ``architectures.json``.
 
     Result keys beyond the contract: ``models`` (key -> {label, params, test_acc,
@@ -258,18 +352,35 @@ def run(size: str = "quick", seed: int = 0,
         status(f"{MODELS[key][0]} ({i}/{len(keys)})")
         results[key] = train_one(key, size, seed, data)
     figures = [_plot_summary(results, out, cfg), _plot_curves(results, out, cfg)]
-    table = [{"model": r["label"], "parameters": r["params"],
-              "test accuracy": r["test_acc"], "test loss": r["test_loss"],
-              "final val accuracy": r["val_acc"][-1],
-              "s/epoch (training)": r["seconds_per_epoch"]} for r in results.values()]
+    table = [
+        {
+            "model": r["label"],
+            "parameters": r["params"],
+            "test accuracy": r["test_acc"],
+            "test loss": r["test_loss"],
+            "final val accuracy": r["val_acc"][-1],
+            "s/epoch (training)": r["seconds_per_epoch"],
+        }
+        for r in results.values()
+    ]
     best = max(results.values(), key=lambda r: r["test_acc"])
     captions = {
         figures[0].name: f"Test accuracy and training time per epoch; best: "
-                         f"{best['label']} ({best['test_acc']:.3f}).",
+        f"{best['label']} ({best['test_acc']:.3f}).",
         figures[1].name: "Validation accuracy per epoch (left) and smoothed training "
-                         "loss (right); the dotted line at ln 10 is the loss of a "
-                         "uniform guess.",
+        "loss (right); the dotted line at ln 10 is the loss of a "
+        "uniform guess.",
     }
-    return make_result(NAME, out, t0, figures, table, captions=captions, size=size,
-                       seed=seed, settings=cfg, models=results,
-                       test_acc={k: r["test_acc"] for k, r in results.items()})
+    return make_result(
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        captions=captions,
+        size=size,
+        seed=seed,
+        settings=cfg,
+        models=results,
+        test_acc={k: r["test_acc"] for k, r in results.items()},
+    )

@@ -27,8 +27,15 @@ from ..models import MLP
 from ..nn import BatchNorm1d, BatchNorm2d, SoftmaxCrossEntropy, gradcheck
 from ..optim import SGD
 from ..train import Trainer
-from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure, status)
+from ._common import (
+    SERIES_COLORS,
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    status,
+)
 
 NAME = "batchnorm"
 TITLE = "Batch Normalization across weight-init scales"
@@ -72,15 +79,23 @@ STDS = np.logspace(0, -4, 16)
 HIDDEN = (100, 100, 100, 100, 100)
 LR = 0.01
 BATCH = 100
-CONFIG = {"quick": {"n_train": 1000, "epochs": 10},
-          "full": {"n_train": 1000, "epochs": 20}}
+CONFIG = {
+    "quick": {"n_train": 1000, "epochs": 10},
+    "full": {"n_train": 1000, "epochs": 20},
+}
 #: He's std for the 100-input hidden layers, drawn as a reference line.
 HE_STD = float(np.sqrt(2.0 / HIDDEN[0]))
 _BN, _PLAIN = SERIES_COLORS[0], SERIES_COLORS[3]
 
 
-def train_one(std: float, batchnorm: bool, train: tuple[np.ndarray, np.ndarray], *,
-              epochs: int, seed: int = 0) -> dict[str, Any]:
+def train_one(
+    std: float,
+    batchnorm: bool,
+    train: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train the MLP from weight std ``std`` (with or without BN) on ``train``.
 
     Returns ``acc`` (training accuracy in eval mode before training and after
@@ -88,17 +103,31 @@ def train_one(std: float, batchnorm: bool, train: tuple[np.ndarray, np.ndarray],
     weights), ``diverged`` (the Trainer stopped on a non-finite loss or
     gradient) and ``nonfinite`` (its step and cause, or None).
     """
-    model = MLP((784, *HIDDEN, 10), activation="relu", init=float(std),
-                batchnorm=batchnorm, seed=seed)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=LR),
-                      verbose=0, on_interrupt="raise")
+    model = MLP(
+        (784, *HIDDEN, 10),
+        activation="relu",
+        init=float(std),
+        batchnorm=batchnorm,
+        seed=seed,
+    )
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=LR),
+        verbose=0,
+        on_interrupt="raise",
+    )
     acc0 = trainer.evaluate(*train)["acc"]
     with warnings.catch_warnings():  # the non-finite stop is expected and reported
         warnings.simplefilter("ignore", RuntimeWarning)
         hist = trainer.fit(train, val=train, epochs=epochs, batch_size=BATCH, seed=seed)
         final = trainer.evaluate(*train)["acc"]
-    return {"acc": [acc0, *hist.epoch["val_acc"]], "final_acc": final,
-            "diverged": hist.stopped == "nonfinite", "nonfinite": hist.nonfinite}
+    return {
+        "acc": [acc0, *hist.epoch["val_acc"]],
+        "final_acc": final,
+        "diverged": hist.stopped == "nonfinite",
+        "nonfinite": hist.nonfinite,
+    }
 
 
 def check_bn_gradients(seed: int = 0) -> dict[str, dict[str, float]]:
@@ -121,25 +150,35 @@ def check_bn_gradients(seed: int = 0) -> dict[str, dict[str, float]]:
 
 # ----------------------------------------------------------------------- plots
 
+
 def _std_label(std: float) -> str:
     return f"std = {std:.3g}"
 
 
-def _plot_grid(runs: list[dict], epochs: int, n_train: int, out: Path, size: str) -> Path:
+def _plot_grid(
+    runs: list[dict], epochs: int, n_train: int, out: Path, size: str
+) -> Path:
     ep = np.arange(epochs + 1)
     with plot_style() as plt:
         fig, axes = plt.subplots(4, 4, figsize=(13, 11.5), sharex=True, sharey=True)
         for ax, r in zip(axes.flat, runs):
             bn, plain = r["bn"], r["plain"]
-            ax.plot(ep[:len(bn["acc"])], bn["acc"], "-", color=_BN, lw=1.8)
-            ax.plot(ep[:len(plain["acc"])], plain["acc"], "--", color=_PLAIN, lw=1.8)
+            ax.plot(ep[: len(bn["acc"])], bn["acc"], "-", color=_BN, lw=1.8)
+            ax.plot(ep[: len(plain["acc"])], plain["acc"], "--", color=_PLAIN, lw=1.8)
             if plain["diverged"]:
                 k = len(plain["acc"]) - 1
                 ax.plot(ep[k], plain["acc"][-1], "x", color=_PLAIN, ms=10, mew=2.5)
-                ax.text(0.97, 0.5, f"no BN: non-finite loss\nat step "
-                        f"{plain['nonfinite']['step']}, stopped",
-                        transform=ax.transAxes, ha="right", va="center", fontsize=8,
-                        color=_PLAIN)
+                ax.text(
+                    0.97,
+                    0.5,
+                    f"no BN: non-finite loss\nat step "
+                    f"{plain['nonfinite']['step']}, stopped",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="center",
+                    fontsize=8,
+                    color=_PLAIN,
+                )
             ax.set_title(_std_label(r["std"]), fontsize=10)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlim(0, epochs)
@@ -147,16 +186,35 @@ def _plot_grid(runs: list[dict], epochs: int, n_train: int, out: Path, size: str
             ax.set_xlabel("epoch")
         for ax in axes[:, 0]:
             ax.set_ylabel("training accuracy")
-        handles = [plt.Line2D([], [], color=_BN, lw=1.8, label="with Batch Norm"),
-                   plt.Line2D([], [], color=_PLAIN, lw=1.8, ls="--",
-                              label="without Batch Norm (same initial weights)"),
-                   plt.Line2D([], [], color=_PLAIN, ls="none", marker="x", ms=9, mew=2.5,
-                              label="training stopped: non-finite loss")]
+        handles = [
+            plt.Line2D([], [], color=_BN, lw=1.8, label="with Batch Norm"),
+            plt.Line2D(
+                [],
+                [],
+                color=_PLAIN,
+                lw=1.8,
+                ls="--",
+                label="without Batch Norm (same initial weights)",
+            ),
+            plt.Line2D(
+                [],
+                [],
+                color=_PLAIN,
+                ls="none",
+                marker="x",
+                ms=9,
+                mew=2.5,
+                label="training stopped: non-finite loss",
+            ),
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncol=3)
-        fig.suptitle("Training accuracy vs epoch for 16 weight-init scales (panel title: "
-                     "std of every weight)\nMLP 784-100×5-10 (ReLU), "
-                     f"{n_train:,} MNIST digits, SGD lr {LR:g}, batch {BATCH}; "
-                     "accuracy in eval mode on the training set", fontsize=12)
+        fig.suptitle(
+            "Training accuracy vs epoch for 16 weight-init scales (panel title: "
+            "std of every weight)\nMLP 784-100×5-10 (ReLU), "
+            f"{n_train:,} MNIST digits, SGD lr {LR:g}, batch {BATCH}; "
+            "accuracy in eval mode on the training set",
+            fontsize=12,
+        )
         return save_figure(fig, out, "batchnorm_grid", svg=size == "full")
 
 
@@ -170,26 +228,39 @@ def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
         ax.semilogx(stds, bn, "-o", color=_BN, label="with Batch Norm")
         ax.semilogx(stds, plain, "--s", color=_PLAIN, ms=5, label="without Batch Norm")
         if div.any():
-            ax.plot(stds[div], plain[div], "x", color="black", ms=11, mew=2.5,
-                    label="without BN: stopped on non-finite loss")
+            ax.plot(
+                stds[div],
+                plain[div],
+                "x",
+                color="black",
+                ms=11,
+                mew=2.5,
+                label="without BN: stopped on non-finite loss",
+            )
         ax.axvline(HE_STD, color="0.4", ls=":", lw=1.2)
-        ax.text(HE_STD * 1.08, 0.02, "He std √(2/100)", va="bottom", fontsize=8,
-                color="0.3")
+        ax.text(
+            HE_STD * 1.08, 0.02, "He std √(2/100)", va="bottom", fontsize=8, color="0.3"
+        )
         ax.axhline(0.1, color="0.6", lw=0.8)
         ax.text(stds.min() * 1.1, 0.12, "chance (10 %)", fontsize=8, color="0.4")
         ax.set_xlabel("weight init std (log scale)")
         ax.set_ylabel(f"training accuracy after {epochs} epochs")
         ax.set_ylim(-0.02, 1.05)
         wins = int((bn > plain).sum())
-        ax.set_title(f"Final training accuracy vs init scale: BN ahead at {wins} of "
-                     f"{len(stds)} scales")
+        ax.set_title(
+            f"Final training accuracy vs init scale: BN ahead at {wins} of "
+            f"{len(stds)} scales"
+        )
         ax.legend(loc="upper left", fontsize=8)
         return save_figure(fig, out, "batchnorm_summary", svg=size == "full")
 
 
 # ----------------------------------------------------------------------- run
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Train 16 scales x {BN, no BN}; gradient-check BN; write figures and JSON.
 
     Result keys beyond the contract: ``stds`` (16), ``final_acc_bn`` and
@@ -207,43 +278,79 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     runs = []
     for i, std in enumerate(STDS, start=1):
         status(f"init std {std:.3g} ({i}/{len(STDS)})")
-        runs.append({"std": float(std),
-                     "bn": train_one(std, True, train, epochs=cfg["epochs"], seed=seed),
-                     "plain": train_one(std, False, train, epochs=cfg["epochs"],
-                                        seed=seed)})
+        runs.append(
+            {
+                "std": float(std),
+                "bn": train_one(std, True, train, epochs=cfg["epochs"], seed=seed),
+                "plain": train_one(std, False, train, epochs=cfg["epochs"], seed=seed),
+            }
+        )
     grads = check_bn_gradients(seed)
-    figures = [_plot_grid(runs, cfg["epochs"], cfg["n_train"], out, size),
-               _plot_summary(runs, cfg["epochs"], out, size)]
+    figures = [
+        _plot_grid(runs, cfg["epochs"], cfg["n_train"], out, size),
+        _plot_summary(runs, cfg["epochs"], out, size),
+    ]
 
     table = []
     for r in runs:
         bn, plain = r["bn"], r["plain"]
         note = ""
         if plain["diverged"]:
-            note = (f"no BN stopped at step {plain['nonfinite']['step']}: "
-                    f"{plain['nonfinite']['cause']}")
-        table.append({"weight init std": r["std"], "train acc with BN": bn["final_acc"],
-                      "train acc without BN": plain["final_acc"],
-                      "BN ahead": bn["final_acc"] > plain["final_acc"], "note": note})
+            note = (
+                f"no BN stopped at step {plain['nonfinite']['step']}: "
+                f"{plain['nonfinite']['cause']}"
+            )
+        table.append(
+            {
+                "weight init std": r["std"],
+                "train acc with BN": bn["final_acc"],
+                "train acc without BN": plain["final_acc"],
+                "BN ahead": bn["final_acc"] > plain["final_acc"],
+                "note": note,
+            }
+        )
     for layer, errs in grads.items():
-        table.append({"weight init std": None, "train acc with BN": None,
-                      "train acc without BN": None, "BN ahead": None,
-                      "note": f"gradcheck {layer} (train mode, float64), relative error: "
-                              + ", ".join(f"d{k if k == 'x' else ('γ' if k == 'weight' else 'β')}"
-                                          f" {v:.1e}" for k, v in errs.items())})
+        table.append(
+            {
+                "weight init std": None,
+                "train acc with BN": None,
+                "train acc without BN": None,
+                "BN ahead": None,
+                "note": f"gradcheck {layer} (train mode, float64), relative error: "
+                + ", ".join(
+                    f"d{k if k == 'x' else ('γ' if k == 'weight' else 'β')} {v:.1e}"
+                    for k, v in errs.items()
+                ),
+            }
+        )
     final_bn = [r["bn"]["final_acc"] for r in runs]
     final_plain = [r["plain"]["final_acc"] for r in runs]
     return make_result(
-        NAME, out, t0, figures, table, size=size, seed=seed,
-        stds=STDS, final_acc_bn=final_bn, final_acc_plain=final_plain,
-        acc_bn=[r["bn"]["acc"] for r in runs], acc_plain=[r["plain"]["acc"] for r in runs],
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        size=size,
+        seed=seed,
+        stds=STDS,
+        final_acc_bn=final_bn,
+        final_acc_plain=final_plain,
+        acc_bn=[r["bn"]["acc"] for r in runs],
+        acc_plain=[r["plain"]["acc"] for r in runs],
         diverged_plain=[r["plain"]["diverged"] for r in runs],
         diverged_bn=[r["bn"]["diverged"] for r in runs],
         bn_wins=int(sum(b > p for b, p in zip(final_bn, final_plain))),
-        gradcheck=grads, gradcheck_max=max(v for e in grads.values() for v in e.values()),
-        epochs=cfg["epochs"], n_train=cfg["n_train"], lr=LR, batch_size=BATCH,
-        captions={"batchnorm_grid.png": "Training accuracy per epoch, with (solid) and "
-                  "without (dashed) Batch Normalization, one panel per weight-init std.",
-                  "batchnorm_summary.png": "Final training accuracy against the "
-                  "weight-init std (log scale)."},
+        gradcheck=grads,
+        gradcheck_max=max(v for e in grads.values() for v in e.values()),
+        epochs=cfg["epochs"],
+        n_train=cfg["n_train"],
+        lr=LR,
+        batch_size=BATCH,
+        captions={
+            "batchnorm_grid.png": "Training accuracy per epoch, with (solid) and "
+            "without (dashed) Batch Normalization, one panel per weight-init std.",
+            "batchnorm_summary.png": "Final training accuracy against the "
+            "weight-init std (log scale).",
+        },
     )

@@ -29,13 +29,27 @@ import numpy as np
 
 from ..data import mnist_sample_splits
 from ..models import AlexNetSmall, LeNet5, SimpleConvNet
-from ..nn import (Conv2d, Linear, MaxPool2d, Module, Sequential, SoftmaxCrossEntropy,
-                  init)
+from ..nn import (
+    Conv2d,
+    Linear,
+    MaxPool2d,
+    Module,
+    Sequential,
+    SoftmaxCrossEntropy,
+    init,
+)
 from ..optim import Adam
 from ..receptive_field import layer_geometry
 from ..train import Trainer
-from ._common import (EpochStatus, check_size, make_result, plot_style, prepare_out,
-                      save_figure, smooth)
+from ._common import (
+    EpochStatus,
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    smooth,
+)
 
 NAME = "cnn"
 TITLE = "CNN arithmetic: output size, receptive field, im2col and learned filters"
@@ -86,9 +100,14 @@ BOOK_INIT_STD = 0.01
 BOOK_TEST_ACC = 0.955
 #: (layer, N, K, P, S) checked against a real layer's output size.
 OUTPUT_CASES: tuple[tuple[str, int, int, int, int], ...] = (
-    ("Conv2d", 4, 3, 1, 1), ("Conv2d", 7, 3, 0, 2), ("Conv2d", 28, 5, 0, 1),
-    ("Conv2d", 28, 5, 2, 1), ("Conv2d", 28, 3, 0, 2), ("Conv2d", 32, 5, 2, 3),
-    ("MaxPool2d", 24, 2, 0, 2), ("MaxPool2d", 13, 3, 0, 2),
+    ("Conv2d", 4, 3, 1, 1),
+    ("Conv2d", 7, 3, 0, 2),
+    ("Conv2d", 28, 5, 0, 1),
+    ("Conv2d", 28, 5, 2, 1),
+    ("Conv2d", 28, 3, 0, 2),
+    ("Conv2d", 32, 5, 2, 3),
+    ("MaxPool2d", 24, 2, 0, 2),
+    ("MaxPool2d", 13, 3, 0, 2),
 )
 RF_MODELS = ("SimpleConvNet", "LeNet5", "AlexNetSmall")
 IM2COL_BATCH = 100
@@ -96,34 +115,58 @@ IM2COL_BATCH = 100
 
 # ------------------------------------------------------------------ (a) output sizes
 
+
 def output_size_rows() -> list[dict[str, Any]]:
     """One row per OUTPUT_CASES entry: the formula's M and a real layer's output."""
     rows = []
     for kind, n, k, p, s in OUTPUT_CASES:
-        layer = (Conv2d(1, 1, k, stride=s, padding=p, rng=0) if kind == "Conv2d"
-                 else MaxPool2d(k, s, p))
+        layer = (
+            Conv2d(1, 1, k, stride=s, padding=p, rng=0)
+            if kind == "Conv2d"
+            else MaxPool2d(k, s, p)
+        )
         actual = int(layer.forward(np.zeros((1, 1, n, n), np.float32)).shape[2])
-        rows.append({"layer": kind, "N": n, "K": k, "P": p, "S": s,
-                     "formula": (n + 2 * p - k) // s + 1, "actual": actual})
+        rows.append(
+            {
+                "layer": kind,
+                "N": n,
+                "K": k,
+                "P": p,
+                "S": s,
+                "formula": (n + 2 * p - k) // s + 1,
+                "actual": actual,
+            }
+        )
     return rows
 
 
 # --------------------------------------------------------- (b) receptive fields
 
+
 def rf_models(seed: int = 0) -> dict[str, Any]:
     """The three models whose receptive fields are tabulated."""
-    return {"SimpleConvNet": SimpleConvNet(seed=seed), "LeNet5": LeNet5(seed=seed),
-            "AlexNetSmall": AlexNetSmall(seed=seed)}
+    return {
+        "SimpleConvNet": SimpleConvNet(seed=seed),
+        "LeNet5": LeNet5(seed=seed),
+        "AlexNetSmall": AlexNetSmall(seed=seed),
+    }
 
 
 def stride_demo() -> dict[str, list[dict[str, Any]]]:
     """Two 3x3 convs, the first with stride 1 or 2: stride widens the second's field."""
-    return {f"3x3 s{s} → 3x3 s1": [g.as_dict() for g in layer_geometry(
-        Sequential(Conv2d(1, 1, 3, stride=s, rng=0), Conv2d(1, 1, 3, rng=0)), 28)]
-        for s in (1, 2)}
+    return {
+        f"3x3 s{s} → 3x3 s1": [
+            g.as_dict()
+            for g in layer_geometry(
+                Sequential(Conv2d(1, 1, 3, stride=s, rng=0), Conv2d(1, 1, 3, rng=0)), 28
+            )
+        ]
+        for s in (1, 2)
+    }
 
 
 # ------------------------------------------------------------------ (c) im2col
+
 
 def book_im2col(x: np.ndarray, k: int) -> np.ndarray:
     """The book's im2col for stride 1, no padding: (N, C, H, W) -> (N*OH*OW, C*k*k).
@@ -150,13 +193,19 @@ def im2col_shapes(model: SimpleConvNet, x: np.ndarray) -> dict[str, Any]:
     n, oh, ow = x.shape[0], x.shape[2] - k + 1, x.shape[3] - k + 1
     y_gemm = gemm.reshape(n, oh, ow, conv.out_channels).transpose(0, 3, 1, 2)
     y_conv = conv.forward(x)
-    return {"x": list(x.shape), "col": list(col.shape), "W": list(conv.weight.shape),
-            "W_matrix": list(w2.shape), "gemm": list(gemm.shape),
-            "y": list(y_conv.shape),
-            "max_abs_diff": float(np.abs(y_gemm - y_conv).max())}
+    return {
+        "x": list(x.shape),
+        "col": list(col.shape),
+        "W": list(conv.weight.shape),
+        "W_matrix": list(w2.shape),
+        "gemm": list(gemm.shape),
+        "y": list(y_conv.shape),
+        "max_abs_diff": float(np.abs(y_gemm - y_conv).max()),
+    }
 
 
 # --------------------------------------------------------- (e) filter structure
+
 
 def neighbour_correlation(filters: np.ndarray) -> float:
     """Mean over filters of the correlation of horizontally/vertically adjacent pixels.
@@ -174,33 +223,39 @@ def neighbour_correlation(filters: np.ndarray) -> float:
 
 # ------------------------------------------------------------------ plots
 
+
 def _short(row: dict) -> str:
     kind = {"Conv2d": "conv", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool"}.get(
-        row["layer"].split()[0], row["layer"].split()[0])
+        row["layer"].split()[0], row["layer"].split()[0]
+    )
     k = row["kernel"]
     return f"{kind} {k}×{k}\ns{row['stride']} p{row['padding']}"
 
 
-def _plot_receptive_fields(geoms: dict[str, list[dict]], digit: np.ndarray,
-                           out: Path) -> Path:
+def _plot_receptive_fields(
+    geoms: dict[str, list[dict]], digit: np.ndarray, out: Path
+) -> Path:
     with plot_style() as plt:
-        fig, axes = plt.subplots(2, 3, figsize=(13.5, 8.4),
-                                 gridspec_kw={"height_ratios": [1.1, 1]})
+        fig, axes = plt.subplots(
+            2, 3, figsize=(13.5, 8.4), gridspec_kw={"height_ratios": [1.1, 1]}
+        )
         cmap = plt.get_cmap("viridis")
         for col, name in enumerate(RF_MODELS):
             rows = geoms[name]
             colours = [cmap(0.85 * i / max(len(rows) - 1, 1)) for i in range(len(rows))]
             ax = axes[0, col]
             ax.imshow(digit, cmap="gray_r", extent=(-0.5, 27.5, 27.5, -0.5))
-            ax.add_patch(plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, ec="0.5", lw=1,
-                                       ls=":"))
+            ax.add_patch(
+                plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, ec="0.5", lw=1, ls=":")
+            )
             lo_min, hi_max = -0.5, 27.5
             for r, c in zip(rows, colours):
                 centre = r["start"] + (r["size_out"] - 1) // 2 * r["jump"]
                 lo = centre - (r["rf"] - 1) / 2 - 0.5
                 lo_min, hi_max = min(lo_min, lo), max(hi_max, lo + r["rf"])
-                ax.add_patch(plt.Rectangle((lo, lo), r["rf"], r["rf"], fill=False, ec=c,
-                                           lw=2.0))
+                ax.add_patch(
+                    plt.Rectangle((lo, lo), r["rf"], r["rf"], fill=False, ec=c, lw=2.0)
+                )
             ax.set_xlim(lo_min - 1, hi_max + 1)
             ax.set_ylim(hi_max + 1, lo_min - 1)
             ax.set_aspect("equal")
@@ -211,28 +266,51 @@ def _plot_receptive_fields(geoms: dict[str, list[dict]], digit: np.ndarray,
 
             ax = axes[1, col]
             x = np.arange(len(rows))
-            ax.bar(x, [r["rf"] for r in rows], 0.6, color=colours,
-                   label="receptive field r (colour = square above)")
-            ax.plot(x, [r["size_out"] for r in rows], "o-", color="#D55E00",
-                    label="map size n after the layer")
+            ax.bar(
+                x,
+                [r["rf"] for r in rows],
+                0.6,
+                color=colours,
+                label="receptive field r (colour = square above)",
+            )
+            ax.plot(
+                x,
+                [r["size_out"] for r in rows],
+                "o-",
+                color="#D55E00",
+                label="map size n after the layer",
+            )
             for xi, r in zip(x, rows):
-                ax.annotate(f"r={r['rf']}\nj={r['jump']}", (xi, r["rf"]), ha="center",
-                            va="bottom", fontsize=7.5)
-            ax.set_xticks(x, [_short(r) for r in rows], fontsize=7.5,
-                          rotation=0 if len(rows) < 5 else 35,
-                          ha="center" if len(rows) < 5 else "right")
+                ax.annotate(
+                    f"r={r['rf']}\nj={r['jump']}",
+                    (xi, r["rf"]),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7.5,
+                )
+            ax.set_xticks(
+                x,
+                [_short(r) for r in rows],
+                fontsize=7.5,
+                rotation=0 if len(rows) < 5 else 35,
+                ha="center" if len(rows) < 5 else "right",
+            )
             ax.set_ylabel("pixels")
             ax.set_ylim(0, max(max(r["rf"] for r in rows), 28) * 1.3)
             ax.set_title(f"{name}: n shrinks, r grows")
             ax.legend(fontsize=7.5, loc="upper left")
-        fig.suptitle("Receptive field r_out = r_in + (K−1)·j_in and jump "
-                     "j_out = j_in·S "
-                     "after each conv/pool layer (28×28 input)", fontsize=12)
+        fig.suptitle(
+            "Receptive field r_out = r_in + (K−1)·j_in and jump "
+            "j_out = j_in·S "
+            "after each conv/pool layer (28×28 input)",
+            fontsize=12,
+        )
         return save_figure(fig, out, "cnn_receptive_fields")
 
 
-def _plot_im2col(digit: np.ndarray, col_digit: np.ndarray, shapes: dict,
-                 out: Path) -> Path:
+def _plot_im2col(
+    digit: np.ndarray, col_digit: np.ndarray, shapes: dict, out: Path
+) -> Path:
     k, ow = 5, 24
     picks = [(2, 3), (10, 12), (18, 8)]
     colours = ["#D55E00", "#009E73", "#CC79A7"]
@@ -242,8 +320,9 @@ def _plot_im2col(digit: np.ndarray, col_digit: np.ndarray, shapes: dict,
         ax = fig.add_subplot(grid[0, 0])
         ax.imshow(digit, cmap="gray_r")
         for (i, j), c in zip(picks, colours):
-            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), k, k, fill=False, ec=c,
-                                       lw=2))
+            ax.add_patch(
+                plt.Rectangle((j - 0.5, i - 0.5), k, k, fill=False, ec=c, lw=2)
+            )
         ax.set_title("one digit (28×28) and three 5×5 windows")
         ax.set_xlabel("column (pixels)")
         ax.set_ylabel("row (pixels)")
@@ -263,8 +342,15 @@ def _plot_im2col(digit: np.ndarray, col_digit: np.ndarray, shapes: dict,
         lines = [f"{a:<12}{str(tuple(b)):<19}{c}" for a, b, c in entries]
         diff = shapes["max_abs_diff"]
         lines += ["", f"max |reshape(col·W2ᵀ + b) − Conv2d(x)| = {diff:.1e}"]
-        ax.text(0.0, 0.95, "\n".join(lines), family="monospace", fontsize=9, va="top",
-                transform=ax.transAxes)
+        ax.text(
+            0.0,
+            0.95,
+            "\n".join(lines),
+            family="monospace",
+            fontsize=9,
+            va="top",
+            transform=ax.transAxes,
+        )
         ax.set_title("SimpleConvNet's convolution as im2col + GEMM", loc="left")
 
         ax = fig.add_subplot(grid[1, :])
@@ -273,8 +359,10 @@ def _plot_im2col(digit: np.ndarray, col_digit: np.ndarray, shapes: dict,
             ax.axvline(i * ow + j, color=c, lw=2.2, alpha=0.6)
         ax.set_xlabel("row of col = output position oh·24 + ow (576 for one digit)")
         ax.set_ylabel("window pixel\n(5·row + col)")
-        ax.set_title("col for this digit, transposed: each column is one 5×5 window "
-                     "(coloured lines: the three windows above)")
+        ax.set_title(
+            "col for this digit, transposed: each column is one 5×5 window "
+            "(coloured lines: the three windows above)"
+        )
         ax.grid(False)
         return save_figure(fig, out, "cnn_im2col")
 
@@ -292,27 +380,49 @@ def _plot_training(res: dict, out: Path, settings: dict) -> Path:
         ax1.set_title("SimpleConvNet training loss (Adam, lr 1e-3)")
         ax1.legend()
         ep = np.arange(len(res["test_acc_curve"]))
-        ax2.plot(ep, res["test_acc_curve"], "o-", color="#D55E00",
-                 label="test (1,000 digits)")
-        ax2.plot(ep[1:], res["train_acc_curve"], "s--", color="#0072B2",
-                 label="training (running mean over the epoch)")
-        ax2.axhline(BOOK_TEST_ACC, color="0.4", ls=":", lw=1.2,
-                    label=f"book, 20 epochs: {BOOK_TEST_ACC}")
+        ax2.plot(
+            ep,
+            res["test_acc_curve"],
+            "o-",
+            color="#D55E00",
+            label="test (1,000 digits)",
+        )
+        ax2.plot(
+            ep[1:],
+            res["train_acc_curve"],
+            "s--",
+            color="#0072B2",
+            label="training (running mean over the epoch)",
+        )
+        ax2.axhline(
+            BOOK_TEST_ACC,
+            color="0.4",
+            ls=":",
+            lw=1.2,
+            label=f"book, 20 epochs: {BOOK_TEST_ACC}",
+        )
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("accuracy")
         ax2.set_ylim(0, 1.0)
         ax2.set_xticks(ep)
         ax2.set_title(f"Accuracy; final test {res['test_acc']:.3f}")
         ax2.legend(loc="lower right")
-        fig.suptitle(f"SimpleConvNet on {settings['n_train']:,} training digits, "
-                     f"{settings['epochs']} epochs", fontsize=12)
+        fig.suptitle(
+            f"SimpleConvNet on {settings['n_train']:,} training digits, "
+            f"{settings['epochs']} epochs",
+            fontsize=12,
+        )
         return save_figure(fig, out, "cnn_training")
 
 
-def _plot_filters(before: np.ndarray, after: np.ndarray,
-                  corr: tuple[float, float, float], out: Path) -> Path:
-    panels = (("before training (N(0, 0.01²))", before), ("after training", after),
-              ("change: after − before", after - before))
+def _plot_filters(
+    before: np.ndarray, after: np.ndarray, corr: tuple[float, float, float], out: Path
+) -> Path:
+    panels = (
+        ("before training (N(0, 0.01²))", before),
+        ("after training", after),
+        ("change: after − before", after - before),
+    )
     with plot_style() as plt:
         fig = plt.figure(figsize=(14, 4.9))
         subs = fig.subfigures(1, 3, wspace=0.03)
@@ -325,16 +435,21 @@ def _plot_filters(before: np.ndarray, after: np.ndarray,
                 ax.grid(False)
                 for spine in ax.spines.values():
                     spine.set_visible(False)
-            sub.suptitle(f"{title}\nneighbour-pixel correlation {c:+.2f}",
-                         fontsize=10.5)
-        fig.suptitle("SimpleConvNet's 30 first-layer 5×5 filters, same layout in each "
-                     "panel "
-                     "(grey scale: each filter stretched from its min = black to its "
-                     "max = white)", fontsize=11)
+            sub.suptitle(
+                f"{title}\nneighbour-pixel correlation {c:+.2f}", fontsize=10.5
+            )
+        fig.suptitle(
+            "SimpleConvNet's 30 first-layer 5×5 filters, same layout in each "
+            "panel "
+            "(grey scale: each filter stretched from its min = black to its "
+            "max = white)",
+            fontsize=11,
+        )
         return save_figure(fig, out, "cnn_filters")
 
 
 # ------------------------------------------------------------------ run
+
 
 def book_init(model: Module, seed: int, std: float = BOOK_INIT_STD) -> Module:
     """Redraw every Conv2d/Linear weight from N(0, std²) (the book's SimpleConvNet).
@@ -346,8 +461,9 @@ def book_init(model: Module, seed: int, std: float = BOOK_INIT_STD) -> Module:
     rng = np.random.default_rng(seed)
     for layer in model.modules():
         if isinstance(layer, (Conv2d, Linear)):
-            layer.weight.data[...] = init.normal(layer.weight.shape, std, rng=rng,
-                                                 dtype=layer.weight.dtype)
+            layer.weight.data[...] = init.normal(
+                layer.weight.shape, std, rng=rng, dtype=layer.weight.dtype
+            )
     return model
 
 
@@ -358,13 +474,24 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     (x, y), (xt, yt) = splits.train, splits.test
     model = book_init(SimpleConvNet(seed=seed), seed)
     before = model[0].weight.data.copy()
-    trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(model.parameters(), lr=LR),
-                      callbacks=[EpochStatus("training SimpleConvNet")], verbose=0,
-                      eval_batch_size=100, on_interrupt="raise")
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(model.parameters(), lr=LR),
+        callbacks=[EpochStatus("training SimpleConvNet")],
+        verbose=0,
+        eval_batch_size=100,
+        on_interrupt="raise",
+    )
     start = trainer.evaluate(xt, yt)
     t = time.perf_counter()
-    history = trainer.fit((x, y), val=(xt, yt), epochs=cfg["epochs"],
-                          batch_size=cfg["batch_size"], seed=seed)
+    history = trainer.fit(
+        (x, y),
+        val=(xt, yt),
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        seed=seed,
+    )
     train_seconds = time.perf_counter() - t
     after = model[0].weight.data.copy()
     return {
@@ -382,8 +509,9 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     }
 
 
-def run(size: str = "quick", seed: int = 0,
-        out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Run parts (a)-(e); write four figures and ``cnn.json`` into ``out``.
 
     Result keys beyond the contract: ``output_sizes`` (rows of part a),
@@ -403,8 +531,10 @@ def run(size: str = "quick", seed: int = 0,
     cfg = SETTINGS[size]
 
     sizes = output_size_rows()
-    geoms = {name: [g.as_dict() for g in layer_geometry(m, 28)]
-             for name, m in rf_models(seed).items()}
+    geoms = {
+        name: [g.as_dict() for g in layer_geometry(m, 28)]
+        for name, m in rf_models(seed).items()
+    }
     demo = stride_demo()
 
     res = train_simple_convnet(size, seed)
@@ -416,11 +546,17 @@ def run(size: str = "quick", seed: int = 0,
 
     before, after = res["filters_before"], res["filters_after"]
     change = float(np.linalg.norm(after - before) / np.linalg.norm(before))
-    corr = (neighbour_correlation(before), neighbour_correlation(after),
-            neighbour_correlation(after - before))
+    corr = (
+        neighbour_correlation(before),
+        neighbour_correlation(after),
+        neighbour_correlation(after - before),
+    )
     b2, a2 = before.reshape(len(before), -1), after.reshape(len(after), -1)
-    cosine = float(np.mean((a2 * b2).sum(1) / np.linalg.norm(a2, axis=1)
-                           / np.linalg.norm(b2, axis=1)))
+    cosine = float(
+        np.mean(
+            (a2 * b2).sum(1) / np.linalg.norm(a2, axis=1) / np.linalg.norm(b2, axis=1)
+        )
+    )
 
     figures = [
         _plot_receptive_fields(geoms, digit, out),
@@ -430,38 +566,75 @@ def run(size: str = "quick", seed: int = 0,
     ]
 
     table: list[dict[str, Any]] = [
-        {"part": "output size", "layer": r["layer"], "input n": r["N"], "K": r["K"],
-         "S": r["S"], "P": r["P"], "output n": r["formula"], "real layer": r["actual"],
-         "r": None, "j": None} for r in sizes]
+        {
+            "part": "output size",
+            "layer": r["layer"],
+            "input n": r["N"],
+            "K": r["K"],
+            "S": r["S"],
+            "P": r["P"],
+            "output n": r["formula"],
+            "real layer": r["actual"],
+            "r": None,
+            "j": None,
+        }
+        for r in sizes
+    ]
     groups = [(f"receptive field: {name}", geoms[name]) for name in RF_MODELS]
     groups += [(f"stride demo: {label_}", rows) for label_, rows in demo.items()]
     for part, rows in groups:
-        table += [{"part": part, "layer": r["layer"], "input n": r["size_in"],
-                   "K": r["kernel"], "S": r["stride"], "P": r["padding"],
-                   "output n": r["size_out"], "real layer": None, "r": r["rf"],
-                   "j": r["jump"]} for r in rows]
+        table += [
+            {
+                "part": part,
+                "layer": r["layer"],
+                "input n": r["size_in"],
+                "K": r["kernel"],
+                "S": r["stride"],
+                "P": r["padding"],
+                "output n": r["size_out"],
+                "real layer": None,
+                "r": r["rf"],
+                "j": r["jump"],
+            }
+            for r in rows
+        ]
 
     epochs, batch = cfg["epochs"], cfg["batch_size"]
     captions = {
         figures[0].name: "Receptive field of the centre unit after each conv/pool "
-                         "layer, drawn on a test digit (top), and r, n, j per layer "
-                         "(bottom).",
+        "layer, drawn on a test digit (top), and r, n, j per layer "
+        "(bottom).",
         figures[1].name: f"im2col: x {tuple(shapes['x'])} → col "
-                         f"{tuple(shapes['col'])}, GEMM with W "
-                         f"{tuple(shapes['W_matrix'])} → {tuple(shapes['gemm'])} → "
-                         f"y {tuple(shapes['y'])}.",
+        f"{tuple(shapes['col'])}, GEMM with W "
+        f"{tuple(shapes['W_matrix'])} → {tuple(shapes['gemm'])} → "
+        f"y {tuple(shapes['y'])}.",
         figures[2].name: f"SimpleConvNet, {cfg['n_train']:,} training digits, "
-                         f"{epochs} epochs, batch {batch}: test accuracy "
-                         f"{res['test_acc']:.3f} (book, 20 epochs: {BOOK_TEST_ACC}).",
+        f"{epochs} epochs, batch {batch}: test accuracy "
+        f"{res['test_acc']:.3f} (book, 20 epochs: {BOOK_TEST_ACC}).",
         figures[3].name: f"First-layer filters before/after training; relative change "
-                         f"{change:.2f}; neighbour-pixel correlation {corr[0]:+.2f} "
-                         f"before, {corr[1]:+.2f} after, {corr[2]:+.2f} for the "
-                         "change.",
+        f"{change:.2f}; neighbour-pixel correlation {corr[0]:+.2f} "
+        f"before, {corr[1]:+.2f} after, {corr[2]:+.2f} for the "
+        "change.",
     }
     return make_result(
-        NAME, out, t0, figures, table, captions=captions, size=size, seed=seed,
-        settings=cfg, output_sizes=sizes, receptive_fields=geoms, stride_demo=demo,
-        im2col=shapes, filter_change=change, filter_corr_before=corr[0],
-        filter_corr_after=corr[1], filter_corr_change=corr[2], filter_cosine=cosine,
-        book_test_acc=BOOK_TEST_ACC, **res,
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        captions=captions,
+        size=size,
+        seed=seed,
+        settings=cfg,
+        output_sizes=sizes,
+        receptive_fields=geoms,
+        stride_demo=demo,
+        im2col=shapes,
+        filter_change=change,
+        filter_corr_before=corr[0],
+        filter_corr_after=corr[1],
+        filter_corr_change=corr[2],
+        filter_cosine=cosine,
+        book_test_acc=BOOK_TEST_ACC,
+        **res,
     )

@@ -29,8 +29,15 @@ import numpy as np
 
 from ..search import LogUniform, mnist_sample_objective, run_rounds
 from ..search.space import EDGE_TOLERANCE, WIDEN_FRACTION
-from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure, status)
+from ._common import (
+    SERIES_COLORS,
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    status,
+)
 
 NAME = "hyperparameter_search"
 TITLE = "Hyperparameter search: random search with range narrowing"
@@ -90,10 +97,20 @@ def _change(old: list[float], new: list[float]) -> str:
     """How narrow() moved a range: 'kept', or per side 'widened'/'narrowed'."""
     if np.allclose(old, new, rtol=0, atol=1e-9):
         return "kept"
-    lo = "widened" if new[0] < old[0] - 1e-9 else "narrowed" if new[0] > old[0] + 1e-9 \
+    lo = (
+        "widened"
+        if new[0] < old[0] - 1e-9
+        else "narrowed"
+        if new[0] > old[0] + 1e-9
         else "same"
-    hi = "widened" if new[1] > old[1] + 1e-9 else "narrowed" if new[1] < old[1] - 1e-9 \
+    )
+    hi = (
+        "widened"
+        if new[1] > old[1] + 1e-9
+        else "narrowed"
+        if new[1] < old[1] - 1e-9
         else "same"
+    )
     return f"low {lo}, high {hi}"
 
 
@@ -112,15 +129,27 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     out = prepare_out(out, NAME)
     cfg = CONFIG[size]
     objective = mnist_sample_objective(
-        N_SAMPLES, VAL_FRACTION, epochs=cfg["epochs"], seed=seed, hidden=HIDDEN,
-        batch_size=BATCH_SIZE, optimizer="sgd",
+        N_SAMPLES,
+        VAL_FRACTION,
+        epochs=cfg["epochs"],
+        seed=seed,
+        hidden=HIDDEN,
+        batch_size=BATCH_SIZE,
+        optimizer="sgd",
     )
     results = run_rounds(
-        SPACE, objective, rounds=len(cfg["trials"]),
+        SPACE,
+        objective,
+        rounds=len(cfg["trials"]),
         trials_per_round=list(cfg["trials"]),
-        keep=cfg["keep"], seed=seed, out=out, metric="val_acc",
-        on_trial=lambda t: status(f"round {t.round + 1}/{len(cfg['trials'])}, "
-                                  f"trial {t.number + 1}/{sum(cfg['trials'])}"),
+        keep=cfg["keep"],
+        seed=seed,
+        out=out,
+        metric="val_acc",
+        on_trial=lambda t: status(
+            f"round {t.round + 1}/{len(cfg['trials'])}, "
+            f"trial {t.number + 1}/{sum(cfg['trials'])}"
+        ),
     )
 
     rounds, values, table = [], [], []
@@ -130,8 +159,11 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         vals = [t.value for t in done]
         best = results.best(1, round=r)[0] if done else None
         ranges = {n: _log_range(d) for n, d in space.items()}
-        change = ({n: "initial" for n in space} if r == 0 else
-                  {n: _change(rounds[-1]["log10_range"][n], ranges[n]) for n in space})
+        change = (
+            {n: "initial" for n in space}
+            if r == 0
+            else {n: _change(rounds[-1]["log10_range"][n], ranges[n]) for n in space}
+        )
         info = {
             "round": r,
             "trials": len(trials),
@@ -145,20 +177,30 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         }
         rounds.append(info)
         values.append(vals)
-        table.append({
-            "round": r,
-            "trials (failed)": f"{len(trials)} ({info['failed']})",
-            "lr range": [space["lr"].lo, space["lr"].hi],
-            "weight decay range": [space["weight_decay"].lo, space["weight_decay"].hi],
-            "median val acc": info["median"],
-            "best val acc": info["best"],
-            "best lr": info["best_params"].get("lr"),
-            "best weight decay": info["best_params"].get("weight_decay"),
-        })
+        table.append(
+            {
+                "round": r,
+                "trials (failed)": f"{len(trials)} ({info['failed']})",
+                "lr range": [space["lr"].lo, space["lr"].hi],
+                "weight decay range": [
+                    space["weight_decay"].lo,
+                    space["weight_decay"].hi,
+                ],
+                "median val acc": info["median"],
+                "best val acc": info["best"],
+                "best lr": info["best_params"].get("lr"),
+                "best weight decay": info["best_params"].get("weight_decay"),
+            }
+        )
 
     best_trials = [
-        {"number": t.number, "round": t.round, "params": dict(t.params),
-         "value": t.value, "curve": [v for _, v in t.intermediate]}
+        {
+            "number": t.number,
+            "round": t.round,
+            "params": dict(t.params),
+            "value": t.value,
+            "curve": [v for _, v in t.intermediate],
+        }
         for t in results.best(cfg["best_k"])
     ]
     figures = [
@@ -173,25 +215,39 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
             f"decay (middle), and lr vs weight decay coloured by accuracy (right); one "
             f"row per round, shaded band = the range that round sampled (log axes). "
             f"{N_SAMPLES - n_val} training / {n_val} validation digits, "
-            f"{cfg['epochs']} epochs per trial."),
+            f"{cfg['epochs']} epochs per trial."
+        ),
         figures[1].name: (
             f"Per-epoch validation accuracy of the {len(best_trials)} best trials of "
             "the whole search (the book's 'best 20'), best first; the colour gives "
-            "the round the trial ran in."),
+            "the round the trial ran in."
+        ),
         figures[2].name: (
             "The log10 range each round sampled for lr and weight decay (bars; dots = "
             "that round's trials, star = its best), and the validation accuracy of "
-            "every trial per round (median marked)."),
+            "every trial per round (median marked)."
+        ),
     }
     return make_result(
-        NAME, out, t0, figures, table, captions=captions, rounds=rounds, values=values,
-        best_trials=best_trials, config={**cfg, "trials": list(cfg["trials"]),
-                                         "n_samples": N_SAMPLES,
-                                         "val_fraction": VAL_FRACTION,
-                                         "hidden": list(HIDDEN),
-                                         "batch_size": BATCH_SIZE,
-                                         "edge_tolerance": EDGE_TOLERANCE,
-                                         "widen_fraction": WIDEN_FRACTION},
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        captions=captions,
+        rounds=rounds,
+        values=values,
+        best_trials=best_trials,
+        config={
+            **cfg,
+            "trials": list(cfg["trials"]),
+            "n_samples": N_SAMPLES,
+            "val_fraction": VAL_FRACTION,
+            "hidden": list(HIDDEN),
+            "batch_size": BATCH_SIZE,
+            "edge_tolerance": EDGE_TOLERANCE,
+            "widen_fraction": WIDEN_FRACTION,
+        },
         space={n: _log_range(d) for n, d in SPACE.items()},
     )
 
@@ -215,25 +271,43 @@ def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Pat
         limits[n] = (10 ** (lo - pad), 10 ** (hi + pad))
     norm = Normalize(vmin=0.0, vmax=1.0)
     with plot_style() as plt:
-        fig, axes = plt.subplots(len(rounds), 3, figsize=(12.5, 3.0 * len(rounds)),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            len(rounds), 3, figsize=(12.5, 3.0 * len(rounds)), squeeze=False
+        )
         mappable = None
         for i, info in enumerate(rounds):
             r = info["round"]
             done = results.completed(r)
-            failed = [t for t in results.trials
-                      if t.round == r and t.status != "complete"]
+            failed = [
+                t for t in results.trials if t.round == r and t.status != "complete"
+            ]
             for j, n in enumerate(names):
                 ax = axes[i][j]
-                lo, hi = (10 ** v for v in info["log10_range"][n])
+                lo, hi = (10**v for v in info["log10_range"][n])
                 ax.axvspan(lo, hi, color="0.85", zorder=0, label="range sampled")
                 xs = [t.params[n] for t in done]
                 ys = [t.value for t in done]
-                mappable = ax.scatter(xs, ys, c=ys, cmap="viridis", norm=norm, s=26,
-                                      edgecolors="k", linewidths=0.3, zorder=3)
+                mappable = ax.scatter(
+                    xs,
+                    ys,
+                    c=ys,
+                    cmap="viridis",
+                    norm=norm,
+                    s=26,
+                    edgecolors="k",
+                    linewidths=0.3,
+                    zorder=3,
+                )
                 if failed:
-                    ax.scatter([t.params[n] for t in failed], [0.0] * len(failed),
-                               marker="x", c="C3", s=26, zorder=3, label="failed")
+                    ax.scatter(
+                        [t.params[n] for t in failed],
+                        [0.0] * len(failed),
+                        marker="x",
+                        c="C3",
+                        s=26,
+                        zorder=3,
+                        label="failed",
+                    )
                 ax.set_xscale("log")
                 ax.set_xlim(*limits[n])
                 ax.set_ylim(0, 1)
@@ -243,19 +317,34 @@ def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Pat
                 if i == 0 and j == 0:
                     ax.legend(loc="upper left", fontsize=8)
             ax = axes[i][2]
-            lr = [10 ** v for v in info["log10_range"]["lr"]]
-            wd = [10 ** v for v in info["log10_range"]["weight_decay"]]
-            ax.add_patch(plt.Rectangle((lr[0], wd[0]), lr[1] - lr[0], wd[1] - wd[0],
-                                       color="0.85", zorder=0))
+            lr = [10**v for v in info["log10_range"]["lr"]]
+            wd = [10**v for v in info["log10_range"]["weight_decay"]]
+            ax.add_patch(
+                plt.Rectangle(
+                    (lr[0], wd[0]), lr[1] - lr[0], wd[1] - wd[0], color="0.85", zorder=0
+                )
+            )
             order = sorted(done, key=lambda t: t.value)  # best drawn on top
-            ax.scatter([t.params["lr"] for t in order],
-                       [t.params["weight_decay"] for t in order],
-                       c=[t.value for t in order], cmap="viridis", norm=norm, s=30,
-                       edgecolors="k", linewidths=0.3, zorder=3)
+            ax.scatter(
+                [t.params["lr"] for t in order],
+                [t.params["weight_decay"] for t in order],
+                c=[t.value for t in order],
+                cmap="viridis",
+                norm=norm,
+                s=30,
+                edgecolors="k",
+                linewidths=0.3,
+                zorder=3,
+            )
             if failed:
-                ax.scatter([t.params["lr"] for t in failed],
-                           [t.params["weight_decay"] for t in failed],
-                           marker="x", c="C3", s=26, zorder=3)
+                ax.scatter(
+                    [t.params["lr"] for t in failed],
+                    [t.params["weight_decay"] for t in failed],
+                    marker="x",
+                    c="C3",
+                    s=26,
+                    zorder=3,
+                )
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlim(*limits["lr"])
@@ -263,11 +352,15 @@ def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Pat
             ax.set_xlabel("learning rate (log scale)")
             ax.set_ylabel("weight decay λ (log scale)")
             failed = f" + {info['failed']} failed (×)" if info["failed"] else ""
-            ax.set_title(f"Round {r}: {info['complete']} trials{failed}, colour = val acc",
-                         fontsize=10)
+            ax.set_title(
+                f"Round {r}: {info['complete']} trials{failed}, colour = val acc",
+                fontsize=10,
+            )
         fig.colorbar(mappable, ax=axes[:, -1].tolist(), label="validation accuracy")
-        fig.suptitle(f"Random search with range narrowing ({size}): validation "
-                     "accuracy per trial")
+        fig.suptitle(
+            f"Random search with range narrowing ({size}): validation "
+            "accuracy per trial"
+        )
         return save_figure(fig, out, "search_scatter")
 
 
@@ -276,8 +369,14 @@ def _plot_best(best: list[dict], out: Path, cfg: dict) -> Path:
     ncols = 5 if k > 12 else 4
     nrows = max(1, math.ceil(k / ncols))
     with plot_style() as plt:
-        fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows),
-                                 squeeze=False, sharex=True, sharey=True)
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(2.6 * ncols, 2.1 * nrows),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+        )
         seen = set()
         for idx, ax in enumerate(axes.flat):
             if idx >= k:
@@ -290,26 +389,43 @@ def _plot_best(best: list[dict], out: Path, cfg: dict) -> Path:
             ax.plot(epochs, t["curve"], color=_round_color(t["round"]), label=label)
             ax.set_ylim(0, 1)
             ax.set_title(f"Best-{idx + 1}: {t['value']:.2f}", fontsize=9)
-            ax.text(0.97, 0.05, f"lr {t['params']['lr']:.1e}\n"
-                    f"λ {t['params']['weight_decay']:.1e}",
-                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5)
+            ax.text(
+                0.97,
+                0.05,
+                f"lr {t['params']['lr']:.1e}\nλ {t['params']['weight_decay']:.1e}",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7.5,
+            )
             if idx % ncols == 0:
                 ax.set_ylabel("val accuracy")
             if idx >= k - ncols:
                 ax.set_xlabel("epoch")
                 ax.tick_params(labelbottom=True)
-        pairs = [(h, lab) for ax in axes.flat
-                 for h, lab in zip(*ax.get_legend_handles_labels())]
+        pairs = [
+            (h, lab)
+            for ax in axes.flat
+            for h, lab in zip(*ax.get_legend_handles_labels())
+        ]
         pairs.sort(key=lambda p: p[1])
-        fig.legend([h for h, _ in pairs], [lab for _, lab in pairs],
-                   loc="outside lower center", ncols=max(1, len(pairs)), fontsize=8)
-        fig.suptitle(f"Validation accuracy per epoch of the {k} best trials "
-                     f"({cfg['epochs']} epochs each; colour = round)")
+        fig.legend(
+            [h for h, _ in pairs],
+            [lab for _, lab in pairs],
+            loc="outside lower center",
+            ncols=max(1, len(pairs)),
+            fontsize=8,
+        )
+        fig.suptitle(
+            f"Validation accuracy per epoch of the {k} best trials "
+            f"({cfg['epochs']} epochs each; colour = round)"
+        )
         return save_figure(fig, out, "best_curves")
 
 
-def _plot_ranges(rounds: list[dict], values: list[list[float]], results: Any,
-                 out: Path) -> Path:
+def _plot_ranges(
+    rounds: list[dict], values: list[list[float]], results: Any, out: Path
+) -> Path:
     rng = np.random.default_rng(0)  # jitter of the dots only
     with plot_style() as plt:
         fig, axes = plt.subplots(1, 3, figsize=(13.0, 3.6))
@@ -317,21 +433,41 @@ def _plot_ranges(rounds: list[dict], values: list[list[float]], results: Any,
             for info in rounds:
                 r = info["round"]
                 lo, hi = info["log10_range"][n]
-                ax.barh(r, hi - lo, left=lo, height=0.5, color=_round_color(r),
-                        alpha=0.3)
-                ax.text(0.5 * (lo + hi), r - 0.29, f"[{lo:.2f}, {hi:.2f}]", ha="center",
-                        va="bottom", fontsize=8)
+                ax.barh(
+                    r, hi - lo, left=lo, height=0.5, color=_round_color(r), alpha=0.3
+                )
+                ax.text(
+                    0.5 * (lo + hi),
+                    r - 0.29,
+                    f"[{lo:.2f}, {hi:.2f}]",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
                 done = results.completed(r)
-                ax.scatter([math.log10(t.params[n]) for t in done],
-                           r + rng.uniform(-0.12, 0.12, len(done)), s=10, color="k",
-                           alpha=0.6, zorder=3)
+                ax.scatter(
+                    [math.log10(t.params[n]) for t in done],
+                    r + rng.uniform(-0.12, 0.12, len(done)),
+                    s=10,
+                    color="k",
+                    alpha=0.6,
+                    zorder=3,
+                )
                 if info["best_params"]:
-                    ax.scatter(math.log10(info["best_params"][n]), r, marker="*",
-                               s=140, color="#F0E442", edgecolors="k", zorder=4,
-                               label="best of round" if r == 0 else None)
+                    ax.scatter(
+                        math.log10(info["best_params"][n]),
+                        r,
+                        marker="*",
+                        s=140,
+                        color="#F0E442",
+                        edgecolors="k",
+                        zorder=4,
+                        label="best of round" if r == 0 else None,
+                    )
             ax.legend(loc="lower left", fontsize=8)
-            ax.set_yticks([i["round"] for i in rounds],
-                          [f"round {i['round']}" for i in rounds])
+            ax.set_yticks(
+                [i["round"] for i in rounds], [f"round {i['round']}" for i in rounds]
+            )
             ax.set_ylim(len(rounds) - 0.55, -0.8)
             ax.set_xlabel(f"log10 {LABELS[n]}")
             ax.set_title(f"Range sampled per round: {LABELS[n]}")
@@ -342,10 +478,17 @@ def _plot_ranges(rounds: list[dict], values: list[list[float]], results: Any,
             x = r + rng.uniform(-0.15, 0.15, len(vals))
             ax.scatter(x, vals, s=16, color=_round_color(r), alpha=0.8)
             if info["median"] is not None:
-                ax.hlines(info["median"], r - 0.3, r + 0.3, color="k", lw=2,
-                          label="median" if r == 0 else None)
-        ax.set_xticks([i["round"] for i in rounds],
-                      [f"round {i['round']}" for i in rounds])
+                ax.hlines(
+                    info["median"],
+                    r - 0.3,
+                    r + 0.3,
+                    color="k",
+                    lw=2,
+                    label="median" if r == 0 else None,
+                )
+        ax.set_xticks(
+            [i["round"] for i in rounds], [f"round {i['round']}" for i in rounds]
+        )
         ax.set_ylim(0, 1)
         ax.set_ylabel("validation accuracy")
         ax.set_title("Validation accuracy of each trial")

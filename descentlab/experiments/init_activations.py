@@ -92,8 +92,9 @@ def saturated_fraction(a: np.ndarray, activation: str) -> float:
     return float(np.mean(a == 0))
 
 
-def forward_layers(x: np.ndarray, activation: str, init: str | float, *,
-                   seed: int) -> list[np.ndarray]:
+def forward_layers(
+    x: np.ndarray, activation: str, init: str | float, *, seed: int
+) -> list[np.ndarray]:
     """Activations of each of the LAYERS layers for input ``x`` (weights from ``seed``)."""
     rng = np.random.default_rng(seed)
     acts, h = [], x
@@ -123,8 +124,9 @@ def _plot_grid(runs: dict[str, dict], out: Path, size: str) -> Path:
     n_rows = len(CONFIGS)
     hi_relu = _hist_range("relu_he", runs)[1]
     with plot_style() as plt:
-        fig, axes = plt.subplots(n_rows, LAYERS, figsize=(14, 2.05 * n_rows + 0.8),
-                                 sharey="row")
+        fig, axes = plt.subplots(
+            n_rows, LAYERS, figsize=(14, 2.05 * n_rows + 0.8), sharey="row"
+        )
         for r, key in enumerate(CONFIGS):
             act, _, title = CONFIGS[key]
             lo, hi = _hist_range(key, runs)
@@ -133,29 +135,48 @@ def _plot_grid(runs: dict[str, dict], out: Path, size: str) -> Path:
                 a = runs[key]["acts"][c].ravel()
                 drawn = a[a != 0] if act == "relu" else a
                 w = np.full(drawn.size, 100.0 / a.size)  # bar heights in % of all a
-                ax.hist(drawn, bins=BINS, range=(lo, hi), weights=w,
-                        color="#0072B2" if act != "relu" else "#D55E00",
-                        edgecolor="white", linewidth=0.3)
+                ax.hist(
+                    drawn,
+                    bins=BINS,
+                    range=(lo, hi),
+                    weights=w,
+                    color="#0072B2" if act != "relu" else "#D55E00",
+                    edgecolor="white",
+                    linewidth=0.3,
+                )
                 ax.set_xlim(lo, hi)
                 note = f"std {_fmt(float(a.std()))}"
                 if act == "relu":
                     note += f"\n{100 * np.mean(a == 0):.0f}% exactly 0 (not drawn)"
                 elif act == "sigmoid":
                     note += f"\n{100 * saturated_fraction(a, act):.0f}% <0.1 or >0.9"
-                ax.text(0.97, 0.95, note, transform=ax.transAxes, ha="right", va="top",
-                        fontsize=7.5, bbox={"fc": "white", "ec": "none", "alpha": 0.8})
+                ax.text(
+                    0.97,
+                    0.95,
+                    note,
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=7.5,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8},
+                )
                 if r == 0:
                     ax.set_title(f"layer {c + 1}")
                 if c == 0:
                     ax.set_ylabel(f"{title}\n% of activations", fontsize=8.5)
-                if r == n_rows - 1 or CONFIGS[list(CONFIGS)[min(r + 1, n_rows - 1)]][0] != act:
+                if (
+                    r == n_rows - 1
+                    or CONFIGS[list(CONFIGS)[min(r + 1, n_rows - 1)]][0] != act
+                ):
                     ax.set_xlabel("activation value", fontsize=8.5)
                 ax.tick_params(labelsize=7.5)
         fig.suptitle(
             f"Activations of {N_INPUTS:,} N(0, 1) inputs through {LAYERS} layers of "
             f"{WIDTH} units (rows: activation and weight init; columns: layer)\n"
             f"ReLU rows share one x axis, cut at {hi_relu:.1f} (99.5th percentile of He, "
-            "layer 1)", fontsize=11.5)
+            "layer 1)",
+            fontsize=11.5,
+        )
         return save_figure(fig, out, "init_activations_histograms", svg=size == "full")
 
 
@@ -166,10 +187,22 @@ def _plot_summary(runs: dict[str, dict], out: Path, size: str) -> Path:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8))
         for i, (key, (act, _, title)) in enumerate(CONFIGS.items()):
             col = f"C{i}"
-            ax.semilogy(layers, runs[key]["std"], styles[act], marker="o", color=col,
-                        label=title)
-            bx.plot(layers, 100 * np.asarray(runs[key]["saturated"]), styles[act],
-                    marker="o", color=col, label=title)
+            ax.semilogy(
+                layers,
+                runs[key]["std"],
+                styles[act],
+                marker="o",
+                color=col,
+                label=title,
+            )
+            bx.plot(
+                layers,
+                100 * np.asarray(runs[key]["saturated"]),
+                styles[act],
+                marker="o",
+                color=col,
+                label=title,
+            )
         ax.set_xlabel("layer")
         ax.set_ylabel("std of the layer's activations (log scale)")
         ax.set_title("Spread of the activations")
@@ -177,21 +210,31 @@ def _plot_summary(runs: dict[str, dict], out: Path, size: str) -> Path:
         ax.legend(fontsize=8, loc="lower left")
         bx.set_xlabel("layer")
         bx.set_ylabel("% of activations")
-        bx.set_title("Saturated or dead: sigmoid <0.1 or >0.9,\n"
-                     "tanh |a| > 0.9, ReLU exactly 0")
+        bx.set_title(
+            "Saturated or dead: sigmoid <0.1 or >0.9,\ntanh |a| > 0.9, ReLU exactly 0"
+        )
         bx.set_xticks(layers)
         bx.set_ylim(-3, 103)
-        bx.text(0.98, 0.5, "The three ReLU curves coincide: the inits share the same\n"
-                "random numbers, and scaling W does not change which\n"
-                "pre-activations are negative. Sigmoid std 0.01 and\n"
-                "Xavier stay at 0 % from layer 2 on.", transform=bx.transAxes,
-                ha="right", va="center", fontsize=8.5,
-                bbox={"fc": "white", "ec": "0.7", "alpha": 0.9})
+        bx.text(
+            0.98,
+            0.5,
+            "The three ReLU curves coincide: the inits share the same\n"
+            "random numbers, and scaling W does not change which\n"
+            "pre-activations are negative. Sigmoid std 0.01 and\n"
+            "Xavier stay at 0 % from layer 2 on.",
+            transform=bx.transAxes,
+            ha="right",
+            va="center",
+            fontsize=8.5,
+            bbox={"fc": "white", "ec": "0.7", "alpha": 0.9},
+        )
         fig.suptitle("Per-layer summary (same runs as the histograms)", fontsize=12)
         return save_figure(fig, out, "init_activations_summary", svg=size == "full")
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Forward the inputs for every configuration; write the figures and JSON.
 
     Result keys beyond the contract: ``configs`` {key: {"activation", "init",
@@ -228,18 +271,37 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         row = {"configuration": title}
         for layer in range(LAYERS):
             row[f"layer {layer + 1} mean ± std"] = (
-                f"{_fmt(runs[key]['mean'][layer])} ± {_fmt(runs[key]['std'][layer])}")
+                f"{_fmt(runs[key]['mean'][layer])} ± {_fmt(runs[key]['std'][layer])}"
+            )
         row["layer 5 saturated/dead"] = runs[key]["saturated"][-1]
         row["measure"] = _SATURATION[act]
         table.append(row)
-    stats = {k: {s: v[s] for s in ("mean", "std", "saturated", "near_zero", "near_one",
-                                   "exact_zero")} for k, v in runs.items()}
+    stats = {
+        k: {
+            s: v[s]
+            for s in ("mean", "std", "saturated", "near_zero", "near_one", "exact_zero")
+        }
+        for k, v in runs.items()
+    }
     return make_result(
-        NAME, out, t0, figures, table, size=size, seed=seed, stats=stats,
-        configs={k: {"activation": a, "init": i, "label": t}
-                 for k, (a, i, t) in CONFIGS.items()},
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        size=size,
+        seed=seed,
+        stats=stats,
+        configs={
+            k: {"activation": a, "init": i, "label": t}
+            for k, (a, i, t) in CONFIGS.items()
+        },
         saturation_measure=_SATURATION,
-        xavier_std=1.0 / math.sqrt(WIDTH), glorot_std=math.sqrt(2.0 / (2 * WIDTH)),
-        xavier_sample_std=xavier_std, glorot_equals_xavier=glorot_equal,
-        n_inputs=N_INPUTS, width=WIDTH, layers=LAYERS,
+        xavier_std=1.0 / math.sqrt(WIDTH),
+        glorot_std=math.sqrt(2.0 / (2 * WIDTH)),
+        xavier_sample_std=xavier_std,
+        glorot_equals_xavier=glorot_equal,
+        n_inputs=N_INPUTS,
+        width=WIDTH,
+        layers=LAYERS,
     )

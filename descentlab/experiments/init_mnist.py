@@ -28,8 +28,15 @@ from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
 from ..optim import SGD
 from ..train import Callback, Trainer
-from ._common import (check_size, make_result, plot_style, prepare_out, save_figure, smooth,
-                      status)
+from ._common import (
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    smooth,
+    status,
+)
 from .optimizers_mnist import train_for
 
 NAME = "init_mnist"
@@ -85,7 +92,9 @@ class EpochRecorder(Callback):
         self.val_loss.append(float(logs["val_loss"]))
 
 
-def _plot(runs: dict[str, dict], iterations: int, window: int, out: Path, size: str) -> Path:
+def _plot(
+    runs: dict[str, dict], iterations: int, window: int, out: Path, size: str
+) -> Path:
     chance = math.log(10)
     with plot_style() as plt:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(1.6, 1))
@@ -93,27 +102,52 @@ def _plot(runs: dict[str, dict], iterations: int, window: int, out: Path, size: 
         for key, (_, lab) in INITS.items():
             r = runs[key]
             ax.plot(it, r["loss"], color=COLORS[key], lw=0.6, alpha=0.25)
-            ax.plot(it, r["smoothed"], color=COLORS[key], lw=2.0, zorder=3,
-                    label=f"{lab}: final {r['final_smoothed']:.3f}")
-            bx.plot([0] + r["epoch_steps"], [r["initial_test_acc"]] + r["test_acc_curve"],
-                    "-o", ms=3, color=COLORS[key], label=lab, zorder=3)
-        ax.axhline(chance, color="black", ls=":", lw=1.0, zorder=1,
-                   label="ln 10 = 2.303 (chance level)")
+            ax.plot(
+                it,
+                r["smoothed"],
+                color=COLORS[key],
+                lw=2.0,
+                zorder=3,
+                label=f"{lab}: final {r['final_smoothed']:.3f}",
+            )
+            bx.plot(
+                [0] + r["epoch_steps"],
+                [r["initial_test_acc"]] + r["test_acc_curve"],
+                "-o",
+                ms=3,
+                color=COLORS[key],
+                label=lab,
+                zorder=3,
+            )
+        ax.axhline(
+            chance,
+            color="black",
+            ls=":",
+            lw=1.0,
+            zorder=1,
+            label="ln 10 = 2.303 (chance level)",
+        )
         if iterations >= BOOK_ITERATION:
             ax.axvline(BOOK_ITERATION, color="0.4", ls="--", lw=0.8, zorder=1)
             book = " / ".join(f"{v:.2f}" for v in BOOK_LOSS.values())
             here = " / ".join(f"{runs[k]['loss_at_1900']:.2f}" for k in INITS)
-            ax.text(BOOK_ITERATION - 20, 1.4,
-                    "loss at iteration 1,900 (std 0.01 / Xavier / He)\n"
-                    f"book (full MNIST): {book}\nhere (smoothed): {here}",
-                    ha="right", va="bottom", fontsize=8.5,
-                    bbox={"fc": "white", "ec": "none", "alpha": 0.8})
+            ax.text(
+                BOOK_ITERATION - 20,
+                1.4,
+                "loss at iteration 1,900 (std 0.01 / Xavier / He)\n"
+                f"book (full MNIST): {book}\nhere (smoothed): {here}",
+                ha="right",
+                va="bottom",
+                fontsize=8.5,
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8},
+            )
         ax.set_xlim(0, iterations)
         ax.set_ylim(0, 2.6)
         ax.set_xlabel("iteration (mini-batch of 128)")
         ax.set_ylabel("training loss (cross-entropy)")
-        ax.set_title(f"Training loss, moving average over {window} iterations "
-                     "(raw loss faint)")
+        ax.set_title(
+            f"Training loss, moving average over {window} iterations (raw loss faint)"
+        )
         ax.legend(loc="lower left")
         bx.axhline(10, color="black", ls=":", lw=1.0, zorder=1, label="chance, 10 %")
         bx.set_ylim(0, 100)
@@ -122,12 +156,17 @@ def _plot(runs: dict[str, dict], iterations: int, window: int, out: Path, size: 
         bx.set_ylabel("test accuracy (%)")
         bx.set_title("Accuracy on 1,000 held-out digits, per epoch")
         bx.legend(loc="center right")
-        fig.suptitle("ReLU MLP 784-100×4-10, SGD lr 0.01, batch 128, "
-                     f"{N_TRAIN:,} training digits", fontsize=12)
+        fig.suptitle(
+            "ReLU MLP 784-100×4-10, SGD lr 0.01, batch 128, "
+            f"{N_TRAIN:,} training digits",
+            fontsize=12,
+        )
         return save_figure(fig, out, NAME, svg=size == "full")
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Train the MLP from each initialisation; write the figure and JSON.
 
     Result keys beyond the contract: ``iterations``, ``window``, ``final_smoothed``
@@ -147,18 +186,30 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         t1 = time.perf_counter()
         model = MLP(SIZES_MLP, activation="relu", init=init, seed=seed)
         opt = SGD(model.parameters(), lr=LR)
-        initial = Trainer(model, SoftmaxCrossEntropy(), opt, verbose=0).evaluate(*splits.test)
+        initial = Trainer(model, SoftmaxCrossEntropy(), opt, verbose=0).evaluate(
+            *splits.test
+        )
         recorder = EpochRecorder()
-        trainer = train_for(model, opt, splits.train, iterations, seed=seed,
-                            val=splits.test, callbacks=[recorder])
+        trainer = train_for(
+            model,
+            opt,
+            splits.train,
+            iterations,
+            seed=seed,
+            val=splits.test,
+            callbacks=[recorder],
+        )
         loss = np.asarray(trainer.history.step["loss"])
         sm = smooth(loss, window)
         runs[key] = {
-            "loss": loss, "smoothed": sm, "final_smoothed": float(sm[-1]),
+            "loss": loss,
+            "smoothed": sm,
+            "final_smoothed": float(sm[-1]),
             "initial_test_acc": 100 * initial["acc"],
             "epoch_steps": recorder.steps,
             "test_acc_curve": [100 * a for a in recorder.val_acc],
-            "test_acc": recorder.val_acc[-1], "test_loss": recorder.val_loss[-1],
+            "test_acc": recorder.val_acc[-1],
+            "test_loss": recorder.val_loss[-1],
             "seconds": time.perf_counter() - t1,
         }
         if iterations >= BOOK_ITERATION:
@@ -168,9 +219,12 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     table = []
     for key, (_, lab) in INITS.items():
         r = runs[key]
-        row = {"init": lab, "initial loss": float(r["loss"][0]),
-               f"final loss (mean of last {window})": r["final_smoothed"],
-               "test acc": r["test_acc"]}
+        row = {
+            "init": lab,
+            "initial loss": float(r["loss"][0]),
+            f"final loss (mean of last {window})": r["final_smoothed"],
+            "test acc": r["test_acc"],
+        }
         row[f"loss at it. {BOOK_ITERATION} (smoothed)"] = r.get("loss_at_1900")
         row[f"book, it. {BOOK_ITERATION}"] = BOOK_LOSS[key]
         table.append(row)
@@ -178,9 +232,20 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     if iterations >= BOOK_ITERATION:
         extra["loss_at_1900"] = {k: runs[k]["loss_at_1900"] for k in INITS}
     return make_result(
-        NAME, out, t0, [figure], table, size=size, seed=seed, iterations=iterations,
-        window=window, lr=LR, batch_size=BATCH, runs=runs,
+        NAME,
+        out,
+        t0,
+        [figure],
+        table,
+        size=size,
+        seed=seed,
+        iterations=iterations,
+        window=window,
+        lr=LR,
+        batch_size=BATCH,
+        runs=runs,
         final_smoothed={k: runs[k]["final_smoothed"] for k in INITS},
         test_acc={k: runs[k]["test_acc"] for k in INITS},
-        book_loss_at_1900=BOOK_LOSS, **extra,
+        book_loss_at_1900=BOOK_LOSS,
+        **extra,
     )

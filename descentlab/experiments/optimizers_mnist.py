@@ -35,8 +35,17 @@ from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
 from ..optim import make_optimizer
 from ..train import Callback, Trainer
-from ._common import (check_size, color, label, make_result, plot_style, prepare_out,
-                      save_figure, smooth, status)
+from ._common import (
+    check_size,
+    color,
+    label,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    smooth,
+    status,
+)
 
 NAME = "optimizers_mnist"
 TITLE = "Optimizers compared on MNIST (MLP 784-100×4-10)"
@@ -101,15 +110,29 @@ class StopAfter(Callback):
             self.trainer.stop_training = True
 
 
-def train_for(model, optimizer, train, steps: int, *, batch_size: int = BATCH,
-              seed: int = 0, val=None, callbacks=()) -> Trainer:
+def train_for(
+    model,
+    optimizer,
+    train,
+    steps: int,
+    *,
+    batch_size: int = BATCH,
+    seed: int = 0,
+    val=None,
+    callbacks=(),
+) -> Trainer:
     """Fit ``model`` with ``optimizer`` for exactly ``steps`` iterations; return the Trainer.
 
     ``val`` (x, y) is evaluated after every epoch (and after the last, partial one).
     """
-    trainer = Trainer(model, SoftmaxCrossEntropy(), optimizer,
-                      callbacks=[StopAfter(steps), *callbacks], verbose=0,
-                      on_interrupt="raise")
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        optimizer,
+        callbacks=[StopAfter(steps), *callbacks],
+        verbose=0,
+        on_interrupt="raise",
+    )
     epochs = math.ceil(steps / math.ceil(len(train[0]) / batch_size))
     trainer.fit(train, val=val, epochs=epochs, batch_size=batch_size, seed=seed)
     return trainer
@@ -117,21 +140,31 @@ def train_for(model, optimizer, train, steps: int, *, batch_size: int = BATCH,
 
 def _settings_text(name: str) -> str:
     kw = SETTINGS[name]
-    extra = "".join(f", {'μ' if k == 'momentum' else 'wd'}={v:g}"
-                    for k, v in kw.items() if k != "lr")
+    extra = "".join(
+        f", {'μ' if k == 'momentum' else 'wd'}={v:g}"
+        for k, v in kw.items()
+        if k != "lr"
+    )
     return f"lr={kw['lr']:g}{extra}"
 
 
-def _plot(runs: dict[str, dict], iterations: int, window: int, out: Path, size: str) -> Path:
+def _plot(
+    runs: dict[str, dict], iterations: int, window: int, out: Path, size: str
+) -> Path:
     with plot_style() as plt:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.2), width_ratios=(2.1, 1))
         it = np.arange(1, iterations + 1)
         for name in OPTIMIZERS:
             ax.plot(it, runs[name]["loss"], color=color(name), lw=0.6, alpha=0.18)
         for name in OPTIMIZERS:
-            ax.plot(it, runs[name]["smoothed"], color=color(name), lw=1.8,
-                    ls="--" if name == "adamw" else "-",  # AdamW lies on top of Adam
-                    label=f"{label(name)} ({_settings_text(name)})")
+            ax.plot(
+                it,
+                runs[name]["smoothed"],
+                color=color(name),
+                lw=1.8,
+                ls="--" if name == "adamw" else "-",  # AdamW lies on top of Adam
+                label=f"{label(name)} ({_settings_text(name)})",
+            )
         ax.set_yscale("log")
         ax.set_xlim(0, iterations)
         ax.set_xlabel("iteration (mini-batch of 128)")
@@ -142,19 +175,32 @@ def _plot(runs: dict[str, dict], iterations: int, window: int, out: Path, size: 
         accs = [100 * runs[n]["test_acc"] for n in order]
         bars = bx.barh([label(n) for n in order], accs, color=[color(n) for n in order])
         for b, a in zip(bars, accs):
-            bx.text(b.get_width() - 0.3, b.get_y() + b.get_height() / 2, f"{a:.1f}%",
-                    va="center", ha="right", color="white", fontsize=9, fontweight="bold")
+            bx.text(
+                b.get_width() - 0.3,
+                b.get_y() + b.get_height() / 2,
+                f"{a:.1f}%",
+                va="center",
+                ha="right",
+                color="white",
+                fontsize=9,
+                fontweight="bold",
+            )
         lo = max(0.0, 5 * math.floor((min(accs) - 8) / 5))
         bx.set_xlim(lo, 100)
         bx.set_xlabel("test accuracy (%), 1,000 held-out digits")
         bx.set_title(f"After {iterations} iterations")
         bx.grid(axis="y", visible=False)
-        fig.suptitle(f"MLP 784-100×4-10 (ReLU, He init), same initial weights, "
-                     f"{N_TRAIN:,} training digits, batch {BATCH}", fontsize=12)
+        fig.suptitle(
+            f"MLP 784-100×4-10 (ReLU, He init), same initial weights, "
+            f"{N_TRAIN:,} training digits, batch {BATCH}",
+            fontsize=12,
+        )
         return save_figure(fig, out, NAME, svg=size == "full")
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Train the MLP with each optimizer; write the figure and JSON into ``out``.
 
     Result keys beyond the contract: ``iterations``, ``window``, ``settings``
@@ -180,21 +226,41 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         train_ev = trainer.evaluate(*splits.train)
         test_ev = trainer.evaluate(*splits.test)
         sm = smooth(loss, window)
-        runs[name] = {"loss": loss, "smoothed": sm, "final_smoothed": float(sm[-1]),
-                      "train_loss": train_ev["loss"], "train_acc": train_ev["acc"],
-                      "test_loss": test_ev["loss"], "test_acc": test_ev["acc"],
-                      "seconds": time.perf_counter() - t1}
+        runs[name] = {
+            "loss": loss,
+            "smoothed": sm,
+            "final_smoothed": float(sm[-1]),
+            "train_loss": train_ev["loss"],
+            "train_acc": train_ev["acc"],
+            "test_loss": test_ev["loss"],
+            "test_acc": test_ev["acc"],
+            "seconds": time.perf_counter() - t1,
+        }
     figure = _plot(runs, iterations, window, out, size)
-    table = [{
-        "optimizer": label(n),
-        "settings": _settings_text(n),
-        f"smoothed loss (last {window} it.)": runs[n]["final_smoothed"],
-        "train loss (all 4,000)": runs[n]["train_loss"],
-        "train acc": runs[n]["train_acc"],
-        "test acc": runs[n]["test_acc"],
-        "seconds": runs[n]["seconds"],
-    } for n in OPTIMIZERS]
-    return make_result(NAME, out, t0, [figure], table, size=size, seed=seed,
-                       iterations=iterations, window=window, batch_size=BATCH,
-                       settings=SETTINGS, runs=runs,
-                       final_smoothed={n: runs[n]["final_smoothed"] for n in OPTIMIZERS})
+    table = [
+        {
+            "optimizer": label(n),
+            "settings": _settings_text(n),
+            f"smoothed loss (last {window} it.)": runs[n]["final_smoothed"],
+            "train loss (all 4,000)": runs[n]["train_loss"],
+            "train acc": runs[n]["train_acc"],
+            "test acc": runs[n]["test_acc"],
+            "seconds": runs[n]["seconds"],
+        }
+        for n in OPTIMIZERS
+    ]
+    return make_result(
+        NAME,
+        out,
+        t0,
+        [figure],
+        table,
+        size=size,
+        seed=seed,
+        iterations=iterations,
+        window=window,
+        batch_size=BATCH,
+        settings=SETTINGS,
+        runs=runs,
+        final_smoothed={n: runs[n]["final_smoothed"] for n in OPTIMIZERS},
+    )

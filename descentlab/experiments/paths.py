@@ -29,8 +29,15 @@ import numpy as np
 from ..functions import FUNCTIONS, LOCAL_MINIMUM_LOSS, Function1D, Function2D
 from ..nn.module import Parameter
 from ..optim import SGD, AdaGrad, Adam, RMSProp
-from ._common import (check_size, color, label, make_result, plot_style, prepare_out,
-                      save_figure)
+from ._common import (
+    check_size,
+    color,
+    label,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+)
 
 NAME = "paths"
 TITLE = "Optimizer paths on 2-D test functions"
@@ -73,18 +80,72 @@ MU = 0.9
 
 #: function -> (steps, {optimizer: lr}). The book's bowl uses the book's rates.
 SETTINGS: dict[str, tuple[int, dict[str, float]]] = {
-    "book_quadratic": (30, {"sgd": 0.95, "momentum": 0.1, "nesterov": 0.1,
-                            "adagrad": 1.5, "rmsprop": 0.1, "adam": 0.3}),
-    "rosenbrock": (1000, {"sgd": 2e-3, "momentum": 1e-3, "nesterov": 1e-3,
-                          "adagrad": 1.5, "rmsprop": 0.01, "adam": 0.1}),
-    "rastrigin": (300, {"sgd": 0.003, "momentum": 0.007, "nesterov": 0.005,
-                        "adagrad": 0.5, "rmsprop": 0.03, "adam": 0.1}),
-    "beale": (500, {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01,
-                    "adagrad": 1.0, "rmsprop": 0.1, "adam": 0.1}),
-    "himmelblau": (200, {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01,
-                         "adagrad": 0.5, "rmsprop": 0.03, "adam": 0.1}),
-    "saddle": (50, {"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01,
-                    "adagrad": 0.3, "rmsprop": 0.03, "adam": 0.05}),
+    "book_quadratic": (
+        30,
+        {
+            "sgd": 0.95,
+            "momentum": 0.1,
+            "nesterov": 0.1,
+            "adagrad": 1.5,
+            "rmsprop": 0.1,
+            "adam": 0.3,
+        },
+    ),
+    "rosenbrock": (
+        1000,
+        {
+            "sgd": 2e-3,
+            "momentum": 1e-3,
+            "nesterov": 1e-3,
+            "adagrad": 1.5,
+            "rmsprop": 0.01,
+            "adam": 0.1,
+        },
+    ),
+    "rastrigin": (
+        300,
+        {
+            "sgd": 0.003,
+            "momentum": 0.007,
+            "nesterov": 0.005,
+            "adagrad": 0.5,
+            "rmsprop": 0.03,
+            "adam": 0.1,
+        },
+    ),
+    "beale": (
+        500,
+        {
+            "sgd": 0.01,
+            "momentum": 0.01,
+            "nesterov": 0.01,
+            "adagrad": 1.0,
+            "rmsprop": 0.1,
+            "adam": 0.1,
+        },
+    ),
+    "himmelblau": (
+        200,
+        {
+            "sgd": 0.01,
+            "momentum": 0.01,
+            "nesterov": 0.01,
+            "adagrad": 0.5,
+            "rmsprop": 0.03,
+            "adam": 0.1,
+        },
+    ),
+    "saddle": (
+        50,
+        {
+            "sgd": 0.05,
+            "momentum": 0.01,
+            "nesterov": 0.01,
+            "adagrad": 0.3,
+            "rmsprop": 0.03,
+            "adam": 0.05,
+        },
+    ),
 }
 #: The 1-D double well: gradient descent vs Momentum vs Nesterov at one lr.
 ONE_D_LR = 0.05
@@ -109,8 +170,13 @@ def make_optimizer(name: str, params: list[Parameter], lr: float):
     raise ValueError(f"paths: unknown optimizer {name!r}; choose from {OPTIMIZERS}.")
 
 
-def optimize_path(fn: Function2D, name: str, lr: float, steps: int,
-                  start: tuple[float, float] | None = None) -> tuple[np.ndarray, bool]:
+def optimize_path(
+    fn: Function2D,
+    name: str,
+    lr: float,
+    steps: int,
+    start: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, bool]:
     """Run optimizer ``name`` on ``fn`` from ``start``; return (path, diverged).
 
     ``path`` has shape (k+1, 2): the start and every point reached.
@@ -130,8 +196,9 @@ def optimize_path(fn: Function2D, name: str, lr: float, steps: int,
     return np.array(path), False
 
 
-def descend_1d(loss: Function1D, name: str, lr: float,
-               steps: int) -> dict[str, np.ndarray]:
+def descend_1d(
+    loss: Function1D, name: str, lr: float, steps: int
+) -> dict[str, np.ndarray]:
     """Run ``name`` ("sgd", "momentum" or "nesterov") on the 1-D ``loss``.
 
     Returns ``x`` (positions, steps+1) and, for Nesterov, ``lookahead``. The
@@ -183,29 +250,63 @@ def _mark(ax, fn: Function2D, start) -> None:
     ax.plot(*start, "s", color="black", ms=7, zorder=5, label="start")
     if fn.minima:
         mx, my = zip(*fn.minima)
-        ax.plot(mx, my, "*", color="#F0E442", mec="black", ms=14, zorder=6,
-                label="global minimum" if len(fn.minima) == 1 else "global minima")
+        ax.plot(
+            mx,
+            my,
+            "*",
+            color="#F0E442",
+            mec="black",
+            ms=14,
+            zorder=6,
+            label="global minimum" if len(fn.minima) == 1 else "global minima",
+        )
     else:
-        ax.plot(0, 0, "X", color="white", mec="black", ms=10, zorder=6,
-                label="saddle point (no minimum)")
+        ax.plot(
+            0,
+            0,
+            "X",
+            color="white",
+            mec="black",
+            ms=10,
+            zorder=6,
+            label="saddle point (no minimum)",
+        )
 
 
-def _plot_function(fn: Function2D, runs: dict[str, dict], steps: int, out: Path,
-                   size: str) -> Path:
+def _plot_function(
+    fn: Function2D, runs: dict[str, dict], steps: int, out: Path, size: str
+) -> Path:
     x0, x1, y0, y1 = fn.box
     height = 3.6 * (y1 - y0) / (x1 - x0)  # each panel is about 3.6 inches wide
     with plot_style() as plt:
-        fig, axes = plt.subplots(2, 3, figsize=(12.6, 2 * (height + 0.8) + 1.0),
-                                 sharex=True, sharey=True)
+        fig, axes = plt.subplots(
+            2, 3, figsize=(12.6, 2 * (height + 0.8) + 1.0), sharex=True, sharey=True
+        )
         for ax, name in zip(axes.flat, OPTIMIZERS):
             run = runs[name]
             _contour(ax, fn, size == "full")
             path = run["path"]
             few = len(path) <= 60
-            ax.plot(path[:, 0], path[:, 1], "-o" if few else "-", color=color(name),
-                    ms=3.5, lw=1.4, zorder=4, label="optimizer path")
-            ax.plot(path[-1, 0], path[-1, 1], "o", color=color(name), mec="black",
-                    ms=8, zorder=5, label="end point")
+            ax.plot(
+                path[:, 0],
+                path[:, 1],
+                "-o" if few else "-",
+                color=color(name),
+                ms=3.5,
+                lw=1.4,
+                zorder=4,
+                label="optimizer path",
+            )
+            ax.plot(
+                path[-1, 0],
+                path[-1, 1],
+                "o",
+                color=color(name),
+                mec="black",
+                ms=8,
+                zorder=5,
+                label="end point",
+            )
             _mark(ax, fn, fn.start)
             if run["diverged"]:
                 end = f"diverged after {len(path) - 1} steps"
@@ -221,10 +322,14 @@ def _plot_function(fn: Function2D, runs: dict[str, dict], steps: int, out: Path,
         for ax in axes[:, 0]:
             ax.set_ylabel("y")
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels),
-                   fontsize=9)
-        fig.suptitle(f"{fn.title}:  {fn.formula}\n{steps} steps from "
-                     f"({fn.start[0]:g}, {fn.start[1]:g})", fontsize=12)
+        fig.legend(
+            handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9
+        )
+        fig.suptitle(
+            f"{fn.title}:  {fn.formula}\n{steps} steps from "
+            f"({fn.start[0]:g}, {fn.start[1]:g})",
+            fontsize=12,
+        )
         # PNG only: contour plots make SVG files of 5-20 MB
         return save_figure(fig, out, f"paths_{fn.name}")
 
@@ -233,37 +338,82 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
     with plot_style() as plt:
         fig, axes = plt.subplots(2, 2, figsize=(12, 8))
         xs = np.linspace(*loss.xlim, 600)
-        titles = {"sgd": "Gradient descent", "momentum": "Momentum (μ = 0.9)",
-                  "nesterov": "Nesterov (μ = 0.9)"}
+        titles = {
+            "sgd": "Gradient descent",
+            "momentum": "Momentum (μ = 0.9)",
+            "nesterov": "Nesterov (μ = 0.9)",
+        }
         ylo = float(loss.value(xs).min()) - 0.4
         yhi = float(loss.value(loss.start)) + 0.6
         for ax, name in zip(axes.flat, ("sgd", "momentum", "nesterov")):
             x = runs[name]["x"]
             ax.plot(xs, loss.value(xs), color="0.4", lw=1.4, zorder=1, label="f(x)")
-            ax.plot(x, loss.value(x), "-", color=color(name), lw=0.7, alpha=0.6,
-                    zorder=2)
-            sc = ax.scatter(x, loss.value(x), c=np.arange(len(x)), cmap="viridis", s=26,
-                            zorder=3, edgecolors="black", linewidths=0.3,
-                            label="step θ_t")
+            ax.plot(
+                x, loss.value(x), "-", color=color(name), lw=0.7, alpha=0.6, zorder=2
+            )
+            sc = ax.scatter(
+                x,
+                loss.value(x),
+                c=np.arange(len(x)),
+                cmap="viridis",
+                s=26,
+                zorder=3,
+                edgecolors="black",
+                linewidths=0.3,
+                label="step θ_t",
+            )
             if "lookahead" in runs[name]:
                 la = runs[name]["lookahead"]
-                ax.scatter(la[1:], loss.value(la[1:]), marker="D", s=22,
-                           facecolors="none", edgecolors=color(name), zorder=3,
-                           label="look-ahead θ_t + μ·v_t")
+                ax.scatter(
+                    la[1:],
+                    loss.value(la[1:]),
+                    marker="D",
+                    s=22,
+                    facecolors="none",
+                    edgecolors=color(name),
+                    zorder=3,
+                    label="look-ahead θ_t + μ·v_t",
+                )
                 for a, b in zip(x[1:], la[1:]):
-                    ax.plot([a, b], [loss.value(a), loss.value(b)], ":",
-                            color=color(name), lw=0.8, zorder=2)
-            ax.plot(loss.start, loss.value(loss.start), "s", color="black", ms=8,
-                    zorder=4, label="start")
-            ax.axvline(loss.local_min, color="#D55E00", ls="--", lw=0.9,
-                       label=f"local min x = {loss.local_min:g}")
-            ax.axvline(loss.global_min, color="#009E73", ls="--", lw=0.9,
-                       label=f"global min x = {loss.global_min:g}")
+                    ax.plot(
+                        [a, b],
+                        [loss.value(a), loss.value(b)],
+                        ":",
+                        color=color(name),
+                        lw=0.8,
+                        zorder=2,
+                    )
+            ax.plot(
+                loss.start,
+                loss.value(loss.start),
+                "s",
+                color="black",
+                ms=8,
+                zorder=4,
+                label="start",
+            )
+            ax.axvline(
+                loss.local_min,
+                color="#D55E00",
+                ls="--",
+                lw=0.9,
+                label=f"local min x = {loss.local_min:g}",
+            )
+            ax.axvline(
+                loss.global_min,
+                color="#009E73",
+                ls="--",
+                lw=0.9,
+                label=f"global min x = {loss.global_min:g}",
+            )
             top = loss.value(loss.local_max)
-            ax.annotate(f"barrier {top - loss.value(loss.local_min):.3f} high",
-                        xy=(loss.local_max, top),
-                        xytext=(loss.local_max + 0.3, top + 2.0),
-                        arrowprops={"arrowstyle": "->", "color": "0.3"}, fontsize=8)
+            ax.annotate(
+                f"barrier {top - loss.value(loss.local_min):.3f} high",
+                xy=(loss.local_max, top),
+                xytext=(loss.local_max + 0.3, top + 2.0),
+                arrowprops={"arrowstyle": "->", "color": "0.3"},
+                fontsize=8,
+            )
             ax.set_ylim(ylo, yhi)
             ax.set_xlim(*loss.xlim)
             ax.set_xlabel("x")
@@ -273,12 +423,18 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
             fig.colorbar(sc, ax=ax, label="step", shrink=0.8)
         ax = axes[1, 1]
         for name in ("sgd", "momentum", "nesterov"):
-            ax.plot(runs[name]["x"], "-o", ms=2.5, color=color(name),
-                    label=titles[name].split(" (")[0])
+            ax.plot(
+                runs[name]["x"],
+                "-o",
+                ms=2.5,
+                color=color(name),
+                label=titles[name].split(" (")[0],
+            )
         ax.axhline(loss.local_min, color="#D55E00", ls="--", lw=0.9, label="local min")
         ax.axhline(loss.local_max, color="0.5", ls=":", lw=0.9, label="barrier top")
-        ax.axhline(loss.global_min, color="#009E73", ls="--", lw=0.9,
-                   label="global min")
+        ax.axhline(
+            loss.global_min, color="#009E73", ls="--", lw=0.9, label="global min"
+        )
         ax.set_ylim(-4.8, 3.4)
         ax.set_xlabel("step")
         ax.set_ylabel("x")
@@ -290,8 +446,10 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
 
 # ----------------------------------------------------------------------- run
 
-def run(size: str = "quick", seed: int = 0,
-        out: str | Path | None = None) -> dict[str, Any]:
+
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Run all paths; write the figures and ``paths.json`` into ``out``; return results.
 
     Result keys beyond the contract: ``final_distance`` {function: {optimizer:
@@ -313,9 +471,13 @@ def run(size: str = "quick", seed: int = 0,
         for name in OPTIMIZERS:
             path, diverged = optimize_path(fn, name, rates[name], steps)
             end = path[-1]
-            runs[name] = {"path": path, "diverged": diverged, "lr": rates[name],
-                          "distance": None if diverged else fn.distance_to_minimum(end),
-                          "value": float(fn.value(*end))}
+            runs[name] = {
+                "path": path,
+                "diverged": diverged,
+                "lr": rates[name],
+                "distance": None if diverged else fn.distance_to_minimum(end),
+                "value": float(fn.value(*end)),
+            }
         figures.append(_plot_function(fn, runs, steps, out, size))
         final_distance[fname] = {n: r["distance"] for n, r in runs.items()}
         final_point[fname] = {n: r["path"][-1] for n, r in runs.items()}
@@ -324,9 +486,13 @@ def run(size: str = "quick", seed: int = 0,
             book_paths = {n: r["path"] for n, r in runs.items()}
         captions[figures[-1].name] = (
             f"{fn.title}, {fn.formula}; {steps} steps from ({fn.start[0]:g}, "
-            f"{fn.start[1]:g}), one panel per optimizer. {fn.note}")
-        quantity = "distance to nearest global minimum" if fn.minima else \
-            "final f (no minimum)"
+            f"{fn.start[1]:g}), one panel per optimizer. {fn.note}"
+        )
+        quantity = (
+            "distance to nearest global minimum"
+            if fn.minima
+            else "final f (no minimum)"
+        )
         row = {"function": fname, "quantity": quantity, "steps": steps}
         for n, r in runs.items():
             value = r["distance"] if fn.minima else r["value"]
@@ -334,26 +500,43 @@ def run(size: str = "quick", seed: int = 0,
         table.append(row)
 
     loss = LOCAL_MINIMUM_LOSS
-    one_d = {n: descend_1d(loss, n, ONE_D_LR, ONE_D_STEPS)
-             for n in ("sgd", "momentum", "nesterov")}
+    one_d = {
+        n: descend_1d(loss, n, ONE_D_LR, ONE_D_STEPS)
+        for n in ("sgd", "momentum", "nesterov")
+    }
     figures.append(_plot_1d(loss, one_d, out, size))
     captions[figures[-1].name] = (
         f"1-D loss {loss.formula}: gradient descent (lr {ONE_D_LR:g}) stops in the "
         "shallow local minimum at x = -1; Momentum and Nesterov (mu 0.9, same lr) roll "
-        "over the barrier to the global minimum at x = 2. Colour = step number.")
-    row = {"function": "1-D double well", "quantity": "distance to global minimum x=2",
-           "steps": ONE_D_STEPS}
-    row.update({label(n): abs(float(r["x"][-1]) - loss.global_min)
-                for n, r in one_d.items()})
+        "over the barrier to the global minimum at x = 2. Colour = step number."
+    )
+    row = {
+        "function": "1-D double well",
+        "quantity": "distance to global minimum x=2",
+        "steps": ONE_D_STEPS,
+    }
+    row.update(
+        {label(n): abs(float(r["x"][-1]) - loss.global_min) for n, r in one_d.items()}
+    )
     table.append(row)
     for r in table:  # the same columns in every row
         for n in OPTIMIZERS:
             r.setdefault(label(n), None)
 
     return make_result(
-        NAME, out, t0, figures, table, captions=captions, size=size, seed=seed,
-        final_distance=final_distance, final_point=final_point, lr=lrs,
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        captions=captions,
+        size=size,
+        seed=seed,
+        final_distance=final_distance,
+        final_point=final_point,
+        lr=lrs,
         book_paths=book_paths,
         one_d={n: {**r, "final": float(r["x"][-1])} for n, r in one_d.items()},
-        one_d_lr=ONE_D_LR, momentum=MU,
+        one_d_lr=ONE_D_LR,
+        momentum=MU,
     )

@@ -28,8 +28,15 @@ from ..models import MLP, param_groups
 from ..nn import SoftmaxCrossEntropy
 from ..optim import SGD
 from ..train import Callback, Trainer
-from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure, status)
+from ._common import (
+    SERIES_COLORS,
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    status,
+)
 
 NAME = "regularization"
 TITLE = "Overfitting, weight decay and dropout"
@@ -76,8 +83,10 @@ VARIANTS: dict[str, tuple[float, float]] = {
 #: Train/test accuracy the book's code reaches on this sample (GUIDE §7).
 BOOK = {"none": "1.00 / 0.80", "weight decay 0.1": "0.90 / 0.73"}
 #: Quick size evaluates every 10th epoch only; the training is the same.
-CONFIG = {"quick": {"epochs": 201, "eval_every": 10},
-          "full": {"epochs": 201, "eval_every": 1}}
+CONFIG = {
+    "quick": {"epochs": 201, "eval_every": 10},
+    "full": {"epochs": 201, "eval_every": 1},
+}
 
 
 class AccuracyMonitor(Callback):
@@ -101,26 +110,53 @@ class AccuracyMonitor(Callback):
         self.test_acc.append(self.trainer.evaluate(*self.test)["acc"])
 
 
-def train_variant(weight_decay: float, dropout: float, train, test, *, epochs: int,
-                  eval_every: int, seed: int = 0) -> dict[str, Any]:
+def train_variant(
+    weight_decay: float,
+    dropout: float,
+    train,
+    test,
+    *,
+    epochs: int,
+    eval_every: int,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train one variant; return ``epochs``, ``train_acc``, ``test_acc`` (eval mode)."""
-    model = MLP((784, *HIDDEN, 10), activation="relu", init="he", dropout=dropout,
-                seed=seed)
+    model = MLP(
+        (784, *HIDDEN, 10), activation="relu", init="he", dropout=dropout, seed=seed
+    )
     optimizer = SGD(param_groups(model, weight_decay), lr=LR)
     monitor = AccuracyMonitor(train, test, eval_every)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), optimizer, callbacks=[monitor],
-                      verbose=0, on_interrupt="raise")
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        optimizer,
+        callbacks=[monitor],
+        verbose=0,
+        on_interrupt="raise",
+    )
     trainer.fit(train, epochs=epochs, batch_size=BATCH, seed=seed)
-    return {"epochs": monitor.epochs, "train_acc": monitor.train_acc,
-            "test_acc": monitor.test_acc}
+    return {
+        "epochs": monitor.epochs,
+        "train_acc": monitor.train_acc,
+        "test_acc": monitor.test_acc,
+    }
 
 
 # ----------------------------------------------------------------------- plots
 
+
 def _colors() -> dict[str, str]:
-    return {name: SERIES_COLORS[i] for i, name in
-            enumerate(("none", "weight decay 0.1", "dropout 0.2",
-                       "weight decay 0.1 + dropout 0.2"))}
+    return {
+        name: SERIES_COLORS[i]
+        for i, name in enumerate(
+            (
+                "none",
+                "weight decay 0.1",
+                "dropout 0.2",
+                "weight decay 0.1 + dropout 0.2",
+            )
+        )
+    }
 
 
 def _plot_curves(runs: dict[str, dict], out: Path, size: str) -> Path:
@@ -129,20 +165,37 @@ def _plot_curves(runs: dict[str, dict], out: Path, size: str) -> Path:
         fig, axes = plt.subplots(2, 2, figsize=(11.5, 8), sharex=True, sharey=True)
         for ax, (name, r) in zip(axes.flat, runs.items()):
             c = colors[name]
-            ax.plot(r["epochs"], r["train_acc"], "-", color=c, label="train (300 digits)")
-            ax.plot(r["epochs"], r["test_acc"], "--", color=c, label="test (1,000 digits)")
-            ax.fill_between(r["epochs"], r["test_acc"], r["train_acc"], color=c,
-                            alpha=0.12, lw=0, label="gap")
-            ax.set_title(f"{name}: train {r['train_acc'][-1]:.2f}, test "
-                         f"{r['test_acc'][-1]:.2f}, gap {r['gap']:.2f}", fontsize=10)
+            ax.plot(
+                r["epochs"], r["train_acc"], "-", color=c, label="train (300 digits)"
+            )
+            ax.plot(
+                r["epochs"], r["test_acc"], "--", color=c, label="test (1,000 digits)"
+            )
+            ax.fill_between(
+                r["epochs"],
+                r["test_acc"],
+                r["train_acc"],
+                color=c,
+                alpha=0.12,
+                lw=0,
+                label="gap",
+            )
+            ax.set_title(
+                f"{name}: train {r['train_acc'][-1]:.2f}, test "
+                f"{r['test_acc'][-1]:.2f}, gap {r['gap']:.2f}",
+                fontsize=10,
+            )
             ax.set_ylim(0, 1.02)
             ax.legend(loc="lower right", fontsize=8)
         for ax in axes[-1]:
             ax.set_xlabel("epoch")
         for ax in axes[:, 0]:
             ax.set_ylabel("accuracy (eval mode)")
-        fig.suptitle("Train (solid) and test (dashed) accuracy, MLP 784-100×6-10, "
-                     f"SGD lr {LR:g}, batch {BATCH}", fontsize=12)
+        fig.suptitle(
+            "Train (solid) and test (dashed) accuracy, MLP 784-100×6-10, "
+            f"SGD lr {LR:g}, batch {BATCH}",
+            fontsize=12,
+        )
         return save_figure(fig, out, "regularization_curves", svg=size == "full")
 
 
@@ -150,8 +203,9 @@ def _plot_gap(runs: dict[str, dict], out: Path, size: str) -> Path:
     colors = _colors()
     names = list(runs)
     with plot_style() as plt:
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.5, 4.6),
-                                     gridspec_kw={"width_ratios": [1.3, 1]})
+        fig, (ax, bx) = plt.subplots(
+            1, 2, figsize=(12.5, 4.6), gridspec_kw={"width_ratios": [1.3, 1]}
+        )
         for name, r in runs.items():
             gap = np.asarray(r["train_acc"]) - np.asarray(r["test_acc"])
             ax.plot(r["epochs"], gap, color=colors[name], label=name)
@@ -166,26 +220,54 @@ def _plot_gap(runs: dict[str, dict], out: Path, size: str) -> Path:
         train = [runs[n]["train_acc"][-1] for n in names]
         test = [runs[n]["test_acc"][-1] for n in names]
         bx.bar(x - w / 2, train, w, color=[colors[n] for n in names])
-        bx.bar(x + w / 2, test, w, color=[colors[n] for n in names], alpha=0.45,
-               hatch="//", edgecolor="0.3")
+        bx.bar(
+            x + w / 2,
+            test,
+            w,
+            color=[colors[n] for n in names],
+            alpha=0.45,
+            hatch="//",
+            edgecolor="0.3",
+        )
         for i, n in enumerate(names):
-            bx.text(i, max(train[i], test[i]) + 0.02, f"gap {runs[n]['gap']:.2f}",
-                    ha="center", fontsize=8)
+            bx.text(
+                i,
+                max(train[i], test[i]) + 0.02,
+                f"gap {runs[n]['gap']:.2f}",
+                ha="center",
+                fontsize=8,
+            )
         bx.set_xticks(x, [n.replace(" + ", "\n+ ") for n in names], fontsize=8)
         bx.set_ylim(0, 1.12)
         bx.set_ylabel("final accuracy (eval mode)")
         bx.set_title("After the last epoch: train (solid) vs test (hatched)")
-        bx.legend(handles=[plt.Rectangle((0, 0), 1, 1, color="0.45", label="train"),
-                           plt.Rectangle((0, 0), 1, 1, facecolor="0.45", alpha=0.45,
-                                         hatch="//", edgecolor="0.3", label="test")],
-                  loc="upper right", fontsize=8)
+        bx.legend(
+            handles=[
+                plt.Rectangle((0, 0), 1, 1, color="0.45", label="train"),
+                plt.Rectangle(
+                    (0, 0),
+                    1,
+                    1,
+                    facecolor="0.45",
+                    alpha=0.45,
+                    hatch="//",
+                    edgecolor="0.3",
+                    label="test",
+                ),
+            ],
+            loc="upper right",
+            fontsize=8,
+        )
         bx.grid(axis="x", visible=False)
         return save_figure(fig, out, "regularization_gap", svg=size == "full")
 
 
 # ----------------------------------------------------------------------- run
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Train the four variants; write the figures and ``regularization.json``.
 
     Result keys beyond the contract: ``runs`` {variant: {"epochs", "train_acc",
@@ -200,23 +282,51 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     runs: dict[str, dict] = {}
     for name, (wd, p) in VARIANTS.items():
         status(name)
-        r = train_variant(wd, p, splits.train, splits.test, epochs=cfg["epochs"],
-                          eval_every=cfg["eval_every"], seed=seed)
+        r = train_variant(
+            wd,
+            p,
+            splits.train,
+            splits.test,
+            epochs=cfg["epochs"],
+            eval_every=cfg["eval_every"],
+            seed=seed,
+        )
         r.update(gap=r["train_acc"][-1] - r["test_acc"][-1], weight_decay=wd, dropout=p)
         runs[name] = r
     figures = [_plot_curves(runs, out, size), _plot_gap(runs, out, size)]
-    table = [{"variant": name, "weight decay λ": r["weight_decay"],
-              "dropout p": r["dropout"], "train acc": r["train_acc"][-1],
-              "test acc": r["test_acc"][-1], "gap (train − test)": r["gap"],
-              "book train / test": BOOK.get(name)} for name, r in runs.items()]
+    table = [
+        {
+            "variant": name,
+            "weight decay λ": r["weight_decay"],
+            "dropout p": r["dropout"],
+            "train acc": r["train_acc"][-1],
+            "test acc": r["test_acc"][-1],
+            "gap (train − test)": r["gap"],
+            "book train / test": BOOK.get(name),
+        }
+        for name, r in runs.items()
+    ]
     return make_result(
-        NAME, out, t0, figures, table, size=size, seed=seed, runs=runs,
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        size=size,
+        seed=seed,
+        runs=runs,
         final_train={n: r["train_acc"][-1] for n, r in runs.items()},
         final_test={n: r["test_acc"][-1] for n, r in runs.items()},
-        gap={n: r["gap"] for n, r in runs.items()}, epochs=cfg["epochs"],
-        n_train=N_TRAIN, n_test=N_TEST, lr=LR, batch_size=BATCH,
-        captions={"regularization_curves.png": "Train (solid) and test (dashed) "
-                  "accuracy per epoch for each regulariser; the shaded band is the gap.",
-                  "regularization_gap.png": "Left: train − test accuracy during "
-                  "training. Right: final train and test accuracy with the gap."},
+        gap={n: r["gap"] for n, r in runs.items()},
+        epochs=cfg["epochs"],
+        n_train=N_TRAIN,
+        n_test=N_TEST,
+        lr=LR,
+        batch_size=BATCH,
+        captions={
+            "regularization_curves.png": "Train (solid) and test (dashed) "
+            "accuracy per epoch for each regulariser; the shaded band is the gap.",
+            "regularization_gap.png": "Left: train − test accuracy during "
+            "training. Right: final train and test accuracy with the gap.",
+        },
     )

@@ -13,10 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from ..schedules import (Constant, CosineAnnealing, Exponential, OneCycle, Polynomial,
-                         Schedule, StepDecay, warmup_cosine)
-from ._common import (check_size, color, make_result, plot_style, prepare_out,
-                      save_figure, status)
+from ..schedules import (
+    Constant,
+    CosineAnnealing,
+    Exponential,
+    OneCycle,
+    Polynomial,
+    Schedule,
+    StepDecay,
+    warmup_cosine,
+)
+from ._common import (
+    check_size,
+    color,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+    status,
+)
 
 NAME = "schedules"
 TITLE = "Learning-rate schedules"
@@ -52,8 +67,9 @@ EPOCHS = 50
 MIN_LR = 0.001
 
 
-def make_schedules(base_lr: float = BASE_LR, epochs: int = EPOCHS,
-                   min_lr: float = MIN_LR) -> dict[str, Schedule]:
+def make_schedules(
+    base_lr: float = BASE_LR, epochs: int = EPOCHS, min_lr: float = MIN_LR
+) -> dict[str, Schedule]:
     """The compared schedules, keyed by their CLI names (counted in epochs)."""
     return {
         "constant": Constant(base_lr),
@@ -77,11 +93,14 @@ LABELS = {
 }
 
 
-def lr_curves(schedules: dict[str, Schedule],
-              epochs: int = EPOCHS) -> dict[str, np.ndarray]:
+def lr_curves(
+    schedules: dict[str, Schedule], epochs: int = EPOCHS
+) -> dict[str, np.ndarray]:
     """``{name: [lr_at(0), ..., lr_at(epochs - 1)]}``: the value used in each epoch."""
-    return {name: np.array([s.lr_at(e) for e in range(epochs)])
-            for name, s in schedules.items()}
+    return {
+        name: np.array([s.lr_at(e) for e in range(epochs)])
+        for name, s in schedules.items()
+    }
 
 
 def _plot_curves(curves: dict[str, np.ndarray], out: Path, size: str) -> Path:
@@ -89,9 +108,14 @@ def _plot_curves(curves: dict[str, np.ndarray], out: Path, size: str) -> Path:
         fig, axes = plt.subplots(1, 2, figsize=(14, 4.8))
         for ax, log in zip(axes, (False, True)):
             for i, (name, lr) in enumerate(curves.items()):
-                ax.plot(np.arange(len(lr)), lr, color=color(name, i),
-                        label=LABELS[name], ls=":" if name == "constant" else "-",
-                        drawstyle="steps-post" if name == "step" else "default")
+                ax.plot(
+                    np.arange(len(lr)),
+                    lr,
+                    color=color(name, i),
+                    label=LABELS[name],
+                    ls=":" if name == "constant" else "-",
+                    drawstyle="steps-post" if name == "step" else "default",
+                )
             ax.set_xlabel("epoch")
             ax.set_ylabel("learning rate" + (" (log scale)" if log else ""))
             if log:
@@ -100,21 +124,29 @@ def _plot_curves(curves: dict[str, np.ndarray], out: Path, size: str) -> Path:
                 ax.set_title("Same curves, log scale")
                 low = {n: lr[-1] for n, lr in curves.items() if 0 < lr[-1] < 1e-5}
                 for n, v in low.items():
-                    ax.annotate(f"{LABELS[n]} ends at {v:.1g}",
-                                xy=(len(curves[n]) - 1, 1e-5),
-                                xytext=(len(curves[n]) * 0.45, 2.5e-5), fontsize=8,
-                                arrowprops={"arrowstyle": "->", "color": "0.3"})
+                    ax.annotate(
+                        f"{LABELS[n]} ends at {v:.1g}",
+                        xy=(len(curves[n]) - 1, 1e-5),
+                        xytext=(len(curves[n]) * 0.45, 2.5e-5),
+                        fontsize=8,
+                        arrowprops={"arrowstyle": "->", "color": "0.3"},
+                    )
             else:
-                ax.set_title(f"Learning rate per epoch ({EPOCHS} epochs, "
-                             f"base {BASE_LR:g})")
+                ax.set_title(
+                    f"Learning rate per epoch ({EPOCHS} epochs, base {BASE_LR:g})"
+                )
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside right center", fontsize=9)
-        fig.suptitle("Learning-rate schedules (descentlab.schedules, closed form)",
-                     fontsize=12)
+        fig.suptitle(
+            "Learning-rate schedules (descentlab.schedules, closed form)", fontsize=12
+        )
         return save_figure(fig, out, "schedules_lr", svg=size == "full")
 
 
-TRAIN_SIZES = {"quick": {"n_train": 1000, "epochs": 10}, "full": {"n_train": 4000, "epochs": 50}}
+TRAIN_SIZES = {
+    "quick": {"n_train": 1000, "epochs": 10},
+    "full": {"n_train": 4000, "epochs": 50},
+}
 
 
 def _train_with_schedules(size: str, seed: int, out: Path) -> dict[str, Any]:
@@ -134,39 +166,65 @@ def _train_with_schedules(size: str, seed: int, out: Path) -> dict[str, Any]:
 
     cfg = TRAIN_SIZES[size]
     epochs = cfg["epochs"]
-    data = mnist_sample_splits(cfg["n_train"], n_val=0, n_test=1000, seed=seed, flatten=True)
+    data = mnist_sample_splits(
+        cfg["n_train"], n_val=0, n_test=1000, seed=seed, flatten=True
+    )
     results: dict[str, dict[str, Any]] = {}
     for name, schedule in make_schedules(BASE_LR, epochs, MIN_LR).items():
         status(f"training with the {name} schedule")
         model = MLP([784, 100, 100, 10], seed=seed)
         opt = SGD(model.parameters(), lr=BASE_LR, momentum=0.9)
-        trainer = Trainer(model, SoftmaxCrossEntropy(), opt,
-                          Scheduler(opt, schedule, interval="epoch"), verbose=0,
-                          on_interrupt="raise")
-        hist = trainer.fit(data.train, data.test, epochs=epochs, batch_size=100, seed=seed)
-        results[name] = {"train_loss": hist.epoch["loss"], "test_acc": hist.epoch["val_acc"],
-                         "lr_used": hist.epoch["lr"],
-                         "lr_expected": [schedule.lr_at(e) for e in range(epochs)]}
+        trainer = Trainer(
+            model,
+            SoftmaxCrossEntropy(),
+            opt,
+            Scheduler(opt, schedule, interval="epoch"),
+            verbose=0,
+            on_interrupt="raise",
+        )
+        hist = trainer.fit(
+            data.train, data.test, epochs=epochs, batch_size=100, seed=seed
+        )
+        results[name] = {
+            "train_loss": hist.epoch["loss"],
+            "test_acc": hist.epoch["val_acc"],
+            "lr_used": hist.epoch["lr"],
+            "lr_expected": [schedule.lr_at(e) for e in range(epochs)],
+        }
     with plot_style() as plt:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.8))
         for i, (name, r) in enumerate(results.items()):
             ep = np.arange(1, epochs + 1)
             ax1.plot(ep, r["train_loss"], color=color(name, i), label=name)
             ax2.plot(ep, r["test_acc"], color=color(name, i), label=name)
-        ax1.set(xlabel="epoch", ylabel="training loss (log scale)", yscale="log",
-                title=f"MLP 784-100-100-10, SGD momentum 0.9, {cfg['n_train']} digits")
-        ax2.set(xlabel="epoch", ylabel="test accuracy (1,000 held-out digits)",
-                title="Test accuracy per epoch")
+        ax1.set(
+            xlabel="epoch",
+            ylabel="training loss (log scale)",
+            yscale="log",
+            title=f"MLP 784-100-100-10, SGD momentum 0.9, {cfg['n_train']} digits",
+        )
+        ax2.set(
+            xlabel="epoch",
+            ylabel="test accuracy (1,000 held-out digits)",
+            title="Test accuracy per epoch",
+        )
         ax2.legend(fontsize=8, loc="lower right")
         fig_path = save_figure(fig, out, "schedules_training", svg=size == "full")
-    caption = (f"The same network trained for {epochs} epochs with each schedule "
-               "(rescaled to the run length, stepped once per epoch).")
-    return {"figures": [fig_path], "captions": {fig_path.name: caption},
-            "training": results, "train_epochs": epochs}
+    caption = (
+        f"The same network trained for {epochs} epochs with each schedule "
+        "(rescaled to the run length, stepped once per epoch)."
+    )
+    return {
+        "figures": [fig_path],
+        "captions": {fig_path.name: caption},
+        "training": results,
+        "train_epochs": epochs,
+    }
 
 
-def run(size: str = "quick", seed: int = 0,
-        out: str | Path | None = None) -> dict[str, Any]:
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Plot the schedules' lr curves and train the same small net with each.
 
     Result keys beyond the contract: ``curves`` {name: lr per epoch 0..49},
@@ -179,12 +237,23 @@ def run(size: str = "quick", seed: int = 0,
     schedules = make_schedules()
     curves = lr_curves(schedules)
     figures = [_plot_curves(curves, out, size)]
-    captions = {figures[0].name: (
-        f"Learning rate per epoch for each schedule over {EPOCHS} epochs from "
-        f"{BASE_LR:g}; linear scale (left) and log scale (right).")}
-    table = [{"schedule": name, "lr epoch 0": lr[0], "lr epoch 10": lr[10],
-              "lr epoch 25": lr[25], "lr epoch 49": lr[EPOCHS - 1],
-              "mean lr": float(lr[:EPOCHS].mean())} for name, lr in curves.items()]
+    captions = {
+        figures[0].name: (
+            f"Learning rate per epoch for each schedule over {EPOCHS} epochs from "
+            f"{BASE_LR:g}; linear scale (left) and log scale (right)."
+        )
+    }
+    table = [
+        {
+            "schedule": name,
+            "lr epoch 0": lr[0],
+            "lr epoch 10": lr[10],
+            "lr epoch 25": lr[25],
+            "lr epoch 49": lr[EPOCHS - 1],
+            "mean lr": float(lr[:EPOCHS].mean()),
+        }
+        for name, lr in curves.items()
+    ]
     trained = _train_with_schedules(size, seed, out)
     figures += trained["figures"]
     captions.update(trained["captions"])
@@ -192,7 +261,19 @@ def run(size: str = "quick", seed: int = 0,
         r = trained["training"][row["schedule"]]
         row["final train loss"] = r["train_loss"][-1]
         row["final test acc"] = r["test_acc"][-1]
-    return make_result(NAME, out, t0, figures, table, captions=captions, size=size,
-                       seed=seed, curves=curves, epochs=EPOCHS, base_lr=BASE_LR,
-                       min_lr=MIN_LR, training=trained["training"],
-                       train_epochs=trained["train_epochs"])
+    return make_result(
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        captions=captions,
+        size=size,
+        seed=seed,
+        curves=curves,
+        epochs=EPOCHS,
+        base_lr=BASE_LR,
+        min_lr=MIN_LR,
+        training=trained["training"],
+        train_epochs=trained["train_epochs"],
+    )

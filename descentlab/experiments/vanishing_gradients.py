@@ -38,8 +38,14 @@ from ..models import MLP
 from ..nn import Linear, Module, ReLU, Residual, Sequential, SoftmaxCrossEntropy
 from ..optim import SGD, clip_grad_norm
 from ..train import Trainer
-from ._common import (SERIES_COLORS, check_size, make_result, plot_style, prepare_out,
-                      save_figure)
+from ._common import (
+    SERIES_COLORS,
+    check_size,
+    make_result,
+    plot_style,
+    prepare_out,
+    save_figure,
+)
 
 NAME = "vanishing_gradients"
 TITLE = "Vanishing and exploding gradients in a 20-layer network; gradient clipping"
@@ -110,8 +116,13 @@ def residual_mlp(seed: int = 0, dtype=None) -> Sequential:
     branch_std = math.sqrt(2.0 / WIDTH) / math.sqrt(blocks)
     layers: list[Module] = [Linear(784, WIDTH, init="he", rng=rng, dtype=dtype), ReLU()]
     for _ in range(blocks):
-        layers.append(Residual(Sequential(
-            Linear(WIDTH, WIDTH, init=branch_std, rng=rng, dtype=dtype), ReLU())))
+        layers.append(
+            Residual(
+                Sequential(
+                    Linear(WIDTH, WIDTH, init=branch_std, rng=rng, dtype=dtype), ReLU()
+                )
+            )
+        )
     layers.append(Linear(WIDTH, 10, init="he", rng=rng, dtype=dtype))
     return Sequential(*layers)
 
@@ -130,17 +141,24 @@ def build(variant: str, seed: int = 0) -> Module:
         return residual_mlp(seed)
     if variant == "relu_large":
         return MLP(SIZES, activation="relu", init=EXPLODE_STD, seed=seed)
-    raise ValueError(f"vanishing_gradients: unknown variant {variant!r}; "
-                     f"choose from {list(VARIANTS)}.")
+    raise ValueError(
+        f"vanishing_gradients: unknown variant {variant!r}; "
+        f"choose from {list(VARIANTS)}."
+    )
 
 
 def _weights(model: Module) -> list:
     """The weight matrices of the Linear layers, input to output."""
-    return [p for name, p in model.named_parameters()
-            if name.endswith("weight") and p.data.ndim == 2]
+    return [
+        p
+        for name, p in model.named_parameters()
+        if name.endswith("weight") and p.data.ndim == 2
+    ]
 
 
-def layer_grad_norms(model: Module, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+def layer_grad_norms(
+    model: Module, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, float]:
     """One forward/backward of (x, y) through the loss (train mode).
 
     Returns (||∂L/∂W_l|| for every Linear weight, input to output; the loss).
@@ -150,7 +168,9 @@ def layer_grad_norms(model: Module, x: np.ndarray, y: np.ndarray) -> tuple[np.nd
     model.zero_grad()
     value = loss.forward(model.forward(B.asarray(x)), B.asarray(y))
     model.backward(loss.backward())
-    norms = np.array([float(np.linalg.norm(B.to_numpy(p.grad))) for p in _weights(model)])
+    norms = np.array(
+        [float(np.linalg.norm(B.to_numpy(p.grad))) for p in _weights(model)]
+    )
     return norms, float(value)
 
 
@@ -171,17 +191,25 @@ class ClipRecordingSGD(SGD):
         super().step()
 
 
-def train_exploding(train, *, max_norm: float, epochs: int, seed: int = 0) -> dict[str, Any]:
+def train_exploding(
+    train, *, max_norm: float, epochs: int, seed: int = 0
+) -> dict[str, Any]:
     """Train the std-0.17 ReLU net with SGD, clipping at ``max_norm`` (∞: none)."""
     model = build("relu_large", seed)
     opt = ClipRecordingSGD(model.parameters(), LR, max_norm)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, verbose=0, on_interrupt="raise")
+    trainer = Trainer(
+        model, SoftmaxCrossEntropy(), opt, verbose=0, on_interrupt="raise"
+    )
     with warnings.catch_warnings():  # the non-finite stop is expected and reported
         warnings.simplefilter("ignore", RuntimeWarning)
         hist = trainer.fit(train, epochs=epochs, batch_size=BATCH, seed=seed)
-    return {"loss": hist.step["loss"], "norms": opt.norms,
-            "stopped": hist.stopped, "nonfinite": hist.nonfinite,
-            "train_acc": trainer.evaluate(*train)["acc"] if hist.stopped is None else None}
+    return {
+        "loss": hist.step["loss"],
+        "norms": opt.norms,
+        "stopped": hist.stopped,
+        "nonfinite": hist.nonfinite,
+        "train_acc": trainer.evaluate(*train)["acc"] if hist.stopped is None else None,
+    }
 
 
 def check_clip(x: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
@@ -195,8 +223,12 @@ def check_clip(x: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
     params = model.parameters()
 
     def total() -> float:
-        return math.sqrt(sum(float(np.sum(B.to_numpy(p.grad).astype(np.float64) ** 2))
-                             for p in params))
+        return math.sqrt(
+            sum(
+                float(np.sum(B.to_numpy(p.grad).astype(np.float64) ** 2))
+                for p in params
+            )
+        )
 
     direct = total()
     returned = clip_grad_norm(params, MAX_NORM)
@@ -205,26 +237,42 @@ def check_clip(x: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
 
 # ----------------------------------------------------------------------- plots
 
-_STYLE = {"sigmoid": ("o", "-"), "tanh": ("s", "-"), "relu_he": ("^", "-"),
-          "relu_he_bn": ("v", "-"), "residual": ("D", "-"), "relu_large": ("x", "--")}
+_STYLE = {
+    "sigmoid": ("o", "-"),
+    "tanh": ("s", "-"),
+    "relu_he": ("^", "-"),
+    "relu_he_bn": ("v", "-"),
+    "residual": ("D", "-"),
+    "relu_large": ("x", "--"),
+}
 
 
-def _plot_layers(norms: dict[str, np.ndarray], batch: int, seeds: int, out: Path,
-                 size: str) -> Path:
+def _plot_layers(
+    norms: dict[str, np.ndarray], batch: int, seeds: int, out: Path, size: str
+) -> Path:
     layers = np.arange(1, DEPTH + 1)
     with plot_style() as plt:
         fig, ax = plt.subplots(figsize=(11, 5.6))
         for i, (key, lab) in enumerate(VARIANTS.items()):
             marker, ls = _STYLE[key]
-            ax.semilogy(layers, norms[key], ls, marker=marker, ms=5,
-                        color=SERIES_COLORS[i], label=lab)
+            ax.semilogy(
+                layers,
+                norms[key],
+                ls,
+                marker=marker,
+                ms=5,
+                color=SERIES_COLORS[i],
+                label=lab,
+            )
         ax.set_xticks(layers)
         ax.set_xlabel("layer index l (1 = next to the input, 20 = output layer)")
         ax.set_ylabel("||∂L/∂W_l||  (L2 norm, log scale)")
         avg = "" if seeds == 1 else f", geometric mean over {seeds} inits"
-        ax.set_title(f"Gradient norm of each layer's weights at initialisation, "
-                     f"20 Linear layers of width {WIDTH}\n(one backward pass of "
-                     f"{batch} MNIST digits through the cross-entropy loss{avg})")
+        ax.set_title(
+            f"Gradient norm of each layer's weights at initialisation, "
+            f"20 Linear layers of width {WIDTH}\n(one backward pass of "
+            f"{batch} MNIST digits through the cross-entropy loss{avg})"
+        )
         fig.legend(loc="outside right upper", fontsize=9)
         return save_figure(fig, out, "vanishing_layer_norms", svg=size == "full")
 
@@ -237,46 +285,86 @@ def _plot_clipping(runs: dict[str, dict], n_train: int, out: Path, size: str) ->
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8))
         for axis, key in ((ax, "loss"), (bx, "norms")):
             steps = np.arange(1, len(clipped[key]) + 1)
-            axis.loglog(steps, clipped[key], "-", color=c_clip, lw=1.3,
-                        label=f"clip_grad_norm, max_norm = {MAX_NORM:g}")
+            axis.loglog(
+                steps,
+                clipped[key],
+                "-",
+                color=c_clip,
+                lw=1.3,
+                label=f"clip_grad_norm, max_norm = {MAX_NORM:g}",
+            )
             values = np.asarray(plain[key], dtype=float)
             k = np.arange(1, len(values) + 1)
-            axis.loglog(k, np.where(np.isfinite(values), values, np.nan), "-o",
-                        color=c_plain, ms=5, label="no clipping")
+            axis.loglog(
+                k,
+                np.where(np.isfinite(values), values, np.nan),
+                "-o",
+                color=c_plain,
+                ms=5,
+                label="no clipping",
+            )
             axis.set_xlabel("optimizer step (log scale)")
         ax.set_ylim(top=top)
         losses = " → ".join(f"{v:.3g}" for v in plain["loss"])
         nf = plain["nonfinite"]
-        stop = (f"\nstep {nf['step']}: {nf['cause']} → the Trainer stops\n"
-                "(keeping the last finite weights)") if nf is not None else ""
-        ax.text(0.3, 0.97, f"no clipping, loss per step: {losses}{stop}",
-                transform=ax.transAxes, va="top", fontsize=8, color=c_plain)
+        stop = (
+            (
+                f"\nstep {nf['step']}: {nf['cause']} → the Trainer stops\n"
+                "(keeping the last finite weights)"
+            )
+            if nf is not None
+            else ""
+        )
+        ax.text(
+            0.3,
+            0.97,
+            f"no clipping, loss per step: {losses}{stop}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            color=c_plain,
+        )
         ax.set_ylabel("training loss (mini-batch, log scale)")
         ax.set_title(f"Training loss of the exploding net (ReLU, std {EXPLODE_STD:g})")
         ax.legend(loc="lower left", fontsize=8)
-        bx.axhline(MAX_NORM, color="0.3", ls=":", lw=1.2,
-                   label=f"max_norm: larger norms are scaled down to {MAX_NORM:g}")
+        bx.axhline(
+            MAX_NORM,
+            color="0.3",
+            ls=":",
+            lw=1.2,
+            label=f"max_norm: larger norms are scaled down to {MAX_NORM:g}",
+        )
         bad = [i + 1 for i, v in enumerate(plain["norms"]) if not math.isfinite(v)]
         if bad:
             last = len(plain["norms"]) - len(bad)
-            bx.annotate(f"step {bad[0]}: Σg² overflows float32 (norm = inf)",
-                        xy=(last, plain["norms"][last - 1]), xytext=(12, -4),
-                        textcoords="offset points", fontsize=8, color=c_plain)
+            bx.annotate(
+                f"step {bad[0]}: Σg² overflows float32 (norm = inf)",
+                xy=(last, plain["norms"][last - 1]),
+                xytext=(12, -4),
+                textcoords="offset points",
+                fontsize=8,
+                color=c_plain,
+            )
         bx.set_ylabel("total gradient norm before clipping (log scale)")
         bx.set_title("Gradient norm returned by clip_grad_norm")
         finite = [v for v in clipped["norms"] if math.isfinite(v)]
         if finite:  # room for the legend below the curves
             bx.set_ylim(bottom=min(finite) / 20)
         bx.legend(loc="lower left", fontsize=8)
-        fig.suptitle(f"Gradient clipping on a 20-layer ReLU net with too large an init: "
-                     f"SGD lr {LR:g}, batch {BATCH}, {n_train:,} MNIST digits",
-                     fontsize=12)
+        fig.suptitle(
+            f"Gradient clipping on a 20-layer ReLU net with too large an init: "
+            f"SGD lr {LR:g}, batch {BATCH}, {n_train:,} MNIST digits",
+            fontsize=12,
+        )
         return save_figure(fig, out, "vanishing_clipping", svg=size == "full")
 
 
 # ----------------------------------------------------------------------- run
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Measure per-layer gradient norms; train with/without clipping; write figures.
 
     Result keys beyond the contract: ``layer_norms`` {variant: 20 norms, input
@@ -293,7 +381,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     cfg = CONFIG[size]
     splits = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True)
     x, y = splits.train
-    xb, yb = x[:cfg["grad_batch"]], y[:cfg["grad_batch"]]
+    xb, yb = x[: cfg["grad_batch"]], y[: cfg["grad_batch"]]
 
     layer_norms, initial_loss = {}, {}
     for key in VARIANTS:
@@ -306,50 +394,95 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         initial_loss[key] = float(np.mean(losses))
 
     clip_check = check_clip(x[:BATCH], y[:BATCH], seed)
-    runs = {"no clipping": train_exploding(splits.train, max_norm=math.inf,
-                                           epochs=cfg["epochs"], seed=seed),
-            "clipped": train_exploding(splits.train, max_norm=MAX_NORM,
-                                       epochs=cfg["epochs"], seed=seed)}
-    figures = [_plot_layers(layer_norms, cfg["grad_batch"], cfg["grad_seeds"], out, size),
-               _plot_clipping(runs, cfg["n_train"], out, size)]
+    runs = {
+        "no clipping": train_exploding(
+            splits.train, max_norm=math.inf, epochs=cfg["epochs"], seed=seed
+        ),
+        "clipped": train_exploding(
+            splits.train, max_norm=MAX_NORM, epochs=cfg["epochs"], seed=seed
+        ),
+    }
+    figures = [
+        _plot_layers(layer_norms, cfg["grad_batch"], cfg["grad_seeds"], out, size),
+        _plot_clipping(runs, cfg["n_train"], out, size),
+    ]
 
     table = []
     for key, lab in VARIANTS.items():
         n = [float(v) for v in layer_norms[key]]
-        table.append({"network / run": lab, "‖∂L/∂W‖ layer 1": n[0],
-                      "layer 10": n[9], "layer 20": n[-1], "layer 1 / layer 20": n[0] / n[-1],
-                      "loss": initial_loss[key], "note": "at initialisation"})
+        table.append(
+            {
+                "network / run": lab,
+                "‖∂L/∂W‖ layer 1": n[0],
+                "layer 10": n[9],
+                "layer 20": n[-1],
+                "layer 1 / layer 20": n[0] / n[-1],
+                "loss": initial_loss[key],
+                "note": "at initialisation",
+            }
+        )
     for name, r in runs.items():
         if r["nonfinite"] is not None:
-            note = (f"stopped by the Trainer at step {r['nonfinite']['step']}: "
-                    f"{r['nonfinite']['cause']}")
+            note = (
+                f"stopped by the Trainer at step {r['nonfinite']['step']}: "
+                f"{r['nonfinite']['cause']}"
+            )
         else:
             note = f"{len(r['loss'])} steps, training accuracy {r['train_acc']:.3f}"
-        table.append({"network / run": f"exploding net, {name}",
-                      "‖∂L/∂W‖ layer 1": None, "layer 10": None, "layer 20": None,
-                      "layer 1 / layer 20": None, "loss": _last_loss(r["loss"]),
-                      "note": f"{note}; pre-clip norm {r['norms'][0]:.3g} at step 1, "
-                              f"{r['norms'][-1]:.3g} at the last step"})
-    table.append({"network / run": "clip_grad_norm on one batch", "‖∂L/∂W‖ layer 1": None,
-                  "layer 10": None, "layer 20": None, "layer 1 / layer 20": None,
-                  "loss": None,
-                  "note": f"total norm {clip_check['direct']:.6g}; returned "
-                          f"{clip_check['returned']:.6g}; after clipping "
-                          f"{clip_check['after']:.6g} (max_norm {MAX_NORM:g})"})
+        table.append(
+            {
+                "network / run": f"exploding net, {name}",
+                "‖∂L/∂W‖ layer 1": None,
+                "layer 10": None,
+                "layer 20": None,
+                "layer 1 / layer 20": None,
+                "loss": _last_loss(r["loss"]),
+                "note": f"{note}; pre-clip norm {r['norms'][0]:.3g} at step 1, "
+                f"{r['norms'][-1]:.3g} at the last step",
+            }
+        )
+    table.append(
+        {
+            "network / run": "clip_grad_norm on one batch",
+            "‖∂L/∂W‖ layer 1": None,
+            "layer 10": None,
+            "layer 20": None,
+            "layer 1 / layer 20": None,
+            "loss": None,
+            "note": f"total norm {clip_check['direct']:.6g}; returned "
+            f"{clip_check['returned']:.6g}; after clipping "
+            f"{clip_check['after']:.6g} (max_norm {MAX_NORM:g})",
+        }
+    )
     plain, clipped = runs["no clipping"], runs["clipped"]
     return make_result(
-        NAME, out, t0, figures, table, size=size, seed=seed,
-        layer_norms=layer_norms, initial_loss=initial_loss, clip_check=clip_check,
-        clipping=runs, final_loss_clipped=_last_loss(clipped["loss"]),
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        size=size,
+        seed=seed,
+        layer_norms=layer_norms,
+        initial_loss=initial_loss,
+        clip_check=clip_check,
+        clipping=runs,
+        final_loss_clipped=_last_loss(clipped["loss"]),
         final_loss_unclipped=_last_loss(plain["loss"]),
         unclipped_stopped_nonfinite=plain["stopped"] == "nonfinite",
-        max_norm=MAX_NORM, lr=LR, batch_size=BATCH, explode_std=EXPLODE_STD,
-        depth=DEPTH, width=WIDTH,
-        captions={"vanishing_layer_norms.png": "Per-layer weight-gradient norm at "
-                  "initialisation (log scale), one line per network.",
-                  "vanishing_clipping.png": "Training the exploding net without and "
-                  "with gradient clipping: loss per step (left) and the gradient norm "
-                  "before clipping (right)."},
+        max_norm=MAX_NORM,
+        lr=LR,
+        batch_size=BATCH,
+        explode_std=EXPLODE_STD,
+        depth=DEPTH,
+        width=WIDTH,
+        captions={
+            "vanishing_layer_norms.png": "Per-layer weight-gradient norm at "
+            "initialisation (log scale), one line per network.",
+            "vanishing_clipping.png": "Training the exploding net without and "
+            "with gradient clipping: loss per step (left) and the gradient norm "
+            "before clipping (right).",
+        },
     )
 
 

@@ -63,7 +63,7 @@ EXPLANATION = (
 
 SIZES = (4, 5, 4, 3)
 N_SAMPLES = 6
-NUDGED = ("2.weight", (2, 3))        # W2[j=2, i=3]: unit 3 of layer 1 -> unit 2 of layer 2
+NUDGED = ("2.weight", (2, 3))  # W2[j=2, i=3]: unit 3 of layer 1 -> unit 2 of layer 2
 FIG_NUDGE = 0.5
 H = 1e-6
 #: the weights of the finite-difference table (state-dict name, index)
@@ -75,8 +75,14 @@ CHECKED: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("4.bias", (2,)),
 )
 #: intermediate values shown: (module index whose output it is, label)
-STAGES = ((-1, "input x"), (0, "z1 (layer 1, pre-act.)"), (1, "a1 = σ(z1)"),
-          (2, "z2 (layer 2, pre-act.)"), (3, "a2 = σ(z2)"), (4, "logits z3"))
+STAGES = (
+    (-1, "input x"),
+    (0, "z1 (layer 1, pre-act.)"),
+    (1, "a1 = σ(z1)"),
+    (2, "z2 (layer 2, pre-act.)"),
+    (3, "a2 = σ(z2)"),
+    (4, "logits z3"),
+)
 
 
 def make_problem(seed: int) -> tuple[MLP, np.ndarray, np.ndarray]:
@@ -95,7 +101,9 @@ def forward_all(model: MLP, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         h = m.forward(h)
         outs.append(np.array(h, copy=True))
     loss = SoftmaxCrossEntropy()
-    per_sample = np.array([loss.forward(h[n:n + 1], y[n:n + 1]) for n in range(len(y))])
+    per_sample = np.array(
+        [loss.forward(h[n : n + 1], y[n : n + 1]) for n in range(len(y))]
+    )
     return {"outs": outs, "loss": loss.forward(h, y), "per_sample": per_sample}
 
 
@@ -112,8 +120,9 @@ def backprop_grads(model: MLP, x: np.ndarray, y: np.ndarray) -> dict[str, np.nda
     return {n: np.array(p.grad, copy=True) for n, p in model.named_parameters()}
 
 
-def loss_with_nudge(model: MLP, x, y, name: str, index: tuple[int, ...],
-                    delta: float) -> float:
+def loss_with_nudge(
+    model: MLP, x, y, name: str, index: tuple[int, ...], delta: float
+) -> float:
     """L with parameter ``name``[index] increased by ``delta`` (restored afterwards)."""
     p = _param(model, name)
     old = p.data[index]
@@ -133,8 +142,10 @@ def _wname(name: str, index: tuple[int, ...]) -> str:
 
 # ----------------------------------------------------------------------- plots
 
-def _plot_network(stages: list[np.ndarray], dloss: np.ndarray, out: Path, size: str,
-                  dl_mean: float) -> Path:
+
+def _plot_network(
+    stages: list[np.ndarray], dloss: np.ndarray, out: Path, size: str, dl_mean: float
+) -> Path:
     from matplotlib.colors import LogNorm  # noqa: PLC0415
 
     j, i = NUDGED[1]
@@ -146,39 +157,64 @@ def _plot_network(stages: list[np.ndarray], dloss: np.ndarray, out: Path, size: 
         grid = fig.add_gridspec(2, len(stages) + 1, height_ratios=(1.25, 1))
         ax = fig.add_subplot(grid[0, :])
         # network diagram: one column per layer (post-activation values + logits)
-        cols = [(stages[0], "input x"), (stages[2], "layer 1  a1"),
-                (stages[4], "layer 2  a2"), (stages[5], "logits z3"),
-                (dloss[:, None], "loss (per sample)")]
+        cols = [
+            (stages[0], "input x"),
+            (stages[2], "layer 1  a1"),
+            (stages[4], "layer 2  a2"),
+            (stages[5], "logits z3"),
+            (dloss[:, None], "loss (per sample)"),
+        ]
         xs = np.arange(len(cols)) * 2.0
-        ys = [np.linspace(-(d.shape[1] - 1) / 2, (d.shape[1] - 1) / 2, d.shape[1])[::-1]
-              for d, _ in cols]
+        ys = [
+            np.linspace(-(d.shape[1] - 1) / 2, (d.shape[1] - 1) / 2, d.shape[1])[::-1]
+            for d, _ in cols
+        ]
         for c in range(len(cols) - 1):
             for a, ya in enumerate(ys[c]):
                 for b, yb in enumerate(ys[c + 1]):
                     hot = c == 1 and a == i and b == j
-                    ax.plot([xs[c], xs[c + 1]], [ya, yb], color="#D55E00" if hot else "0.8",
-                            lw=3.2 if hot else 0.6, zorder=3 if hot else 1)
-        ax.annotate(f"nudged weight W2[{j}, {i}] += {FIG_NUDGE:g}",
-                    xy=((xs[1] + xs[2]) / 2, (ys[1][i] + ys[2][j]) / 2),
-                    xytext=((xs[1] + xs[2]) / 2 + 0.2, -2.9), color="#D55E00",
-                    fontsize=10, ha="center",
-                    arrowprops={"arrowstyle": "->", "color": "#D55E00"})
+                    ax.plot(
+                        [xs[c], xs[c + 1]],
+                        [ya, yb],
+                        color="#D55E00" if hot else "0.8",
+                        lw=3.2 if hot else 0.6,
+                        zorder=3 if hot else 1,
+                    )
+        ax.annotate(
+            f"nudged weight W2[{j}, {i}] += {FIG_NUDGE:g}",
+            xy=((xs[1] + xs[2]) / 2, (ys[1][i] + ys[2][j]) / 2),
+            xytext=((xs[1] + xs[2]) / 2 + 0.2, -2.9),
+            color="#D55E00",
+            fontsize=10,
+            ha="center",
+            arrowprops={"arrowstyle": "->", "color": "#D55E00"},
+        )
         for c, (d, title) in enumerate(cols):
             mean = d.mean(axis=0)
             for u, yu in enumerate(ys[c]):
                 fc = "white" if mean[u] == 0 else cmap(norm(max(mean[u], norm.vmin)))
                 ax.scatter(xs[c], yu, s=900, color=fc, edgecolors="black", zorder=4)
                 if d.shape[1] > 1:
-                    ax.text(xs[c], yu, str(u), ha="center", va="center", fontsize=8,
-                            color="0.3" if mean[u] == 0 else "white", zorder=5)
+                    ax.text(
+                        xs[c],
+                        yu,
+                        str(u),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="0.3" if mean[u] == 0 else "white",
+                        zorder=5,
+                    )
                 txt = "—" if mean[u] == 0 else f"{mean[u]:.1e}"
                 ax.text(xs[c] + 0.28, yu, txt, fontsize=8, va="center", zorder=5)
             ax.text(xs[c], 3.0, title, ha="center", fontsize=10, fontweight="bold")
         ax.set_xlim(-0.6, xs[-1] + 1.2)
         ax.set_ylim(-3.3, 3.4)
         ax.axis("off")
-        ax.set_title("Mean |Δ| over 6 samples per unit after the nudge (— = exactly "
-                     f"unchanged); mean loss changes by {dl_mean:+.3e}")
+        ax.set_title(
+            "Mean |Δ| over 6 samples per unit after the nudge (— = exactly "
+            f"unchanged); mean loss changes by {dl_mean:+.3e}"
+        )
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=ax, label="|Δ value| (log scale)", shrink=0.8, pad=0.01)
         # heatmaps: |Δ| per sample and unit for every intermediate value
@@ -191,7 +227,9 @@ def _plot_network(stages: list[np.ndarray], dloss: np.ndarray, out: Path, size: 
             hx.set_facecolor("white")
             for (n, u), v in np.ndenumerate(d):
                 if v == 0:
-                    hx.text(u, n, "0", ha="center", va="center", fontsize=7.5, color="0.4")
+                    hx.text(
+                        u, n, "0", ha="center", va="center", fontsize=7.5, color="0.4"
+                    )
             hx.set_xticks(range(d.shape[1]) if d.shape[1] > 1 else [])
             hx.set_yticks(range(d.shape[0]))
             hx.grid(False)
@@ -200,37 +238,53 @@ def _plot_network(stages: list[np.ndarray], dloss: np.ndarray, out: Path, size: 
                 hx.set_ylabel("sample")
             hx.set_title(title, fontsize=9)
             if title.startswith("z2") or title.startswith("a2"):
-                hx.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, d.shape[0], fill=False,
-                                           ec="#D55E00", lw=2))
-        fig.suptitle("MLP 4-5-4-3 (sigmoid), float64: nudge one weight and recompute. "
-                     "Heatmaps: |Δ| per sample and unit, same colour scale (0 = bit-for-bit "
-                     "unchanged)",
-                     fontsize=12)
+                hx.add_patch(
+                    plt.Rectangle(
+                        (j - 0.5, -0.5), 1, d.shape[0], fill=False, ec="#D55E00", lw=2
+                    )
+                )
+        fig.suptitle(
+            "MLP 4-5-4-3 (sigmoid), float64: nudge one weight and recompute. "
+            "Heatmaps: |Δ| per sample and unit, same colour scale (0 = bit-for-bit "
+            "unchanged)",
+            fontsize=12,
+        )
         return save_figure(fig, out, "weight_sensitivity_nudge", svg=size == "full")
 
 
 def _plot_tangents(curves: list[dict], out: Path, size: str) -> Path:
     with plot_style() as plt:
-        fig, axes = plt.subplots(1, len(curves), figsize=(3.1 * len(curves), 3.9),
-                                 sharex=True)
+        fig, axes = plt.subplots(
+            1, len(curves), figsize=(3.1 * len(curves), 3.9), sharex=True
+        )
         for ax, c in zip(axes, curves):
             ax.plot(c["delta"], c["dL"], color="#0072B2", label="ΔL = L(w+Δw) − L(w)")
-            ax.plot(c["delta"], c["grad"] * c["delta"], "--", color="#D55E00",
-                    label="∂L/∂w · Δw (backprop)")
+            ax.plot(
+                c["delta"],
+                c["grad"] * c["delta"],
+                "--",
+                color="#D55E00",
+                label="∂L/∂w · Δw (backprop)",
+            )
             ax.axhline(0, color="0.6", lw=0.6)
             ax.axvline(0, color="0.6", lw=0.6)
             ax.set_title(f"{c['label']}\n∂L/∂w = {c['grad']:.4f}", fontsize=10)
             ax.set_xlabel("nudge Δw")
         axes[0].set_ylabel("change of the mean loss ΔL")
         axes[0].legend(fontsize=8, loc="upper left")
-        fig.suptitle("Loss change vs nudge size: the backprop gradient is the slope at "
-                     "Δw = 0", fontsize=12)
+        fig.suptitle(
+            "Loss change vs nudge size: the backprop gradient is the slope at Δw = 0",
+            fontsize=12,
+        )
         return save_figure(fig, out, "weight_sensitivity_tangents", svg=size == "full")
 
 
 # ----------------------------------------------------------------------- run
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+
+def run(
+    size: str = "quick", seed: int = 0, out: str | Path | None = None
+) -> dict[str, Any]:
     """Nudge, compare, plot; write figures and JSON into ``out``.
 
     Result keys beyond the contract: ``nudged`` (name, index, nudge), ``delta``
@@ -254,9 +308,13 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     after_vals = [x] + after["outs"]
     stages = [np.abs(after_vals[k + 1] - before_vals[k + 1]) for k, _ in STAGES]
     dloss = np.abs(after["per_sample"] - base["per_sample"])
-    unchanged_before = all(np.array_equal(after_vals[k], before_vals[k]) for k in (0, 1, 2))
-    changed = {lab: np.flatnonzero(d.max(axis=0) > 0).tolist()
-               for d, (_, lab) in zip(stages, STAGES)}
+    unchanged_before = all(
+        np.array_equal(after_vals[k], before_vals[k]) for k in (0, 1, 2)
+    )
+    changed = {
+        lab: np.flatnonzero(d.max(axis=0) > 0).tolist()
+        for d, (_, lab) in zip(stages, STAGES)
+    }
 
     grads = backprop_grads(model, x, y)
     l0 = SoftmaxCrossEntropy().forward(model.forward(x), y)
@@ -271,23 +329,55 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         rel = abs(fd - pred) / abs(pred)
         rel_c = abs(central - pred) / abs(pred)
         value = float(_param(model, name).data[index])
-        checks.append({"name": name, "index": list(index), "value": value, "grad": g,
-                       "fd_change": fd, "predicted": pred, "rel_error": rel,
-                       "rel_error_central": rel_c})
-        table.append({"weight": _wname(name, index), "value": value, "∂L/∂w (backprop)": g,
-                      "ΔL = L(w+h) − L(w)": fd, "∂L/∂w · h": pred,
-                      "relative error": rel, "rel. error (central diff.)": rel_c})
+        checks.append(
+            {
+                "name": name,
+                "index": list(index),
+                "value": value,
+                "grad": g,
+                "fd_change": fd,
+                "predicted": pred,
+                "rel_error": rel,
+                "rel_error_central": rel_c,
+            }
+        )
+        table.append(
+            {
+                "weight": _wname(name, index),
+                "value": value,
+                "∂L/∂w (backprop)": g,
+                "ΔL = L(w+h) − L(w)": fd,
+                "∂L/∂w · h": pred,
+                "relative error": rel,
+                "rel. error (central diff.)": rel_c,
+            }
+        )
         dl = np.array([loss_with_nudge(model, x, y, name, index, d) - l0 for d in span])
-        curves.append({"label": _wname(name, index), "delta": span, "dL": dl, "grad": g})
-    figures = [_plot_network(stages, dloss, out, size, after["loss"] - base["loss"]),
-               _plot_tangents(curves, out, size)]
+        curves.append(
+            {"label": _wname(name, index), "delta": span, "dL": dl, "grad": g}
+        )
+    figures = [
+        _plot_network(stages, dloss, out, size, after["loss"] - base["loss"]),
+        _plot_tangents(curves, out, size),
+    ]
     return make_result(
-        NAME, out, t0, figures, table, size=size, seed=seed, h=H,
+        NAME,
+        out,
+        t0,
+        figures,
+        table,
+        size=size,
+        seed=seed,
+        h=H,
         nudged={"name": NUDGED[0], "index": list(NUDGED[1]), "nudge": FIG_NUDGE},
-        delta={lab: d for d, (_, lab) in zip(stages, STAGES)}, delta_loss_per_sample=dloss,
+        delta={lab: d for d, (_, lab) in zip(stages, STAGES)},
+        delta_loss_per_sample=dloss,
         unchanged_before=unchanged_before,
         changed_units_z2=changed["z2 (layer 2, pre-act.)"],
-        changed_units_a2=changed["a2 = σ(z2)"], changed_units_logits=changed["logits z3"],
-        loss_before=base["loss"], loss_change=after["loss"] - base["loss"],
-        checks=checks, max_rel_error=max(c["rel_error"] for c in checks),
+        changed_units_a2=changed["a2 = σ(z2)"],
+        changed_units_logits=changed["logits z3"],
+        loss_before=base["loss"],
+        loss_change=after["loss"] - base["loss"],
+        checks=checks,
+        max_rel_error=max(c["rel_error"] for c in checks),
     )

@@ -44,8 +44,13 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        check_scalar(negative_slope, "negative_slope", numbers.Real, min_val=0.0,
-                     owner="LeakyReLU")
+        check_scalar(
+            negative_slope,
+            "negative_slope",
+            numbers.Real,
+            min_val=0.0,
+            owner="LeakyReLU",
+        )
         self.negative_slope = float(negative_slope)
 
     def extra_repr(self) -> str:
@@ -105,5 +110,10 @@ class Flatten(Module):
         return dout.reshape(self._need_cache())
 
 
-ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-               "identity": Identity}
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "identity": Identity,
+}

@@ -37,37 +37,70 @@ class Conv2d(Module):
 
     input_grad = True
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
-                 padding=0, bias: bool = True, init: str | float = "he", *, rng=None,
-                 dtype=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        bias: bool = True,
+        init: str | float = "he",
+        *,
+        rng=None,
+        dtype=None,
+    ):
         super().__init__()
-        check_scalar(in_channels, "in_channels", numbers.Integral, min_val=1, owner="Conv2d")
-        check_scalar(out_channels, "out_channels", numbers.Integral, min_val=1, owner="Conv2d")
+        check_scalar(
+            in_channels, "in_channels", numbers.Integral, min_val=1, owner="Conv2d"
+        )
+        check_scalar(
+            out_channels, "out_channels", numbers.Integral, min_val=1, owner="Conv2d"
+        )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = check_positive_int_pair(kernel_size, "kernel_size", owner="Conv2d")
+        self.kernel_size = check_positive_int_pair(
+            kernel_size, "kernel_size", owner="Conv2d"
+        )
         self.stride = check_positive_int_pair(stride, "stride", owner="Conv2d")
-        self.padding = check_positive_int_pair(padding, "padding", owner="Conv2d", min_val=0)
+        self.padding = check_positive_int_pair(
+            padding, "padding", owner="Conv2d", min_val=0
+        )
         kh, kw = self.kernel_size
-        self.weight = Parameter(init_weight(init, (self.out_channels, self.in_channels, kh, kw),
-                                            rng=as_rng(rng), dtype=dtype, owner="Conv2d"))
+        self.weight = Parameter(
+            init_weight(
+                init,
+                (self.out_channels, self.in_channels, kh, kw),
+                rng=as_rng(rng),
+                dtype=dtype,
+                owner="Conv2d",
+            )
+        )
         if bias:
-            self.bias = Parameter(B.xp().zeros(self.out_channels, dtype=self.weight.dtype))
+            self.bias = Parameter(
+                B.xp().zeros(self.out_channels, dtype=self.weight.dtype)
+            )
         else:
             self.bias = None
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         """(OH, OW) for an input of size (h, w); ValueError if the kernel does not fit."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        return (output_size(h, kh, ph, sh, owner="Conv2d", dim="height"),
-                output_size(w, kw, pw, sw, owner="Conv2d", dim="width"))
+        return (
+            output_size(h, kh, ph, sh, owner="Conv2d", dim="height"),
+            output_size(w, kw, pw, sw, owner="Conv2d", dim="width"),
+        )
 
     def forward(self, x):
         check_array(x, "x", owner="Conv2d.forward", floating=True)
-        check_shape(x.shape, (None, self.in_channels, None, None), "x", owner="Conv2d.forward")
+        check_shape(
+            x.shape, (None, self.in_channels, None, None), "x", owner="Conv2d.forward"
+        )
         n, _, h, w = x.shape
         oh, ow = self.output_shape(h, w)
         kh, kw = self.kernel_size
@@ -92,4 +125,4 @@ class Conv2d(Module):
         dcol = self.weight.data.reshape(self.out_channels, -1).T @ dmat
         dx = col2im(dcol, padded_shape, kh, kw, self.stride)
         ph, pw = self.padding
-        return dx[:, :, ph:dx.shape[2] - ph, pw:dx.shape[3] - pw]
+        return dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]

@@ -24,8 +24,15 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, rng=None):
         super().__init__()
-        check_scalar(p, "p", numbers.Real, min_val=0.0, max_val=1.0,
-                     include_boundaries="left", owner="Dropout")
+        check_scalar(
+            p,
+            "p",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="left",
+            owner="Dropout",
+        )
         self.p = float(p)
         self.rng = as_rng(rng)
 
@@ -38,7 +45,9 @@ class Dropout(Module):
             self._cache = 1
             return x
         keep = self.rng.random(x.shape) >= self.p
-        mask = B.get_array_module(x).asarray(keep, dtype=x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
+        mask = B.get_array_module(x).asarray(keep, dtype=x.dtype) * x.dtype.type(
+            1.0 / (1.0 - self.p)
+        )
         self._cache = mask
         return x * mask
 

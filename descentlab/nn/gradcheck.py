@@ -22,8 +22,12 @@ def _rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
 
 
-def numerical_grad(f: Callable[[], float], arr: np.ndarray, h: float = 1e-6,
-                   indices: np.ndarray | None = None) -> np.ndarray:
+def numerical_grad(
+    f: Callable[[], float],
+    arr: np.ndarray,
+    h: float = 1e-6,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
     """Central-difference gradient of scalar f() w.r.t. ``arr`` (perturbed in place)."""
     grad = np.zeros_like(arr, dtype=np.float64)
     flat, gflat = arr.reshape(-1), grad.reshape(-1)
@@ -38,9 +42,15 @@ def numerical_grad(f: Callable[[], float], arr: np.ndarray, h: float = 1e-6,
     return grad
 
 
-def gradcheck(module: Module, x: Any, *, h: float = 1e-6, seed: int = 0,
-              max_checks: int | None = None, before_forward: Callable[[], None] | None = None
-              ) -> dict[str, float]:
+def gradcheck(
+    module: Module,
+    x: Any,
+    *,
+    h: float = 1e-6,
+    seed: int = 0,
+    max_checks: int | None = None,
+    before_forward: Callable[[], None] | None = None,
+) -> dict[str, float]:
     """Check ``module.backward`` against central differences in float64.
 
     The module is cast to float64 in place. ``before_forward`` runs before every

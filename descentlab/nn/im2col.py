@@ -17,7 +17,9 @@ import numpy as np
 from .. import backend as B
 
 
-def output_size(n: int, k: int, p: int, s: int, *, owner: str = "conv", dim: str = "size") -> int:
+def output_size(
+    n: int, k: int, p: int, s: int, *, owner: str = "conv", dim: str = "size"
+) -> int:
     """M = floor((n + 2p - k) / s) + 1, or a ValueError naming the layer and sizes."""
     m = (n + 2 * p - k) // s + 1
     if n + 2 * p < k or m < 1:
@@ -75,11 +77,15 @@ def fold(dwin, hw: tuple[int, int], s: tuple[int, int]):
     out = xp_.zeros((n, c, h, w), dtype=dwin.dtype)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += dwin[:, :, :, :, i, j]
+            out[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += dwin[
+                :, :, :, :, i, j
+            ]
     return out
 
 
-def col2im(col, shape_nchw: tuple[int, int, int, int], kh: int, kw: int, s: tuple[int, int]):
+def col2im(
+    col, shape_nchw: tuple[int, int, int, int], kh: int, kw: int, s: tuple[int, int]
+):
     """Adjoint of ``im2col``: (N, C*kh*kw, OH*OW) onto a padded image (N, C, H, W)."""
     n, c, h, w = shape_nchw
     oh, ow = (h - kh) // s[0] + 1, (w - kw) // s[1] + 1

@@ -27,8 +27,15 @@ from .._validation import check_option, check_scalar
 from ..errors import InvalidParameterError
 
 INIT_NAMES = (
-    "he", "he_normal", "he_uniform", "xavier", "xavier_normal", "xavier_uniform",
-    "lecun", "lecun_normal", "sigmoid_xavier",
+    "he",
+    "he_normal",
+    "he_uniform",
+    "xavier",
+    "xavier_normal",
+    "xavier_uniform",
+    "lecun",
+    "lecun_normal",
+    "sigmoid_xavier",
 )
 
 
@@ -41,9 +48,12 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """Recommended gain for an activation (torch's values)."""
-    check_option(nonlinearity, "nonlinearity",
-                 ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu"),
-                 owner="calculate_gain")
+    check_option(
+        nonlinearity,
+        "nonlinearity",
+        ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu"),
+        owner="calculate_gain",
+    )
     if nonlinearity == "tanh":
         return 5.0 / 3.0
     if nonlinearity == "relu":
@@ -57,7 +67,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) of a Linear (out, in) or Conv2d (out, in, kH, kW) weight."""
     if len(shape) < 2:
-        raise ValueError(f"fans: a weight needs at least 2 dimensions; got shape {shape}.")
+        raise ValueError(
+            f"fans: a weight needs at least 2 dimensions; got shape {shape}."
+        )
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
@@ -74,7 +86,9 @@ def normal(shape, std: float, *, rng=None, dtype=None):
 
 def xavier_normal(shape, gain: float = 1.0, *, rng=None, dtype=None):
     fan_in, fan_out = fans(tuple(shape))
-    return normal(shape, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng=rng, dtype=dtype)
+    return normal(
+        shape, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng=rng, dtype=dtype
+    )
 
 
 def xavier_uniform(shape, gain: float = 1.0, *, rng=None, dtype=None):
@@ -118,4 +132,6 @@ def init_weight(init: str | float, shape, *, rng=None, dtype=None, owner: str = 
         return xavier_normal(shape, rng=rng, dtype=dtype)
     if init == "xavier_uniform":
         return xavier_uniform(shape, rng=rng, dtype=dtype)
-    return lecun_normal(shape, rng=rng, dtype=dtype)  # "lecun", "lecun_normal", "sigmoid_xavier"
+    return lecun_normal(
+        shape, rng=rng, dtype=dtype
+    )  # "lecun", "lecun_normal", "sigmoid_xavier"

@@ -31,16 +31,37 @@ class Linear(Module):
 
     input_grad = True
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 init: str | float = "he", *, rng=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init: str | float = "he",
+        *,
+        rng=None,
+        dtype=None,
+    ):
         super().__init__()
-        check_scalar(in_features, "in_features", numbers.Integral, min_val=1, owner="Linear")
-        check_scalar(out_features, "out_features", numbers.Integral, min_val=1, owner="Linear")
+        check_scalar(
+            in_features, "in_features", numbers.Integral, min_val=1, owner="Linear"
+        )
+        check_scalar(
+            out_features, "out_features", numbers.Integral, min_val=1, owner="Linear"
+        )
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(init_weight(init, (self.out_features, self.in_features),
-                                            rng=as_rng(rng), dtype=dtype, owner="Linear"))
+        self.weight = Parameter(
+            init_weight(
+                init,
+                (self.out_features, self.in_features),
+                rng=as_rng(rng),
+                dtype=dtype,
+                owner="Linear",
+            )
+        )
         if bias:
-            self.bias = Parameter(B.xp().zeros(self.out_features, dtype=self.weight.dtype))
+            self.bias = Parameter(
+                B.xp().zeros(self.out_features, dtype=self.weight.dtype)
+            )
         else:
             self.bias = None
 

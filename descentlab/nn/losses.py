@@ -36,8 +36,9 @@ class SoftmaxCrossEntropy:
         return self.forward(logits, y)
 
     def forward(self, logits, y) -> float:
-        check_array(logits, "logits", owner="SoftmaxCrossEntropy.forward",
-                    floating=True)
+        check_array(
+            logits, "logits", owner="SoftmaxCrossEntropy.forward", floating=True
+        )
         if logits.ndim != 2:
             raise ShapeError(
                 f"SoftmaxCrossEntropy.forward: logits must have shape (N, K); got {tuple(logits.shape)}."

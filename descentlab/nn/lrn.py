@@ -22,20 +22,37 @@ def _window_sum(z, before: int, after: int):
     widths = [(0, 0)] * z.ndim
     widths[1] = (before + 1, after)
     cs = xp.cumsum(xp.pad(z, widths), axis=1)
-    return cs[:, before + 1 + after:before + 1 + after + c] - cs[:, :c]
+    return cs[:, before + 1 + after : before + 1 + after + c] - cs[:, :c]
 
 
 class LocalResponseNorm(Module):
     """LRN over channels of x: (N, C, ...); defaults as AlexNet (n=5, k=2, beta=0.75)."""
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+    def __init__(
+        self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0
+    ):
         super().__init__()
-        check_scalar(size, "size", numbers.Integral, min_val=1, owner="LocalResponseNorm")
-        check_scalar(alpha, "alpha", numbers.Real, min_val=0.0, owner="LocalResponseNorm")
+        check_scalar(
+            size, "size", numbers.Integral, min_val=1, owner="LocalResponseNorm"
+        )
+        check_scalar(
+            alpha, "alpha", numbers.Real, min_val=0.0, owner="LocalResponseNorm"
+        )
         check_scalar(beta, "beta", numbers.Real, min_val=0.0, owner="LocalResponseNorm")
-        check_scalar(k, "k", numbers.Real, min_val=0.0, include_boundaries="neither",
-                     owner="LocalResponseNorm")
-        self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+        check_scalar(
+            k,
+            "k",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="LocalResponseNorm",
+        )
+        self.size, self.alpha, self.beta, self.k = (
+            int(size),
+            float(alpha),
+            float(beta),
+            float(k),
+        )
 
     def extra_repr(self) -> str:
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

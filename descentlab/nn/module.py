@@ -104,7 +104,9 @@ class Module:
 
     def _need_cache(self) -> Any:
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() called before forward()"
+            )
         return self._cache
 
     # ------------------------------------------------------------ traversal
@@ -134,7 +136,10 @@ class Module:
     def named_buffers(self) -> Iterator[tuple[str, Any]]:
         for mod_name, mod in self.named_modules():
             for bname in mod._buffers:
-                yield (f"{mod_name}.{bname}" if mod_name else bname), getattr(mod, bname)
+                yield (
+                    (f"{mod_name}.{bname}" if mod_name else bname),
+                    getattr(mod, bname),
+                )
 
     def zero_grad(self) -> None:
         for p in self.parameters():

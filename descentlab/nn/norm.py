@@ -25,14 +25,30 @@ from .module import Module, Parameter
 class _BatchNorm(Module):
     _ndim = 2
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *,
-                 dtype=None):
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *, dtype=None
+    ):
         super().__init__()
         name = type(self).__name__
-        check_scalar(num_features, "num_features", numbers.Integral, min_val=1, owner=name)
-        check_scalar(eps, "eps", numbers.Real, min_val=0.0, include_boundaries="neither", owner=name)
-        check_scalar(momentum, "momentum", numbers.Real, min_val=0.0, max_val=1.0, owner=name)
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        check_scalar(
+            num_features, "num_features", numbers.Integral, min_val=1, owner=name
+        )
+        check_scalar(
+            eps,
+            "eps",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=name,
+        )
+        check_scalar(
+            momentum, "momentum", numbers.Real, min_val=0.0, max_val=1.0, owner=name
+        )
+        self.num_features, self.eps, self.momentum = (
+            int(num_features),
+            float(eps),
+            float(momentum),
+        )
         xp, dt = B.xp(), dtype or B.default_dtype()
         self.weight = Parameter(xp.ones(self.num_features, dtype=dt))
         self.bias = Parameter(xp.zeros(self.num_features, dtype=dt))

@@ -22,10 +22,17 @@ class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = check_positive_int_pair(kernel_size, "kernel_size", owner=name)
-        self.stride = (self.kernel_size if stride is None
-                       else check_positive_int_pair(stride, "stride", owner=name))
-        self.padding = check_positive_int_pair(padding, "padding", owner=name, min_val=0)
+        self.kernel_size = check_positive_int_pair(
+            kernel_size, "kernel_size", owner=name
+        )
+        self.stride = (
+            self.kernel_size
+            if stride is None
+            else check_positive_int_pair(stride, "stride", owner=name)
+        )
+        self.padding = check_positive_int_pair(
+            padding, "padding", owner=name, min_val=0
+        )
         for p, k in zip(self.padding, self.kernel_size):
             if 2 * p > k:
                 raise InvalidParameterError(
@@ -40,7 +47,9 @@ class _Pool2d(Module):
         name = type(self).__name__
         check_array(x, "x", owner=f"{name}.forward", floating=True)
         if x.ndim != 4:
-            raise ShapeError(f"{name}.forward: x must have shape (N, C, H, W); got {tuple(x.shape)}.")
+            raise ShapeError(
+                f"{name}.forward: x must have shape (N, C, H, W); got {tuple(x.shape)}."
+            )
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         output_size(x.shape[2], kh, ph, sh, owner=name, dim="height")
         output_size(x.shape[3], kw, pw, sw, owner=name, dim="width")
@@ -49,7 +58,7 @@ class _Pool2d(Module):
 
     def _unpad(self, dx):
         ph, pw = self.padding
-        return dx[:, :, ph:dx.shape[2] - ph, pw:dx.shape[3] - pw]
+        return dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
 
 
 class MaxPool2d(_Pool2d):
@@ -70,7 +79,9 @@ class MaxPool2d(_Pool2d):
         for v in views[1:]:
             xp.maximum(y, v, out=y)
         first = xp.empty((len(views), *y.shape), dtype=bool)
-        nan = bool(xp.isnan(y).any())  # maximum propagates NaN; argmax takes the first NaN
+        nan = bool(
+            xp.isnan(y).any()
+        )  # maximum propagates NaN; argmax takes the first NaN
         for k, v in enumerate(views):
             hit = xp.equal(v, y, out=first[k])
             if nan:
@@ -92,7 +103,7 @@ class MaxPool2d(_Pool2d):
         disjoint = sh >= kh and sw >= kw  # each input pixel is in at most one window
         for k in range(kh * kw):
             i, j = divmod(k, kw)
-            target = dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            target = dx[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
             if disjoint:
                 xp.multiply(dout, first[k], out=target)
             else:

@@ -17,7 +17,9 @@ class Residual(Module):
         super().__init__()
         for name, m in (("body", body), ("projection", projection)):
             if m is not None and not isinstance(m, Module):
-                raise TypeError(f"Residual: {name!r} must be a Module. Got {type(m).__name__}.")
+                raise TypeError(
+                    f"Residual: {name!r} must be a Module. Got {type(m).__name__}."
+                )
         self.body = body
         self.projection = projection
 
@@ -36,4 +38,6 @@ class Residual(Module):
     def backward(self, dout):
         self._need_cache()
         dx = self.body.backward(dout)
-        return dx + (dout if self.projection is None else self.projection.backward(dout))
+        return dx + (
+            dout if self.projection is None else self.projection.backward(dout)
+        )

@@ -34,8 +34,15 @@ DEFAULT_ROUNDS = 3
 DEFAULT_KEEP = 0.2
 METRIC = "val_acc"
 #: Options that only an Optuna search uses, and those only --random-search uses.
-_OPTUNA_ONLY = ("study", "storage", "workers", "pruner", "sampler", "sampler_seed",
-                "stale_after")
+_OPTUNA_ONLY = (
+    "study",
+    "storage",
+    "workers",
+    "pruner",
+    "sampler",
+    "sampler_seed",
+    "stale_after",
+)
 _RANDOM_ONLY = ("rounds", "keep")
 
 DESCRIPTION = """\
@@ -100,69 +107,143 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
 
     g = p.add_argument_group("search")
-    g.add_argument("--trials", type=int, default=20, metavar="N",
-                   help="trials this process runs (Optuna: added to the study, over "
-                        "all --workers); with --random-search: trials per round "
-                        "(default: 20)")
-    g.add_argument("--space", action="append", metavar="NAME=SPEC",
-                   help="a dimension of the search space, repeatable, e.g. "
-                        "lr=log:1e-6:1e-2 (default: lr=log:1e-6:1e-2 and "
-                        "weight_decay=log:1e-8:1e-4; see below)")
-    g.add_argument("--summary", action="store_true",
-                   help="print the best trials of an existing study and write its "
-                        "trials.png/best.png/trials.csv into --out; runs no trial")
-    g.add_argument("--top", type=int, default=10, metavar="K",
-                   help="best trials to print (default: 10)")
-    g.add_argument("--quiet", action="store_true",
-                   help="no progress line per trial (on stderr)")
+    g.add_argument(
+        "--trials",
+        type=int,
+        default=20,
+        metavar="N",
+        help="trials this process runs (Optuna: added to the study, over "
+        "all --workers); with --random-search: trials per round "
+        "(default: 20)",
+    )
+    g.add_argument(
+        "--space",
+        action="append",
+        metavar="NAME=SPEC",
+        help="a dimension of the search space, repeatable, e.g. "
+        "lr=log:1e-6:1e-2 (default: lr=log:1e-6:1e-2 and "
+        "weight_decay=log:1e-8:1e-4; see below)",
+    )
+    g.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the best trials of an existing study and write its "
+        "trials.png/best.png/trials.csv into --out; runs no trial",
+    )
+    g.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="K",
+        help="best trials to print (default: 10)",
+    )
+    g.add_argument(
+        "--quiet", action="store_true", help="no progress line per trial (on stderr)"
+    )
 
     o = p.add_argument_group("Optuna (default; needs pip install 'descentlab[optuna]')")
-    o.add_argument("--study", metavar="NAME",
-                   help=f"study to create or join (default: {DEFAULT_STUDY})")
-    o.add_argument("--storage", metavar="URL",
-                   help="journal file path, or a database URL (sqlite:///f.db, "
-                        "postgresql://..., mysql+pymysql://...) (default: the journal "
-                        "file --out/optuna.journal)")
-    o.add_argument("--workers", type=int, metavar="K",
-                   help="worker processes of this command (default: 1); each gets "
-                        "CPUs/K BLAS threads unless OMP/OPENBLAS/MKL_NUM_THREADS is set")
-    o.add_argument("--pruner", choices=("median", "none"),
-                   help="median: stop a trial whose val accuracy at an epoch is "
-                        "below the median of earlier trials at that epoch "
-                        "(default: median)")
+    o.add_argument(
+        "--study",
+        metavar="NAME",
+        help=f"study to create or join (default: {DEFAULT_STUDY})",
+    )
+    o.add_argument(
+        "--storage",
+        metavar="URL",
+        help="journal file path, or a database URL (sqlite:///f.db, "
+        "postgresql://..., mysql+pymysql://...) (default: the journal "
+        "file --out/optuna.journal)",
+    )
+    o.add_argument(
+        "--workers",
+        type=int,
+        metavar="K",
+        help="worker processes of this command (default: 1); each gets "
+        "CPUs/K BLAS threads unless OMP/OPENBLAS/MKL_NUM_THREADS is set",
+    )
+    o.add_argument(
+        "--pruner",
+        choices=("median", "none"),
+        help="median: stop a trial whose val accuracy at an epoch is "
+        "below the median of earlier trials at that epoch "
+        "(default: median)",
+    )
     o.add_argument("--sampler", choices=("tpe", "random"), help="default: tpe")
-    o.add_argument("--sampler-seed", type=int, metavar="S",
-                   help="seed of the sampler (default: --seed); give each process "
-                        "that joins a study at the same time its own")
-    o.add_argument("--stale-after", type=float, metavar="SECONDS",
-                   help="mark RUNNING trials of other machines older than this as "
-                        "failed at start (killed workers)")
+    o.add_argument(
+        "--sampler-seed",
+        type=int,
+        metavar="S",
+        help="seed of the sampler (default: --seed); give each process "
+        "that joins a study at the same time its own",
+    )
+    o.add_argument(
+        "--stale-after",
+        type=float,
+        metavar="SECONDS",
+        help="mark RUNNING trials of other machines older than this as "
+        "failed at start (killed workers)",
+    )
 
     r = p.add_argument_group("built-in random search")
-    r.add_argument("--random-search", action="store_true",
-                   help="random search with range narrowing instead of Optuna")
-    r.add_argument("--rounds", type=int, metavar="R",
-                   help="rounds; each later round samples the range spanned by the "
-                        f"best --keep share of the previous one (default: "
-                        f"{DEFAULT_ROUNDS})")
-    r.add_argument("--keep", type=float, metavar="F",
-                   help="share of a round's trials that defines the next ranges, in "
-                        f"(0, 1] (default: {DEFAULT_KEEP})")
+    r.add_argument(
+        "--random-search",
+        action="store_true",
+        help="random search with range narrowing instead of Optuna",
+    )
+    r.add_argument(
+        "--rounds",
+        type=int,
+        metavar="R",
+        help="rounds; each later round samples the range spanned by the "
+        f"best --keep share of the previous one (default: "
+        f"{DEFAULT_ROUNDS})",
+    )
+    r.add_argument(
+        "--keep",
+        type=float,
+        metavar="F",
+        help="share of a round's trials that defines the next ranges, in "
+        f"(0, 1] (default: {DEFAULT_KEEP})",
+    )
 
     m = p.add_argument_group("objective (MLP on the MNIST sample)")
-    m.add_argument("--samples", type=int, default=500, metavar="N",
-                   help="digits of the 5,000-digit sample used (default: 500)")
-    m.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
-                   help="share of them held out for validation (default: 0.2)")
-    m.add_argument("--epochs", type=int, default=10, metavar="E",
-                   help="training epochs per trial (default: 10)")
-    m.add_argument("--batch-size", type=int, default=100, metavar="B",
-                   help="default: 100")
-    m.add_argument("--hidden", type=_int_list, default=list(DEFAULT_HIDDEN),
-                   metavar="SIZES", help="hidden layer sizes (default: "
-                   + ",".join(map(str, DEFAULT_HIDDEN)) + ")")
-    m.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd",
-                   help="optimizer unless the space tunes it (default: sgd)")
+    m.add_argument(
+        "--samples",
+        type=int,
+        default=500,
+        metavar="N",
+        help="digits of the 5,000-digit sample used (default: 500)",
+    )
+    m.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="share of them held out for validation (default: 0.2)",
+    )
+    m.add_argument(
+        "--epochs",
+        type=int,
+        default=10,
+        metavar="E",
+        help="training epochs per trial (default: 10)",
+    )
+    m.add_argument(
+        "--batch-size", type=int, default=100, metavar="B", help="default: 100"
+    )
+    m.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=list(DEFAULT_HIDDEN),
+        metavar="SIZES",
+        help="hidden layer sizes (default: " + ",".join(map(str, DEFAULT_HIDDEN)) + ")",
+    )
+    m.add_argument(
+        "--optimizer",
+        choices=tuple(OPTIMIZERS),
+        default="sgd",
+        help="optimizer unless the space tunes it (default: sgd)",
+    )
 
 
 # ------------------------------------------------------------------ checks
@@ -220,10 +301,17 @@ def _check_args(args: argparse.Namespace) -> dict[str, Any]:
             raise InvalidParameterError(
                 f"search: only --random-search uses {', '.join(extra)}."
             )
-    for name, lo, hi in (("trials", 1, None), ("workers", 1, None), ("top", 1, None),
-                         ("epochs", 1, None), ("samples", 2, 5000),
-                         ("batch_size", 1, None), ("rounds", 1, None),
-                         ("sampler_seed", 0, None), ("seed", 0, None)):
+    for name, lo, hi in (
+        ("trials", 1, None),
+        ("workers", 1, None),
+        ("top", 1, None),
+        ("epochs", 1, None),
+        ("samples", 2, 5000),
+        ("batch_size", 1, None),
+        ("rounds", 1, None),
+        ("sampler_seed", 0, None),
+        ("seed", 0, None),
+    ):
         _check_int(args, name, lo, hi)
     _check_fraction(args, "val_fraction", right_closed=False)
     _check_fraction(args, "keep", right_closed=True)
@@ -267,7 +355,7 @@ def _storage_file(spec: tuple[str, str]) -> Path | None:
     if kind == "journal":
         return Path(where)
     if where.startswith("sqlite:///"):
-        return Path(where[len("sqlite:///"):])
+        return Path(where[len("sqlite:///") :])
     return None
 
 
@@ -340,8 +428,11 @@ def _counts(results: Any) -> str:
         key = "not run" if t.status == "failed" and t.error == NOT_RUN else t.status
         counts[key] = counts.get(key, 0) + 1
     order = ("complete", "pruned", "failed", "running", "not run")
-    parts = [f"{counts.get(s, 0)} {s}" for s in order
-             if s in counts or s not in ("running", "not run")]
+    parts = [
+        f"{counts.get(s, 0)} {s}"
+        for s in order
+        if s in counts or s not in ("running", "not run")
+    ]
     return ", ".join(parts)
 
 
@@ -355,11 +446,23 @@ def _summary_lines(results: Any, k: int) -> list[str]:
     top = best[0]
     params = "  ".join(f"{n}={_fmt(v)}" for n, v in top.params.items())
     lines = [f"best {results.metric} {top.value:.4f} (trial {top.number}): {params}"]
-    table = format_summary({
-        "study_name": "", "direction": "", "n_trials": len(results), "states": {},
-        "best": [{"number": t.number, "value": t.value, "params": t.params,
-                  "seconds": t.seconds} for t in best],
-    }).splitlines()[1:]
+    table = format_summary(
+        {
+            "study_name": "",
+            "direction": "",
+            "n_trials": len(results),
+            "states": {},
+            "best": [
+                {
+                    "number": t.number,
+                    "value": t.value,
+                    "params": t.params,
+                    "seconds": t.seconds,
+                }
+                for t in best
+            ],
+        }
+    ).splitlines()[1:]
     if table:
         table[0] = table[0].replace("value", f"{results.metric:>5}", 1)
     return lines + [f"top {len(best)}:"] + ["  " + row for row in table]
@@ -388,8 +491,11 @@ def _progress(quiet: bool):
         value = "" if t.value is None else f" {METRIC}={t.value:.4f}"
         params = " ".join(f"{n}={_fmt(v)}" for n, v in t.params.items())
         why = f" ({t.error})" if t.error and t.status == "failed" else ""
-        print(f"trial {t.number} {t.status}{value} {params} [{t.seconds:.1f} s]{why}",
-              file=sys.stderr, flush=True)
+        print(
+            f"trial {t.number} {t.status}{value} {params} [{t.seconds:.1f} s]{why}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return show
 
@@ -401,16 +507,23 @@ def _objective(args: argparse.Namespace) -> Any:
     from .objective import mnist_sample_objective
 
     return mnist_sample_objective(
-        args.samples, args.val_fraction, epochs=args.epochs, seed=args.seed,
-        batch_size=args.batch_size, hidden=tuple(args.hidden), optimizer=args.optimizer,
+        args.samples,
+        args.val_fraction,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        hidden=tuple(args.hidden),
+        optimizer=args.optimizer,
     )
 
 
 def _objective_text(args: argparse.Namespace) -> str:
     sizes = "-".join(map(str, [784, *args.hidden, 10]))
     n_val = min(max(1, round(args.val_fraction * args.samples)), args.samples - 1)
-    return (f"MLP {sizes}, {args.optimizer}, batch {args.batch_size}, {args.epochs} "
-            f"epochs per trial, {args.samples - n_val} train / {n_val} val digits")
+    return (
+        f"MLP {sizes}, {args.optimizer}, batch {args.batch_size}, {args.epochs} "
+        f"epochs per trial, {args.samples - n_val} train / {n_val} val digits"
+    )
 
 
 def _run_random(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
@@ -421,11 +534,22 @@ def _run_random(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
     keep = DEFAULT_KEEP if args.keep is None else args.keep
     objective = _objective(args)
     out = check_output_dir(args.out, args.overwrite, owner="search")
-    print(f"random search: {rounds} rounds x {args.trials} trials; "
-          f"{_objective_text(args)}", flush=True)
-    results = run_rounds(space, objective, rounds, args.trials, keep=keep,
-                         seed=args.seed, out=out, metric=METRIC,
-                         on_trial=_progress(args.quiet))
+    print(
+        f"random search: {rounds} rounds x {args.trials} trials; "
+        f"{_objective_text(args)}",
+        flush=True,
+    )
+    results = run_rounds(
+        space,
+        objective,
+        rounds,
+        args.trials,
+        keep=keep,
+        seed=args.seed,
+        out=out,
+        metric=METRIC,
+        on_trial=_progress(args.quiet),
+    )
     print(f"trials: {len(results)} ({_counts(results)})")
     for r, sp in enumerate(results.spaces):
         ranges = ", ".join(_range_text(n, d) for n, d in sp.items())
@@ -445,8 +569,10 @@ def _range_text(name: str, dim: Any) -> str:
 
 
 def _no_trial_completed() -> int:
-    print("error: no trial completed (see the error column of trials.csv)",
-          file=sys.stderr)
+    print(
+        "error: no trial completed (see the error column of trials.csv)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -461,9 +587,12 @@ def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
     out = _prepare_study_out(args, spec, study)
     pruner = args.pruner or "median"
     sampler = args.sampler or "tpe"
-    print(f"optuna search: study {study!r} in {_describe(spec)}; {args.trials} trials, "
-          f"{workers} worker(s), {sampler} sampler, {pruner} pruner; "
-          f"{_objective_text(args)}", flush=True)
+    print(
+        f"optuna search: study {study!r} in {_describe(spec)}; {args.trials} trials, "
+        f"{workers} worker(s), {sampler} sampler, {pruner} pruner; "
+        f"{_objective_text(args)}",
+        flush=True,
+    )
     ran = []
 
     def on_trial(t: Any) -> None:
@@ -474,16 +603,27 @@ def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
     show = _progress(args.quiet)
     try:
         results = optuna_search(
-            objective, space, study_name=study, storage=spec[1], out=out,
-            n_trials=args.trials, n_workers=workers,
+            objective,
+            space,
+            study_name=study,
+            storage=spec[1],
+            out=out,
+            n_trials=args.trials,
+            n_workers=workers,
             seed=args.seed if args.sampler_seed is None else args.sampler_seed,
-            pruner=pruner, sampler=sampler, metric=METRIC, stale_after=args.stale_after,
+            pruner=pruner,
+            sampler=sampler,
+            metric=METRIC,
+            stale_after=args.stale_after,
             on_trial=on_trial,
         )
     except KeyboardInterrupt:
-        print(f"interrupted: study {study!r} keeps every finished trial (the running ones "
-              f"are marked failed); run the same command to add trials, or --summary "
-              f"--out {out} to see them", file=sys.stderr)
+        print(
+            f"interrupted: study {study!r} keeps every finished trial (the running ones "
+            f"are marked failed); run the same command to add trials, or --summary "
+            f"--out {out} to see them",
+            file=sys.stderr,
+        )
         return 130
     mine = f"this run: {len(ran)} trials; " if workers == 1 else ""
     print(f"{mine}study {study!r}: {len(results)} trials ({_counts(results)})")

@@ -155,7 +155,11 @@ class MLPObjective:
         opt = make_optimizer(cfg["optimizer"], groups, lr=float(cfg["lr"]))
         reporter = _report_callback(report)
         trainer = Trainer(
-            model, SoftmaxCrossEntropy(), opt, callbacks=[reporter], verbose=0,
+            model,
+            SoftmaxCrossEntropy(),
+            opt,
+            callbacks=[reporter],
+            verbose=0,
             on_interrupt="raise",  # Ctrl-C stops the search; no checkpoint per trial
         )
         with warnings.catch_warnings():

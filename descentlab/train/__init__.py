@@ -1,7 +1,12 @@
 """Training: Trainer, History, callbacks, progress line and checkpoints."""
 
 from .callbacks import (
-    Callback, CSVLogger, EarlyStopping, LearningRateLogger, ModelCheckpoint, TerminateOnNaN,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LearningRateLogger,
+    ModelCheckpoint,
+    TerminateOnNaN,
 )
 from .checkpoint import load_checkpoint
 from .history import History
@@ -9,6 +14,14 @@ from .progress import ProgressBar
 from .trainer import Trainer
 
 __all__ = [
-    "CSVLogger", "Callback", "EarlyStopping", "History", "LearningRateLogger",
-    "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer", "load_checkpoint",
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateLogger",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "TerminateOnNaN",
+    "Trainer",
+    "load_checkpoint",
 ]

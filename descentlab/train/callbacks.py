@@ -63,12 +63,18 @@ def _monitored(owner: Any, logs: dict | None) -> float | None:
         return value
     if not getattr(owner, "_warned", False):
         owner._warned = True
-        have = sorted(k for k, v in (logs or {}).items()
-                      if isinstance(v, float) and not math.isnan(v))
-        warnings.warn(f"{type(owner).__name__}: the monitored metric {owner.monitor!r} is "
-                      f"not available (pass validation data for val_*); available: "
-                      f"{', '.join(have) or 'none'}. It is ignored this epoch.",
-                      RuntimeWarning, stacklevel=4)
+        have = sorted(
+            k
+            for k, v in (logs or {}).items()
+            if isinstance(v, float) and not math.isnan(v)
+        )
+        warnings.warn(
+            f"{type(owner).__name__}: the monitored metric {owner.monitor!r} is "
+            f"not available (pass validation data for val_*); available: "
+            f"{', '.join(have) or 'none'}. It is ignored this epoch.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     return None
 
 
@@ -84,18 +90,38 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model gets the weights of the best epoch back.
     """
 
-    def __init__(self, monitor: str = "val_loss", *, patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ):
         check_option(mode, "mode", ("auto", "min", "max"), owner="EarlyStopping")
-        check_scalar(patience, "patience", numbers.Integral, min_val=0, owner="EarlyStopping")
-        check_scalar(min_delta, "min_delta", numbers.Real, min_val=0.0, owner="EarlyStopping")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        check_scalar(
+            patience, "patience", numbers.Integral, min_val=0, owner="EarlyStopping"
+        )
+        check_scalar(
+            min_delta, "min_delta", numbers.Real, min_val=0.0, owner="EarlyStopping"
+        )
+        self.monitor, self.patience, self.min_delta = (
+            monitor,
+            int(patience),
+            float(min_delta),
+        )
         self.mode = _resolve_mode(mode, monitor)
         self.restore_best_weights = restore_best_weights
 
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch, self.wait, self.best_weights, self.stopped_epoch = -1, 0, None, None
+        self.best_epoch, self.wait, self.best_weights, self.stopped_epoch = (
+            -1,
+            0,
+            None,
+            None,
+        )
         self._warned = False
 
     def on_epoch_end(self, epoch, logs=None):
@@ -114,12 +140,21 @@ class EarlyStopping(Callback):
             self.trainer.stop_reason = "early_stopping"
 
     def on_train_end(self, logs=None):
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch is not None:
+        if (
+            self.restore_best_weights
+            and self.best_weights is not None
+            and self.stopped_epoch is not None
+        ):
             self.trainer.model.load_state_dict(self.best_weights)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self.best_weights,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
@@ -134,10 +169,20 @@ class ModelCheckpoint(Callback):
     ``monitor`` improves.
     """
 
-    def __init__(self, path: str | Path, *, monitor: str = "val_loss", mode: str = "auto",
-                 save_best_only: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+    ):
         check_option(mode, "mode", ("auto", "min", "max"), owner="ModelCheckpoint")
-        self.path, self.monitor, self.save_best_only = str(path), monitor, save_best_only
+        self.path, self.monitor, self.save_best_only = (
+            str(path),
+            monitor,
+            save_best_only,
+        )
         self.mode = _resolve_mode(mode, monitor)
 
     def on_train_begin(self, logs=None):
@@ -147,7 +192,8 @@ class ModelCheckpoint(Callback):
         if "{epoch" not in self.path and is_foreign_file(self.path):
             raise OutputExistsError(
                 f"ModelCheckpoint: {self.path!r} exists and is not a descentlab checkpoint; "
-                "it would be overwritten. Choose another path.")
+                "it would be overwritten. Choose another path."
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -156,12 +202,17 @@ class ModelCheckpoint(Callback):
                 return
             self.best = current
         path = self.path.format(epoch=epoch + 1)
-        if path != self.path and is_foreign_file(path):  # a templated name hits a user's file
+        if path != self.path and is_foreign_file(
+            path
+        ):  # a templated name hits a user's file
             # (a fixed path was checked once in on_train_begin; re-reading it every
             # epoch would load the whole previous checkpoint each time)
-            warnings.warn(f"ModelCheckpoint: {path!r} exists and is not a descentlab "
-                          "checkpoint; not overwritten, this epoch is not saved.",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"ModelCheckpoint: {path!r} exists and is not a descentlab "
+                "checkpoint; not overwritten, this epoch is not saved.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return
         self.saved.append(path)
         self.trainer.save_checkpoint(path)
@@ -184,17 +235,34 @@ class CSVLogger(Callback):
         done = self.trainer.history.epoch if self.trainer is not None else {}
         n = len(next(iter(done.values()), [])) if done else 0
         self.rows: list[dict[str, Any]] = [  # NaN marks a value the epoch did not log
-            {"epoch": i + 1, **{k: v[i] for k, v in done.items()
-                                if k != "epoch" and not math.isnan(v[i])}} for i in range(n)]
+            {
+                "epoch": i + 1,
+                **{
+                    k: v[i]
+                    for k, v in done.items()
+                    if k != "epoch" and not math.isnan(v[i])
+                },
+            }
+            for i in range(n)
+        ]
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch + 1, **{k: v for k, v in (logs or {}).items() if k != "epoch"}})
+        self.rows.append(
+            {
+                "epoch": epoch + 1,
+                **{k: v for k, v in (logs or {}).items() if k != "epoch"},
+            }
+        )
         buf = io.StringIO()
         seen = {k for row in self.rows for k in row}
-        fields = [k for k in EPOCH_KEYS if k in seen]  # one column order, resumed or not
+        fields = [
+            k for k in EPOCH_KEYS if k in seen
+        ]  # one column order, resumed or not
         for row in self.rows:
             fields += [k for k in row if k not in fields]
-        writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(self.rows)
         atomic_write_text(self.path, buf.getvalue())

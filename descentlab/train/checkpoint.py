@@ -21,12 +21,19 @@ VERSION = 1
 
 def rng_states(model: Any) -> list[dict]:
     """bit_generator states of every module that owns a Generator (e.g. Dropout)."""
-    return [m.rng.bit_generator.state for m in model.modules()
-            if isinstance(getattr(m, "rng", None), np.random.Generator)]
+    return [
+        m.rng.bit_generator.state
+        for m in model.modules()
+        if isinstance(getattr(m, "rng", None), np.random.Generator)
+    ]
 
 
 def set_rng_states(model: Any, states: list[dict]) -> None:
-    owners = [m for m in model.modules() if isinstance(getattr(m, "rng", None), np.random.Generator)]
+    owners = [
+        m
+        for m in model.modules()
+        if isinstance(getattr(m, "rng", None), np.random.Generator)
+    ]
     if len(owners) != len(states):
         raise CheckpointError(
             f"checkpoint has {len(states)} random generators but the model has {len(owners)} "
@@ -40,9 +47,14 @@ def set_rng_states(model: Any, states: list[dict]) -> None:
         m.rng.bit_generator.state = st
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], meta: dict[str, Any]) -> None:
-    save_state_npz(path, state, {"format": FORMAT, "version": VERSION,
-                                 "descentlab": __version__, **meta})
+def save_checkpoint(
+    path: str | os.PathLike, state: dict[str, Any], meta: dict[str, Any]
+) -> None:
+    save_state_npz(
+        path,
+        state,
+        {"format": FORMAT, "version": VERSION, "descentlab": __version__, **meta},
+    )
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:

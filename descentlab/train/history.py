@@ -47,17 +47,28 @@ class History:
         return values[-1] if values else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "epoch": self.epoch, "stopped": self.stopped,
-                "nonfinite": self.nonfinite, "checkpoint": self.checkpoint}
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "stopped": self.stopped,
+            "nonfinite": self.nonfinite,
+            "checkpoint": self.checkpoint,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
         h = cls()
         h.step = {k: [float(v) for v in d["step"].get(k, [])] for k in STEP_KEYS}
         h.epoch = {k: [float(v) for v in d["epoch"].get(k, [])] for k in EPOCH_KEYS}
-        h.stopped, h.nonfinite, h.checkpoint = d.get("stopped"), d.get("nonfinite"), d.get("checkpoint")
+        h.stopped, h.nonfinite, h.checkpoint = (
+            d.get("stopped"),
+            d.get("nonfinite"),
+            d.get("checkpoint"),
+        )
         return h
 
     def __repr__(self) -> str:
-        return (f"History(epochs={self.epochs_done}, steps={len(self.step['loss'])}, "
-                f"last_loss={self.last('loss'):.4g}, last_val_acc={self.last('val_acc'):.4g})")
+        return (
+            f"History(epochs={self.epochs_done}, steps={len(self.step['loss'])}, "
+            f"last_loss={self.last('loss'):.4g}, last_val_acc={self.last('val_acc'):.4g})"
+        )

@@ -19,6 +19,7 @@ def _fmt_seconds(s: float) -> str:
 
 _CLEAR_TO_EOL = "\033[K"  # ANSI: erase from the cursor to the end of the line
 
+
 class ProgressBar(Callback):
     """``Epoch 3/10  37/40 [=========>.] loss 0.2345 acc 0.931 lr 1.0e-03 ETA 2s 1234 img/s``.
 
@@ -26,7 +27,9 @@ class ProgressBar(Callback):
     stream is a terminal; otherwise a single line per epoch is written.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, width: int = 24, interval: float = 0.1):
+    def __init__(
+        self, stream: TextIO | None = None, *, width: int = 24, interval: float = 0.1
+    ):
         self.stream, self.width, self.interval = stream, width, interval
 
     def on_train_begin(self, logs=None):
@@ -34,16 +37,31 @@ class ProgressBar(Callback):
         self._tty = bool(getattr(self._out, "isatty", lambda: False)())
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._t0, self._last, self._seen = epoch, time.perf_counter(), 0.0, 0
+        self._epoch, self._t0, self._last, self._seen = (
+            epoch,
+            time.perf_counter(),
+            0.0,
+            0,
+        )
 
     def _line(self, done: int, total: int, logs: dict, final: bool) -> str:
         elapsed = time.perf_counter() - self._t0
         filled = int(self.width * done / max(total, 1))
-        bar = "=" * filled + (">" if filled < self.width else "") + "." * max(self.width - filled - 1, 0)
+        bar = (
+            "=" * filled
+            + (">" if filled < self.width else "")
+            + "." * max(self.width - filled - 1, 0)
+        )
         rate = self._seen / elapsed if elapsed > 0 else math.nan
-        parts = [f"Epoch {self._epoch + 1}/{self.trainer.epochs}", f"{done}/{total}", f"[{bar}]",
-                 f"loss {logs.get('loss', math.nan):.4f}"]
-        if not math.isnan(logs.get("acc", math.nan)):  # no accuracy for regression losses
+        parts = [
+            f"Epoch {self._epoch + 1}/{self.trainer.epochs}",
+            f"{done}/{total}",
+            f"[{bar}]",
+            f"loss {logs.get('loss', math.nan):.4f}",
+        ]
+        if not math.isnan(
+            logs.get("acc", math.nan)
+        ):  # no accuracy for regression losses
             parts.append(f"acc {logs['acc']:.4f}")
         parts.append(f"lr {logs.get('lr', math.nan):.2e}")
         if final:
@@ -64,8 +82,12 @@ class ProgressBar(Callback):
         now = time.perf_counter()
         if self._tty and now - self._last >= self.interval:
             self._last = now
-            line = self._line(int(logs.get("batch", 0)) + 1, int(logs.get("batches", 0)), logs, False)
-            self._out.write("\r" + line + _CLEAR_TO_EOL)  # a shorter line leaves no tail
+            line = self._line(
+                int(logs.get("batch", 0)) + 1, int(logs.get("batches", 0)), logs, False
+            )
+            self._out.write(
+                "\r" + line + _CLEAR_TO_EOL
+            )  # a shorter line leaves no tail
             self._out.flush()
 
     def on_epoch_end(self, epoch, logs=None):

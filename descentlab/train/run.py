@@ -28,19 +28,54 @@ from .checkpoint import load_checkpoint
 from .trainer import Trainer
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
-SCHEDULES = ("constant", "step", "multistep", "exp", "cosine", "cosine-restarts", "poly",
-             "warmup-cosine", "onecycle", "plateau")
+SCHEDULES = (
+    "constant",
+    "step",
+    "multistep",
+    "exp",
+    "cosine",
+    "cosine-restarts",
+    "poly",
+    "warmup-cosine",
+    "onecycle",
+    "plateau",
+)
 
 DEFAULTS: dict[str, Any] = {
-    "model": "simplecnn", "optimizer": "adam", "lr": None, "momentum": None,
-    "weight_decay": 0.0, "schedule": "constant", "epochs": 5, "batch_size": 100,
-    "data": "mnist-sample", "n_train": None, "n_val": 500, "n_test": 1000, "seed": 0,
-    "clip_grad_norm": None, "hidden": [100, 100, 100, 100], "activation": "relu",
-    "batchnorm": False, "dropout": 0.0, "data_root": None, "mirror": None,
+    "model": "simplecnn",
+    "optimizer": "adam",
+    "lr": None,
+    "momentum": None,
+    "weight_decay": 0.0,
+    "schedule": "constant",
+    "epochs": 5,
+    "batch_size": 100,
+    "data": "mnist-sample",
+    "n_train": None,
+    "n_val": 500,
+    "n_test": 1000,
+    "seed": 0,
+    "clip_grad_norm": None,
+    "hidden": [100, 100, 100, 100],
+    "activation": "relu",
+    "batchnorm": False,
+    "dropout": 0.0,
+    "data_root": None,
+    "mirror": None,
 }
-DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
-              "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3, "nadam": 2e-3, "lion": 1e-4,
-              "adadelta": 1.0, "yogi": 1e-2}
+DEFAULT_LR = {
+    "sgd": 0.01,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.01,
+    "rmsprop": 1e-3,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "nadam": 2e-3,
+    "lion": 1e-4,
+    "adadelta": 1.0,
+    "yogi": 1e-2,
+}
 
 
 #: settings that only the MLP uses (the conv models have a fixed architecture)
@@ -59,33 +94,64 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         flags = " and ".join("--" + k.replace("_", "-") for k in mlp_only)
         raise InvalidParameterError(
             f"train: {flags} apply to --model mlp only; {cfg['model']} has a fixed "
-            "architecture. Leave them out or use --model mlp.")
+            "architecture. Leave them out or use --model mlp."
+        )
     check_option(cfg["optimizer"], "optimizer", tuple(OPTIMIZERS), owner="train")
     check_option(cfg["schedule"], "schedule", SCHEDULES, owner="train")
     check_option(cfg["data"], "data", DATASETS, owner="train")
     if cfg["lr"] is None:
         cfg["lr"] = DEFAULT_LR.get(cfg["optimizer"], 1e-3)
-    check_scalar(cfg["lr"], "lr", numbers.Real, min_val=0.0, include_boundaries="neither",
-                 owner="train")
-    check_scalar(cfg["weight_decay"], "weight_decay", numbers.Real, min_val=0.0, owner="train")
+    check_scalar(
+        cfg["lr"],
+        "lr",
+        numbers.Real,
+        min_val=0.0,
+        include_boundaries="neither",
+        owner="train",
+    )
+    check_scalar(
+        cfg["weight_decay"], "weight_decay", numbers.Real, min_val=0.0, owner="train"
+    )
     check_scalar(cfg["epochs"], "epochs", numbers.Integral, min_val=1, owner="train")
-    check_scalar(cfg["batch_size"], "batch_size", numbers.Integral, min_val=1, owner="train")
+    check_scalar(
+        cfg["batch_size"], "batch_size", numbers.Integral, min_val=1, owner="train"
+    )
     check_scalar(cfg["seed"], "seed", numbers.Integral, min_val=0, owner="train")
     check_scalar(cfg["n_val"], "n_val", numbers.Integral, min_val=0, owner="train")
     check_scalar(cfg["n_test"], "n_test", numbers.Integral, min_val=1, owner="train")
     if cfg["n_train"] is not None:
-        check_scalar(cfg["n_train"], "n_train", numbers.Integral, min_val=1, owner="train")
+        check_scalar(
+            cfg["n_train"], "n_train", numbers.Integral, min_val=1, owner="train"
+        )
     if cfg["clip_grad_norm"] is not None:
-        check_scalar(cfg["clip_grad_norm"], "clip_grad_norm", numbers.Real, min_val=0.0,
-                     include_boundaries="neither", owner="train")
-    check_scalar(cfg["dropout"], "dropout", numbers.Real, min_val=0.0, max_val=1.0,
-                 include_boundaries="left", owner="train")
+        check_scalar(
+            cfg["clip_grad_norm"],
+            "clip_grad_norm",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="train",
+        )
+    check_scalar(
+        cfg["dropout"],
+        "dropout",
+        numbers.Real,
+        min_val=0.0,
+        max_val=1.0,
+        include_boundaries="left",
+        owner="train",
+    )
     return cfg
 
 
 def load_data(cfg: dict[str, Any]) -> tuple[tuple, tuple | None, tuple]:
     """(train, val or None, test) as (x, y) pairs in NCHW float32 [0, 1]."""
-    from ..data import load_fashion_mnist, load_mnist, mnist_sample_splits, train_val_split
+    from ..data import (
+        load_fashion_mnist,
+        load_mnist,
+        mnist_sample_splits,
+        train_val_split,
+    )
 
     if cfg["data"] == "mnist-sample":
         n_train = cfg["n_train"]
@@ -93,13 +159,16 @@ def load_data(cfg: dict[str, Any]) -> tuple[tuple, tuple | None, tuple]:
         if n_train is not None and n_train > available:
             raise InvalidParameterError(
                 f"train: 'n_train' must be at most {available} for mnist-sample with "
-                f"n_val={cfg['n_val']} and n_test={cfg['n_test']}. Got {n_train}.")
-        s = mnist_sample_splits(n_train, n_val=cfg["n_val"], n_test=cfg["n_test"], seed=cfg["seed"])
+                f"n_val={cfg['n_val']} and n_test={cfg['n_test']}. Got {n_train}."
+            )
+        s = mnist_sample_splits(
+            n_train, n_val=cfg["n_val"], n_test=cfg["n_test"], seed=cfg["seed"]
+        )
         return s.train, s.val, s.test
     loader = load_mnist if cfg["data"] == "mnist" else load_fashion_mnist
     (x, y), test = loader(root=cfg["data_root"], mirror=cfg["mirror"])
     if cfg["n_train"] is not None:
-        x, y = x[:cfg["n_train"]], y[:cfg["n_train"]]
+        x, y = x[: cfg["n_train"]], y[: cfg["n_train"]]
     if cfg["n_val"]:
         (x, y), val = train_val_split(x, y, n_val=cfg["n_val"], seed=cfg["seed"])
     else:
@@ -111,8 +180,12 @@ def build(cfg: dict[str, Any], steps_per_epoch: int):
     """(model, optimizer, scheduler or None) for a validated config."""
     kw: dict[str, Any] = {"seed": cfg["seed"]}
     if cfg["model"] == "mlp":
-        kw.update(sizes=[784, *cfg["hidden"], 10], activation=cfg["activation"],
-                  batchnorm=cfg["batchnorm"], dropout=cfg["dropout"])
+        kw.update(
+            sizes=[784, *cfg["hidden"], 10],
+            activation=cfg["activation"],
+            batchnorm=cfg["batchnorm"],
+            dropout=cfg["dropout"],
+        )
     model = build_model(cfg["model"], **kw)
     opt_kw: dict[str, Any] = {}
     if cfg["momentum"] is not None:
@@ -125,10 +198,19 @@ def build(cfg: dict[str, Any], steps_per_epoch: int):
     total = cfg["epochs"] * steps_per_epoch
     if name == "plateau":
         from ..schedules import ReduceOnPlateau
-        return model, optimizer, Scheduler(optimizer, None, interval="epoch",
-                                           plateau=ReduceOnPlateau(patience=2))
-    return model, optimizer, Scheduler(optimizer, make_schedule(name, cfg["lr"], total),
-                                       interval="step")
+
+        return (
+            model,
+            optimizer,
+            Scheduler(
+                optimizer, None, interval="epoch", plateau=ReduceOnPlateau(patience=2)
+            ),
+        )
+    return (
+        model,
+        optimizer,
+        Scheduler(optimizer, make_schedule(name, cfg["lr"], total), interval="step"),
+    )
 
 
 def _flat(pair, flat: bool):
@@ -142,8 +224,14 @@ def _flat(pair, flat: bool):
 RESUME_OVERRIDES = frozenset({"epochs", "data_root", "mirror"})
 
 
-def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = False,
-                 resume: str | Path | None = None, verbose: int = 1) -> dict[str, Any]:
+def run_training(
+    config: dict[str, Any],
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: str | Path | None = None,
+    verbose: int = 1,
+) -> dict[str, Any]:
     """Train from ``config`` into the run folder ``out``; returns the result dict."""
     out = Path(out)
     if resume is None:
@@ -153,15 +241,22 @@ def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = F
         _, meta = load_checkpoint(resume)
         saved = meta.get("config") or {}
         if not saved:
-            raise CheckpointError(f"checkpoint {str(resume)!r} has no training config to resume.")
+            raise CheckpointError(
+                f"checkpoint {str(resume)!r} has no training config to resume."
+            )
         given = {k: v for k, v in config.items() if v is not None}
-        changed = sorted(k for k, v in given.items()
-                         if k not in RESUME_OVERRIDES and k in saved and v != saved[k])
+        changed = sorted(
+            k
+            for k, v in given.items()
+            if k not in RESUME_OVERRIDES and k in saved and v != saved[k]
+        )
         if changed:
             raise InvalidParameterError(
                 "train: a resumed run keeps its configuration; only --epochs (and "
                 "--data-root/--mirror to find the data) may be given. The checkpoint has "
-                + ", ".join(f"{k}={saved[k]!r} (given {given[k]!r})" for k in changed) + ".")
+                + ", ".join(f"{k}={saved[k]!r} (given {given[k]!r})" for k in changed)
+                + "."
+            )
         cfg = validate_config({**saved, **given})
         out.mkdir(parents=True, exist_ok=True)
     train, val, test = load_data(cfg)
@@ -169,30 +264,54 @@ def run_training(config: dict[str, Any], out: str | Path, *, overwrite: bool = F
     train, val, test = _flat(train, flat), _flat(val, flat), _flat(test, flat)
     steps = math.ceil(len(train[0]) / cfg["batch_size"])
     model, optimizer, scheduler = build(cfg, steps)
-    trainer = Trainer(model, SoftmaxCrossEntropy(), optimizer, scheduler,
-                      callbacks=[CSVLogger(out / "history.csv")], verbose=verbose,
-                      clip_grad_norm=cfg["clip_grad_norm"], config=cfg)
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        optimizer,
+        scheduler,
+        callbacks=[CSVLogger(out / "history.csv")],
+        verbose=verbose,
+        clip_grad_norm=cfg["clip_grad_norm"],
+        config=cfg,
+    )
     atomic_write_json(out / "config.json", cfg)
     ckpt = out / "checkpoint.npz"
     # The caller reports an interrupt or a non-finite stop (result["stopped"]); NumPy's
     # overflow warnings on the way to a NaN add nothing to that.
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
-        warnings.filterwarnings("ignore", message="Trainer: (interrupted|stopped)",
-                                category=RuntimeWarning)
-        history = trainer.fit(train, val, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                              seed=cfg["seed"], resume=resume, checkpoint=ckpt)
+        warnings.filterwarnings(
+            "ignore", message="Trainer: (interrupted|stopped)", category=RuntimeWarning
+        )
+        history = trainer.fit(
+            train,
+            val,
+            epochs=cfg["epochs"],
+            batch_size=cfg["batch_size"],
+            seed=cfg["seed"],
+            resume=resume,
+            checkpoint=ckpt,
+        )
         test_metrics = trainer.evaluate(*test)
-    result = {"config": cfg, "epochs_done": history.epochs_done,
-              "test_loss": test_metrics["loss"], "test_acc": test_metrics["acc"],
-              "final_train_loss": history.last("loss"), "final_val_acc": history.last("val_acc"),
-              "stopped": history.stopped, "nonfinite": history.nonfinite,
-              "checkpoint": str(ckpt), "seconds": float(np.nansum(history.epoch["seconds"])),
-              "steps_done": trainer.global_step,
-              "interrupted_checkpoint": history.checkpoint}
+    result = {
+        "config": cfg,
+        "epochs_done": history.epochs_done,
+        "test_loss": test_metrics["loss"],
+        "test_acc": test_metrics["acc"],
+        "final_train_loss": history.last("loss"),
+        "final_val_acc": history.last("val_acc"),
+        "stopped": history.stopped,
+        "nonfinite": history.nonfinite,
+        "checkpoint": str(ckpt),
+        "seconds": float(np.nansum(history.epoch["seconds"])),
+        "steps_done": trainer.global_step,
+        "interrupted_checkpoint": history.checkpoint,
+    }
     atomic_write_json(out / "history.json", history.to_dict())
     atomic_write_json(out / "result.json", result)
     if history.epochs_done:
-        _plot_curves(history, out / "curves.png", title=f"{cfg['model']} + {cfg['optimizer']}")
+        _plot_curves(
+            history, out / "curves.png", title=f"{cfg['model']} + {cfg['optimizer']}"
+        )
     return result
 
 
@@ -200,6 +319,7 @@ def _plot_curves(history, path: Path, title: str) -> None:
     import io
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -56,8 +56,12 @@ def _data_layer(model: Module) -> Any:
     Trainer discards the model's dx, so this layer need not compute it.
     """
     m = model
-    while (isinstance(m, Sequential) and len(m) and type(m).forward is Sequential.forward
-           and type(m).backward is Sequential.backward):
+    while (
+        isinstance(m, Sequential)
+        and len(m)
+        and type(m).forward is Sequential.forward
+        and type(m).backward is Sequential.backward
+    ):
         m = m[0]
     return m if hasattr(m, "input_grad") else None
 
@@ -104,25 +108,61 @@ class Trainer:
             CLI rebuilds model, optimizer and data from it on resume).
     """
 
-    def __init__(self, model: Module, loss: Any, optimizer: Any, scheduler: Any = None,
-                 callbacks: Sequence[Callback] = (), *, verbose: int = 1,
-                 nonfinite: str = "stop", clip_grad_norm: float | None = None,
-                 eval_batch_size: int = 1000, progress_stream: Any = None,
-                 on_interrupt: str = "checkpoint", config: dict | None = None):
+    def __init__(
+        self,
+        model: Module,
+        loss: Any,
+        optimizer: Any,
+        scheduler: Any = None,
+        callbacks: Sequence[Callback] = (),
+        *,
+        verbose: int = 1,
+        nonfinite: str = "stop",
+        clip_grad_norm: float | None = None,
+        eval_batch_size: int = 1000,
+        progress_stream: Any = None,
+        on_interrupt: str = "checkpoint",
+        config: dict | None = None,
+    ):
         if not isinstance(model, Module):
-            raise TypeError(f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}.")
+            raise TypeError(
+                f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}."
+            )
         check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
-        check_option(on_interrupt, "on_interrupt", ("checkpoint", "raise"), owner="Trainer")
-        check_scalar(eval_batch_size, "eval_batch_size", numbers.Integral, min_val=1, owner="Trainer")
+        check_option(
+            on_interrupt, "on_interrupt", ("checkpoint", "raise"), owner="Trainer"
+        )
+        check_scalar(
+            eval_batch_size,
+            "eval_batch_size",
+            numbers.Integral,
+            min_val=1,
+            owner="Trainer",
+        )
         if clip_grad_norm is not None:
-            check_scalar(clip_grad_norm, "clip_grad_norm", numbers.Real, min_val=0.0,
-                         include_boundaries="neither", owner="Trainer")
-        if scheduler is not None and getattr(scheduler, "interval", None) not in ("step", "epoch"):
+            check_scalar(
+                clip_grad_norm,
+                "clip_grad_norm",
+                numbers.Real,
+                min_val=0.0,
+                include_boundaries="neither",
+                owner="Trainer",
+            )
+        if scheduler is not None and getattr(scheduler, "interval", None) not in (
+            "step",
+            "epoch",
+        ):
             raise TypeError(
                 "Trainer: 'scheduler' must be a descentlab.schedules.Scheduler (with interval "
                 f"'step' or 'epoch') or None. Got {type(scheduler).__name__}; pass callbacks "
-                "as callbacks=[...].")
-        self.model, self.loss, self.optimizer, self.scheduler = model, loss, optimizer, scheduler
+                "as callbacks=[...]."
+            )
+        self.model, self.loss, self.optimizer, self.scheduler = (
+            model,
+            loss,
+            optimizer,
+            scheduler,
+        )
         self.callbacks = list(callbacks)
         if verbose:
             self.callbacks.append(ProgressBar(progress_stream))
@@ -133,8 +173,8 @@ class Trainer:
         self.eval_batch_size = int(eval_batch_size)
         self.config = dict(config or {})
         self.history = History()
-        self.epoch = 0          # finished epochs
-        self.global_step = 0    # optimizer steps taken (and attempted, when skipping)
+        self.epoch = 0  # finished epochs
+        self.global_step = 0  # optimizer steps taken (and attempted, when skipping)
         self.epochs = 0
         self.batches_per_epoch = 0
         self.loader: DataLoader | None = None
@@ -153,17 +193,22 @@ class Trainer:
         self.model.eval()
         try:
             dtype = _input_dtype(self.model, x)
-            outs = [B.to_numpy(self.model.forward(B.asarray(x[i:i + bs], dtype)))
-                    for i in range(0, len(x), bs)]
+            outs = [
+                B.to_numpy(self.model.forward(B.asarray(x[i : i + bs], dtype)))
+                for i in range(0, len(x), bs)
+            ]
         finally:
             self.model.train(was_training)
         return np.concatenate(outs) if outs else np.zeros((0,))
 
-    def evaluate(self, x: Any, y: Any, batch_size: int | None = None) -> dict[str, float]:
+    def evaluate(
+        self, x: Any, y: Any, batch_size: int | None = None
+    ) -> dict[str, float]:
         """{"loss": mean loss, "acc": accuracy} on (x, y) in evaluation mode."""
         if len(x) != len(y):
             raise InvalidParameterError(
-                f"Trainer.evaluate: x and y must have the same length. Got {len(x)} and {len(y)}.")
+                f"Trainer.evaluate: x and y must have the same length. Got {len(x)} and {len(y)}."
+            )
         bs = batch_size or self.eval_batch_size
         was_training = self.model.training
         self.model.eval()
@@ -171,7 +216,7 @@ class Trainer:
         dtype = _input_dtype(self.model, x)
         try:
             for i in range(0, len(x), bs):
-                xb, yb = B.asarray(x[i:i + bs], dtype), B.asarray(y[i:i + bs])
+                xb, yb = B.asarray(x[i : i + bs], dtype), B.asarray(y[i : i + bs])
                 logits = self.model.forward(xb)
                 total += self.loss.forward(logits, yb) * len(xb)
                 correct += _correct(logits, yb) if self._classify else 0
@@ -185,20 +230,34 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scheduler": self.scheduler.state_dict()
+            if self.scheduler is not None
+            else None,
             "loader": self.loader.state_dict() if self.loader is not None else None,
             "rngs": rng_states(self.model),
-            "trainer": {"epoch": self.epoch, "global_step": self.global_step, **self._running},
-            "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()}
-                          for cb in self.callbacks],
+            "trainer": {
+                "epoch": self.epoch,
+                "global_step": self.global_step,
+                **self._running,
+            },
+            "callbacks": [
+                {"class": type(cb).__name__, "state": cb.state_dict()}
+                for cb in self.callbacks
+            ],
         }
 
     def save_checkpoint(self, path: str | Path, config: dict | None = None) -> Path:
         """Write everything needed to continue training exactly, atomically."""
-        save_checkpoint(path, self.state(), {"model_class": type(self.model).__name__,
-                                             "optimizer_class": type(self.optimizer).__name__,
-                                             "history": self.history.to_dict(),
-                                             "config": config or self.config})
+        save_checkpoint(
+            path,
+            self.state(),
+            {
+                "model_class": type(self.model).__name__,
+                "optimizer_class": type(self.optimizer).__name__,
+                "history": self.history.to_dict(),
+                "config": config or self.config,
+            },
+        )
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> dict[str, Any]:
@@ -219,16 +278,21 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             if state.get("scheduler") is None:
-                raise CheckpointError(f"checkpoint {str(path)!r} has no scheduler state but a "
-                                      "scheduler was given.")
+                raise CheckpointError(
+                    f"checkpoint {str(path)!r} has no scheduler state but a "
+                    "scheduler was given."
+                )
             self.scheduler.load_state_dict(state["scheduler"])
         if self.loader is not None and state.get("loader") is not None:
             self.loader.load_state_dict(state["loader"])
         set_rng_states(self.model, state.get("rngs") or [])
         tr = state["trainer"]
         self.epoch, self.global_step = int(tr["epoch"]), int(tr["global_step"])
-        self._running = {"loss_sum": float(tr["loss_sum"]), "correct": int(tr["correct"]),
-                         "count": int(tr["count"])}
+        self._running = {
+            "loss_sum": float(tr["loss_sum"]),
+            "correct": int(tr["correct"]),
+            "count": int(tr["count"]),
+        }
         self.history = History.from_dict(meta["history"])
         self._callback_states = list(state.get("callbacks") or [])  # applied in fit
         return meta
@@ -248,9 +312,19 @@ class Trainer:
         self._callback_states = []
 
     # ------------------------------------------------------------ training
-    def fit(self, train: Any, val: tuple[Any, Any] | None = None, *, epochs: int,
-            batch_size: int = 128, seed: int = 0, shuffle: bool = True, drop_last: bool = False,
-            resume: str | Path | None = None, checkpoint: str | Path | None = None) -> History:
+    def fit(
+        self,
+        train: Any,
+        val: tuple[Any, Any] | None = None,
+        *,
+        epochs: int,
+        batch_size: int = 128,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        resume: str | Path | None = None,
+        checkpoint: str | Path | None = None,
+    ) -> History:
         """Train for ``epochs`` epochs in total (counting epochs done before a resume).
 
         Args:
@@ -270,14 +344,19 @@ class Trainer:
             except (TypeError, ValueError):
                 raise InvalidParameterError(
                     "Trainer.fit: 'train' must be an (x, y) pair or a DataLoader. "
-                    f"Got {type(train).__name__}.") from None
+                    f"Got {type(train).__name__}."
+                ) from None
             dtype = _input_dtype(self.model, x)
             if dtype is not None and x.dtype != dtype:
                 x = x.astype(dtype)  # once, not per batch
-            self.loader = DataLoader(x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+            self.loader = DataLoader(
+                x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+            )
         self._batch_dtype = _input_dtype(self.model, self.loader.x)  # user loaders too
         if val is not None and len(val) != 2:
-            raise InvalidParameterError("Trainer.fit: 'val' must be an (x_val, y_val) pair or None.")
+            raise InvalidParameterError(
+                "Trainer.fit: 'val' must be an (x_val, y_val) pair or None."
+            )
         if checkpoint is not None:
             _check_checkpoint_target(checkpoint)
         if resume is not None:
@@ -289,8 +368,11 @@ class Trainer:
         self.stop_training, self.stop_reason, self._interrupt = False, None, False
         self._torn = False  # True while a step or an epoch end is half applied
         # the checkpoint file holds this run's state: resumed from it, or written by it
-        self._own_checkpoint = (checkpoint is not None and resume is not None
-                                and Path(checkpoint).resolve() == Path(resume).resolve())
+        self._own_checkpoint = (
+            checkpoint is not None
+            and resume is not None
+            and Path(checkpoint).resolve() == Path(resume).resolve()
+        )
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
@@ -304,8 +386,11 @@ class Trainer:
                 first.input_grad = False  # dx of the data is never used
             guard = self._sigint_guard() if on_ctrl_c else contextlib.nullcontext()
             with guard:
-                while (self.epoch < self.epochs and not self.stop_training
-                       and not self._interrupt):
+                while (
+                    self.epoch < self.epochs
+                    and not self.stop_training
+                    and not self._interrupt
+                ):
                     self._run_epoch(val, checkpoint)
         except KeyboardInterrupt:
             if not on_ctrl_c:
@@ -338,7 +423,11 @@ class Trainer:
                 break
             if self._batch_dtype is not None and xb.dtype != self._batch_dtype:
                 xb = xb.astype(self._batch_dtype)
-            batch = self.loader.position - 1 if self.loader.position else self.batches_per_epoch - 1
+            batch = (
+                self.loader.position - 1
+                if self.loader.position
+                else self.batches_per_epoch - 1
+            )
             for cb in self.callbacks:
                 cb.on_train_batch_begin(self.global_step, {})
             logs = self._train_step(xb, yb, params)
@@ -346,13 +435,19 @@ class Trainer:
             try:
                 for cb in self.callbacks:
                     cb.on_train_batch_end(self.global_step - 1, logs)
-            except KeyboardInterrupt:  # the step is applied: stop as after a first Ctrl-C
+            except (
+                KeyboardInterrupt
+            ):  # the step is applied: stop as after a first Ctrl-C
                 if self.on_interrupt == "raise":
                     raise
                 self._interrupt = True
             if self.stop_training or self._interrupt:
-                last_batch = self.loader.position == 0  # the loader has finished its epoch
-                if self.stop_reason == "nonfinite" or (self._interrupt and not last_batch):
+                last_batch = (
+                    self.loader.position == 0
+                )  # the loader has finished its epoch
+                if self.stop_reason == "nonfinite" or (
+                    self._interrupt and not last_batch
+                ):
                     return  # resume continues inside this epoch
                 break
         self._finish_epoch(epoch, val, t0, checkpoint)
@@ -370,6 +465,7 @@ class Trainer:
             self.model.backward(self.loss.backward())
             if self.clip_grad_norm is not None:
                 from ..optim import clip_grad_norm
+
                 norm = clip_grad_norm(params, self.clip_grad_norm)
                 if not math.isfinite(norm):
                     cause = f"gradient norm is {norm}"
@@ -392,8 +488,12 @@ class Trainer:
         self._torn = False
         c = max(self._running["count"], 1)
         acc = self._running["correct"] / c if self._classify else math.nan
-        return {"loss": self._running["loss_sum"] / c, "acc": acc,
-                "lr": lr, "step_loss": loss}
+        return {
+            "loss": self._running["loss_sum"] / c,
+            "acc": acc,
+            "lr": lr,
+            "step_loss": loss,
+        }
 
     def _on_nonfinite(self, cause: str) -> None:
         self.optimizer.zero_grad()
@@ -403,15 +503,21 @@ class Trainer:
             self.stop_training, self.stop_reason = True, "nonfinite"
             warnings.warn(
                 f"Trainer: stopped at step {info['step']} (epoch {info['epoch']}): {cause}; "
-                "the weights are those of the last finite step.", RuntimeWarning, stacklevel=3)
+                "the weights are those of the last finite step.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         else:
             self.history.nonfinite = info
 
     def _finish_epoch(self, epoch: int, val, t0: float, checkpoint) -> None:
         c = max(self._running["count"], 1)
-        logs = {"epoch": epoch + 1, "loss": self._running["loss_sum"] / c,
-                "acc": self._running["correct"] / c if self._classify else math.nan,
-                "lr": float(self.optimizer.param_groups[0]["lr"])}
+        logs = {
+            "epoch": epoch + 1,
+            "loss": self._running["loss_sum"] / c,
+            "acc": self._running["correct"] / c if self._classify else math.nan,
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+        }
         if val is not None:
             ev = self.evaluate(*val)
             logs.update(val_loss=ev["loss"], val_acc=ev["acc"])
@@ -439,11 +545,17 @@ class Trainer:
         per-epoch checkpoint (if any) is kept instead; returns the path or None."""
         if self._torn:
             kept = Path(checkpoint) if self._own_checkpoint else None
-            where = (f"the checkpoint of the last finished epoch, {kept}, is kept"
-                     if kept else "no checkpoint was written")
-            warnings.warn(f"Trainer: interrupted in the middle of a training step or an "
-                          f"epoch's end; that state is half updated and not saved; {where}.",
-                          RuntimeWarning, stacklevel=3)
+            where = (
+                f"the checkpoint of the last finished epoch, {kept}, is kept"
+                if kept
+                else "no checkpoint was written"
+            )
+            warnings.warn(
+                f"Trainer: interrupted in the middle of a training step or an "
+                f"epoch's end; that state is half updated and not saved; {where}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return kept
         path = Path(checkpoint) if checkpoint is not None else None
         if path is None:
@@ -453,16 +565,22 @@ class Trainer:
                 path = Path.cwd() / f"descentlab-interrupted-{i}.npz"
                 i += 1
         self.save_checkpoint(path)
-        warnings.warn(f"Trainer: interrupted; checkpoint written to {path}. "
-                      "Continue with fit(..., resume=path).", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"Trainer: interrupted; checkpoint written to {path}. "
+            "Continue with fit(..., resume=path).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return path
 
     @contextlib.contextmanager
     def _sigint_guard(self):
         """First Ctrl-C finishes the current batch, then checkpoints and returns; a
         second one raises KeyboardInterrupt at once."""
-        if (threading.current_thread() is not threading.main_thread()
-                or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        ):
             yield  # another thread, or a background job that ignores Ctrl-C
             return
 

@@ -1,0 +1,7 @@
+"""``python -m descentlab``: the same as the ``descentlab`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,37 @@
+"""Helpers shared by the subcommands: usage errors, common flags, list parsing."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class UsageError(Exception):
+    """The command line is invalid (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, with no usage dump."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
+    p.add_argument(
+        "--out", default=out_default, help=f"output folder (default: {out_default})"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an existing non-empty output folder",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def csv_ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
