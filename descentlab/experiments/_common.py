@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import palette
 from .._validation import check_option, check_scalar
 from ..io import atomic_write_bytes, atomic_write_json
 from ..train.callbacks import Callback
@@ -46,44 +47,11 @@ __all__ = [
 SIZES = ("quick", "full")
 DEFAULT_OUT = Path("descentlab-out")
 
-#: One colour per optimizer, the same in every figure (Okabe-Ito palette plus
-#: three of Paul Tol's colours; all distinguishable with colour-vision deficiency).
-OPTIMIZER_COLORS: dict[str, str] = {
-    "sgd": "#000000",
-    "momentum": "#E69F00",
-    "nesterov": "#D55E00",
-    "adagrad": "#009E73",
-    "rmsprop": "#56B4E9",
-    "adam": "#0072B2",
-    "adamw": "#CC79A7",
-    "nadam": "#882255",
-    "lion": "#999933",
-}
-#: Colours for series that are not optimizers (activations, inits, schedules...).
-SERIES_COLORS = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#D55E00",
-    "#CC79A7",
-    "#56B4E9",
-    "#000000",
-    "#882255",
-    "#999933",
-    "#F0E442",
-)
-
-OPTIMIZER_LABELS: dict[str, str] = {
-    "sgd": "SGD",
-    "momentum": "Momentum",
-    "nesterov": "Nesterov",
-    "adagrad": "AdaGrad",
-    "rmsprop": "RMSProp",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "nadam": "NAdam",
-    "lion": "Lion",
-}
+#: Colours and labels live in :mod:`descentlab.palette` (one colour per optimizer,
+#: other palettes for other families); re-exported here for the experiments.
+OPTIMIZER_COLORS = palette.OPTIMIZER_COLORS
+OPTIMIZER_LABELS = palette.OPTIMIZER_LABELS
+SERIES_COLORS = palette.SERIES_COLORS
 
 
 _STATUS_LISTENERS: list[Callable[[str], Any]] = []
@@ -110,7 +78,7 @@ def status_to(listener: Callable[[str], Any]) -> Iterator[None]:
 
 
 class EpochStatus(Callback):
-    """Trainer callback: :func:`status` ``"<label>: epoch e/E done"`` after each epoch."""
+    """Trainer callback: :func:`status` ``"<label>: epoch e/E done"`` per epoch."""
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -120,7 +88,8 @@ class EpochStatus(Callback):
 
 
 def color(name: str, index: int = 0) -> str:
-    """Fixed colour of optimizer ``name``; other names get series colour ``index``."""
+    """Colour of optimizer ``name`` (:mod:`descentlab.palette`); other names get
+    series colour ``index``."""
     key = name.lower()
     if key in OPTIMIZER_COLORS:
         return OPTIMIZER_COLORS[key]
@@ -129,7 +98,7 @@ def color(name: str, index: int = 0) -> str:
 
 def label(name: str) -> str:
     """Display name of an optimizer ("adagrad" -> "AdaGrad"); other names unchanged."""
-    return OPTIMIZER_LABELS.get(name.lower(), name)
+    return palette.optimizer_label(name)
 
 
 def check_size(size: str) -> str:
