@@ -24,7 +24,7 @@ from typing import Any
 
 from . import __version__, experiments
 from .errors import OutputExistsError
-from .experiments._common import check_size, status_to, to_jsonable
+from .experiments.api import check_size, fmt, status_to, to_jsonable
 from .io import atomic_write_json, atomic_write_text, check_output_dir
 
 __all__ = ["OutputExistsError", "build_report", "run_report"]
@@ -53,6 +53,14 @@ th { background: var(--bg-alt); }
 td:first-child, th:first-child { text-align: left; }
 .table-wrap { overflow-x: auto; }
 .failed { color: var(--bad); font-weight: bold; }
+.banner { background: var(--bg-alt); border-left: 4px solid var(--accent);
+          padding: 0.5rem 1rem; margin: 1rem 0; font-size: 0.95rem; }
+.banner p { margin: 0.4rem 0; }
+.budget { color: var(--muted); font-size: 0.92rem; }
+#takeaways ul { padding-left: 1.4rem; }
+#takeaways li { margin: 0.3rem 0; }
+caption { caption-side: top; text-align: left; color: var(--muted);
+          font-size: 0.9rem; padding-bottom: 0.3rem; }
 pre.error { background: #fff0f0; border-left: 4px solid var(--bad); padding: 0.6rem;
             white-space: pre-wrap; font-size: 0.85rem; }
 """
@@ -62,25 +70,7 @@ def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return "nan"
-        if value == 0 or 1e-3 <= abs(value) < 1e5:
-            return f"{value:.4g}"
-        return f"{value:.3e}"
-    if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(_fmt(v) for v in value) + ")"
-    return str(value)
-
-
-def _table_html(rows: list[dict]) -> str:
+def _table_html(rows: list[dict], caption: str | None = None) -> str:
     rows = [r for r in rows if isinstance(r, Mapping)]
     if not rows:
         return ""
@@ -92,12 +82,13 @@ def _table_html(rows: list[dict]) -> str:
     head = "".join(f"<th>{_esc(c)}</th>" for c in columns)
     body = "".join(
         "<tr>"
-        + "".join(f"<td>{_esc(_fmt(to_jsonable(r.get(c))))}</td>" for c in columns)
+        + "".join(f"<td>{_esc(fmt(to_jsonable(r.get(c))))}</td>" for c in columns)
         + "</tr>\n"
         for r in rows
     )
+    cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
     return (
-        f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n'
+        f'<div class="table-wrap"><table>{cap}\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{body}</tbody></table></div>\n"
     )
 
@@ -109,9 +100,10 @@ def _describe(name: str, result: Mapping) -> tuple[str, str, str]:
         module = experiments.get(name)
     except Exception:  # noqa: BLE001  (a fake or broken module still gets a section)
         module = None
-    pick = lambda key, attr, default: (
-        result.get(key) or getattr(module, attr, None) or default
-    )
+
+    def pick(key: str, attr: str, default: str) -> Any:
+        return result.get(key) or getattr(module, attr, None) or default
+
     return (
         str(pick("title", "TITLE", name)),
         str(pick("formula", "FORMULA", "")),
@@ -133,38 +125,169 @@ def _alt(title: str, fig_path: Path) -> str:
     return f"{title}: {fig_path.stem.replace('_', ' ')}"
 
 
+def _mapping(result: Mapping, key: str) -> Mapping:
+    value = result.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _paragraphs(text: Any) -> str:
+    """Plain text (a string or a list of strings) as escaped <p> paragraphs."""
+    items = text if isinstance(text, (list, tuple)) else str(text).split("\n\n")
+    return "\n".join(f"<p>{_esc(t)}</p>" for t in items if str(t).strip())
+
+
+def _tables_by_place(result: Mapping, figures: list[str]) -> dict[str | None, list]:
+    """{figure (or None = end of section): [html of each table placed after it]}."""
+    placed: dict[str | None, list] = {}
+    main_after = result.get("table_after")
+    main_after = main_after if main_after in figures else None
+    main = _table_html(list(result.get("table") or []), result.get("table_caption"))
+    if main:
+        placed.setdefault(main_after, []).append(main)
+    for t in result.get("tables") or []:
+        if not isinstance(t, Mapping):
+            continue
+        after = t.get("after") if t.get("after") in figures else None
+        block = _table_html(list(t.get("rows") or []), t.get("caption"))
+        if block:
+            placed.setdefault(after, []).append(block)
+    return placed
+
+
 def _section(index: int, name: str, result: Mapping, out: Path) -> str:
     title, formula, explanation = _describe(name, result)
     parts = [
         f'<section id="exp-{_esc(name)}">',
         f"<h2>{index}. {_esc(title)} <small>(<code>{_esc(name)}</code>)</small></h2>",
     ]
+    budget = _mapping(result, "budget")
+    if budget:
+        parts.append(
+            '<p class="budget">This run: '
+            + "; ".join(f"{_esc(k)} {_esc(fmt(v))}" for k, v in budget.items())
+            + "</p>"
+        )
     if formula:
         parts.append(f'<pre class="formula">{_esc(formula)}</pre>')
     if explanation:
-        parts.append(f"<p>{_esc(explanation)}</p>")
+        parts.append(_paragraphs(explanation))
     if result.get("error"):
         parts.append(
             f'<p class="failed">This experiment failed: {_esc(result["error"])}</p>'
         )
         if result.get("traceback"):
             parts.append(f'<pre class="error">{_esc(result["traceback"])}</pre>')
-    captions = result.get("captions") or {}
-    for k, fig in enumerate(result.get("figures") or [], start=1):
-        src, path = _figure_src(str(fig), result, out)
-        caption = captions.get(str(fig)) if isinstance(captions, Mapping) else None
+    captions, texts = _mapping(result, "captions"), _mapping(result, "texts")
+    figures = [str(f) for f in result.get("figures") or []]
+    tables = _tables_by_place(result, figures)
+    for k, fig in enumerate(figures, start=1):
+        if texts.get(fig):
+            parts.append(_paragraphs(texts[fig]))
+        src, path = _figure_src(fig, result, out)
+        caption = captions.get(fig)
         alt = caption or _alt(title, path)
         parts.append(
-            f'<figure><img src="{_esc(src)}" alt="{_esc(alt)}" loading="lazy">'
-            f"<figcaption>Figure {index}.{k}: {_esc(caption or path.name)}"
+            f'<figure id="fig-{index}-{k}"><img src="{_esc(src)}" alt="{_esc(alt)}">'
+            f"<figcaption><b>Figure {index}.{k}.</b> {_esc(caption or path.name)}"
             "</figcaption></figure>"
         )
-    parts.append(_table_html(list(result.get("table") or [])))
+        parts.extend(tables.get(fig, []))
+    parts.extend(tables.get(None, []))
     seconds = result.get("seconds")
     if isinstance(seconds, (int, float)):
         parts.append(f'<p class="time">Time: {seconds:.1f} s</p>')
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
+
+
+def _figure_numbers(items: list[tuple[str, Mapping]]) -> dict[tuple[str, str], str]:
+    """{(experiment, figure path): "i.k"} as the page numbers its figures."""
+    numbers_: dict[tuple[str, str], str] = {}
+    for i, (name, r) in enumerate(items, start=1):
+        for k, fig in enumerate(r.get("figures") or [], start=1):
+            numbers_[(name, str(fig))] = f"{i}.{k}"
+    return numbers_
+
+
+def _takeaways_html(items: list[tuple[str, Mapping]]) -> str:
+    lines = []
+    for name, r in items:
+        for t in r.get("takeaways") or []:
+            title = _describe(name, r)[0]
+            lines.append(
+                f'<li>{_esc(t)} <a href="#exp-{_esc(name)}">({_esc(title)})</a></li>'
+            )
+    if not lines:
+        return ""
+    return (
+        '<section id="takeaways">\n<h2>What to take away</h2>\n<ul>\n'
+        + "\n".join(lines)
+        + "\n</ul>\n</section>"
+    )
+
+
+def _book_map_html(items: list[tuple[str, Mapping]]) -> str:
+    """Table: the book's figure -> this page's figure, from each "book_figures"."""
+    numbers_ = _figure_numbers(items)
+    rows = []
+    for name, r in items:
+        for entry in r.get("book_figures") or []:
+            if not isinstance(entry, Mapping):
+                continue
+            fig = str(entry.get("figure", ""))
+            here = numbers_.get((name, fig))
+            if here is None:
+                continue
+            idx = here.replace(".", "-")
+            rows.append(
+                f"<tr><td>{_esc(entry.get('book', ''))}</td>"
+                f'<td><a href="#fig-{idx}">Figure {here}</a></td>'
+                f"<td>{_esc(entry.get('note', ''))}</td></tr>"
+            )
+    if not rows:
+        return ""
+    return (
+        '<section id="book-figures">\n<h2>The book\'s figures on this page</h2>\n'
+        '<div class="table-wrap"><table>\n<thead><tr><th>book (Deep Learning from '
+        "Scratch)</th><th>this page</th><th>what differs</th></tr></thead>\n<tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></div>\n</section>"
+    )
+
+
+def _banner_html(items: list[tuple[str, Mapping]], info: Mapping[str, Any]) -> str:
+    size = info.get("size")
+    what = (
+        "quick size: small budgets so that the whole page runs in minutes on a "
+        "laptop; numbers are noisier than at full size"
+        if size == "quick"
+        else "full size: the book-scale budgets"
+        if size == "full"
+        else ""
+    )
+    rows = []
+    for name, r in items:
+        budget = _mapping(r, "budget")
+        if budget:
+            text = "; ".join(f"{k} {fmt(v)}" for k, v in budget.items())
+            rows.append(
+                f'<li><a href="#exp-{_esc(name)}">{_esc(name)}</a>: {_esc(text)}</li>'
+            )
+    head = " · ".join(f"{_esc(k)} <b>{_esc(v)}</b>" for k, v in info.items())
+    return (
+        '<aside class="banner" role="note">\n'
+        f"<p>{head}{' — ' + _esc(what) if what else ''}.</p>\n"
+        + (
+            "<details><summary>Budgets of this run (digits, epochs, steps, seeds)"
+            f"</summary><ul>\n{chr(10).join(rows)}\n</ul></details>\n"
+            if rows
+            else ""
+        )
+        + "<p>Every number in the text is formatted from this run's own results. "
+        "For the same optimizers moving live under your hands, run "
+        "<code>descentlab playground</code> (the interactive companion of this "
+        "page).</p>\n</aside>"
+    )
 
 
 def build_report(
@@ -176,13 +299,13 @@ def build_report(
 ) -> Path:
     """Write ``<out>/index.html`` for ``results`` (name -> result dict); return it.
 
-    Each result follows the experiment contract (``descentlab.experiments``);
-    a failed one has ``"error"`` (and optionally ``"traceback"``) instead of
-    figures. An optional ``"captions"`` dict maps a figure path (as listed in
-    ``"figures"``) to its caption and alt text; ``"title"``, ``"formula"`` and
-    ``"explanation"`` keys override the module's TITLE/FORMULA/EXPLANATION.
+    Each result follows the experiment contract (``descentlab.experiments``,
+    whose docstring lists the optional keys the page renders: captions, texts,
+    tables, budget, takeaways, book_figures); a failed one has ``"error"`` (and
+    optionally ``"traceback"``) instead of figures. ``"title"``, ``"formula"``
+    and ``"explanation"`` keys override the module's TITLE/FORMULA/EXPLANATION.
     Figure paths are made relative to ``out`` so the folder can be moved or
-    opened offline. ``info`` adds key/value lines (size, seed...) to the header.
+    opened offline. ``info`` (size, seed...) goes into the banner.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,8 +313,6 @@ def build_report(
     failures = sum(1 for _, r in items if r.get("error"))
     total = sum(float(r.get("seconds") or 0.0) for _, r in items)
     meta = {
-        "descentlab": __version__,
-        "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         **(info or {}),
         "experiments": f"{len(items)} ({failures} failed)",
         "total time": f"{total:.1f} s",
@@ -222,6 +343,7 @@ def build_report(
         }
     )
     sections = "\n\n".join(_section(i, n, r, out) for i, (n, r) in enumerate(items, 1))
+    generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -233,14 +355,17 @@ def build_report(
 <body>
 <header>
 <h1>{_esc(title)}</h1>
-<p class="meta">{" · ".join(f"{_esc(k)}: {_esc(v)}" for k, v in meta.items())}</p>
+<p class="meta">descentlab {_esc(__version__)} · generated {_esc(generated)}</p>
+{_banner_html(items, meta)}
 </header>
+{_takeaways_html(items)}
 <nav aria-label="Contents">
 <h2>Contents</h2>
 <ol>
 {toc}
 </ol>
 </nav>
+{_book_map_html(items)}
 <main>
 {sections}
 <section id="summary">

@@ -13,6 +13,7 @@ import pytest
 from descentlab import experiments
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments import _common
+from descentlab.experiments.api import fmt
 from descentlab.report import OutputExistsError, build_report, run_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -92,6 +93,17 @@ def _fake_module(
             figures,
             [{"metric": "acc", "value": 0.5 + k} for k in range(2)],
             captions={f"{name}_0.png": f"Caption of {name} <0>"},
+            texts={f"{name}_{n_figures - 1}.png": f"Text before {name}'s last figure"},
+            tables=[
+                {
+                    "after": f"{name}_0.png",
+                    "caption": f"{name} side table",
+                    "rows": [{"k": "lr", "v": 0.125}],
+                }
+            ],
+            budget={"digits": 300, "seeds": 3},
+            takeaways=[f"{name} takes away 42"],
+            book_figures=[{"book": "Fig. 6-9 (p. 178)", "figure": f"{name}_0.png"}],
             size=size,
             seed=seed,
         )
@@ -107,7 +119,7 @@ def fake_registry(monkeypatch):
         "broken": _fake_module("broken", fail=True),
         "gamma": _fake_module("gamma", 1),
     }
-    for name, mod in mods.items():
+    for _name, mod in mods.items():
         monkeypatch.setitem(sys.modules, mod.__name__, mod)
     monkeypatch.setattr(
         experiments, "EXPERIMENTS", {name: mod.__name__ for name, mod in mods.items()}
@@ -132,7 +144,7 @@ def test_build_report_references_every_figure(tmp_path, fake_registry):
     srcs = [img["src"] for img in parser.imgs]
     assert len(srcs) == 3
     assert parser.imgs[0]["alt"] == "Caption of alpha <0>"
-    assert "Figure 1.1: Caption of alpha &lt;0&gt;</figcaption>" in text
+    assert "<b>Figure 1.1.</b> Caption of alpha &lt;0&gt;</figcaption>" in text
     for img in parser.imgs:
         assert img.get("alt")
         path = (report_dir / img["src"]).resolve()
@@ -162,6 +174,36 @@ def test_report_table_shows_key_numbers(tmp_path, fake_registry):
     results = {"gamma": experiments.run("gamma", out=tmp_path / "gamma")}
     text = build_report(results, tmp_path).read_text(encoding="utf-8")
     assert "<th>metric</th>" in text and "<td>1.5</td>" in text
+
+
+def test_report_places_texts_tables_takeaways_banner_and_book_map(
+    tmp_path, fake_registry
+):
+    """Check the optional result keys: each lands where the contract says."""
+    results = {
+        n: experiments.run(n, out=tmp_path / "runs" / n) for n in ("alpha", "gamma")
+    }
+    text = build_report(results, tmp_path / "rep", info={"size": "quick"}).read_text(
+        encoding="utf-8"
+    )
+    assert not _parse(text).errors
+    # the text of a figure comes right before it, a side table right after it
+    before = text.index("<p>Text before alpha&#x27;s last figure</p>")
+    assert text.index('src="../runs/alpha/alpha_0.png"') < before
+    assert before < text.index('src="../runs/alpha/alpha_1.png"')
+    side = text.index("<caption>alpha side table</caption>")
+    assert text.index("Figure 1.1.") < side < text.index("Figure 1.2.")
+    assert "<td>0.125</td>" in text[side:]
+    # banner with size and each experiment's budget; takeaways open the page
+    banner = text[text.index('<aside class="banner"') : text.index("</aside>")]
+    assert "size <b>quick</b>" in banner and "digits 300; seeds 3" in banner
+    assert "descentlab playground" in banner
+    takeaways = text.index('<section id="takeaways">')
+    assert takeaways < text.index("<nav")
+    assert text.count("takes away 42") == 2
+    # the book's figure maps to this page's figure number, with a working anchor
+    assert '<a href="#fig-2-1">Figure 2.1</a>' in text
+    assert 'id="fig-2-1"' in text
 
 
 # ------------------------------------------------------------------ run_report
@@ -210,7 +252,7 @@ def test_run_report_refuses_non_empty_out(tmp_path, fake_registry):
 def test_run_report_live_line_shows_status_then_the_result(
     tmp_path, fake_registry, capsys
 ):
-    """Check live=True rewrites one line with each experiment's status, then prints its time."""
+    """Check live=True rewrites one status line, then prints each time."""
     lines = []
     assert (
         run_report(
@@ -312,7 +354,7 @@ def test_status_reaches_the_innermost_listener_only_while_listening():
 
 
 def test_epoch_status_callback_reports_each_epoch():
-    """Check EpochStatus says '<label>: epoch e/E done' after each epoch of a real fit."""
+    """Check EpochStatus says '<label>: epoch e/E done' after each epoch."""
     from descentlab.models import MLP
     from descentlab.nn import SoftmaxCrossEntropy
     from descentlab.optim import SGD
@@ -350,19 +392,17 @@ def test_run_report_rejects_unknown_names_and_sizes(tmp_path, fake_registry):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_run_report_with_real_schedules_experiment(tmp_path):
-    """Check the real `schedules` experiment through the report."""
+def test_run_report_with_a_real_experiment(tmp_path):
+    """Check a real experiment through the report: figures, captions, its numbers."""
     out = tmp_path / "rep"
-    assert run_report(out=out, names=["schedules"], progress=None) == 0
-    result = json.loads((out / "schedules" / "schedules.json").read_text())
-    assert result["figures"] == ["schedules_lr.png", "schedules_training.png"]
-    curves = result["curves"]
-    assert curves["step"][25] == pytest.approx(0.025)  # GUIDE: epoch 25 -> 0.025
-    assert curves["cosine"][0] == pytest.approx(0.1)
-    assert curves["exp"][10] == pytest.approx(0.1 * 0.95**10)
-    assert len(curves["onecycle"]) == 50
+    assert run_report(out=out, names=["adagrad_step"], progress=None) == 0
+    result = json.loads((out / "adagrad_step" / "adagrad_step.json").read_text())
     text = (out / "index.html").read_text(encoding="utf-8")
-    assert 'src="schedules/schedules_lr.png"' in text
+    for fig in result["figures"]:
+        assert f'src="adagrad_step/{fig}"' in text
+    for row in result["table"]:
+        for value in row.values():
+            assert f"<td>{fmt(value)}</td>" in text or f"<td>{value}</td>" in text
 
 
 # ------------------------------------------------------------------ registry
@@ -456,3 +496,24 @@ def test_prepare_out_default_and_file_clash(tmp_path, monkeypatch):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InvalidParameterError, match="folder"):
         _common.prepare_out(tmp_path / "f", "demo")
+
+
+def test_experiment_decorator_checks_size_and_seed_and_makes_the_folder(tmp_path):
+    """Check the shared run() skeleton: validation, folder, size/seed in the result."""
+    seen = {}
+
+    @_common.experiment("toy")
+    def run(r):
+        """Toy experiment."""
+        seen["run"] = r
+        return r.result([], [{"a": 1}], answer=42)
+
+    with pytest.raises(InvalidParameterError, match="size"):
+        run("huge")
+    with pytest.raises(InvalidParameterError, match="seed"):
+        run("quick", seed=-1)
+    result = run("quick", seed=3, out=tmp_path / "toy")
+    assert seen["run"].out == tmp_path / "toy" and (tmp_path / "toy").is_dir()
+    assert (result["size"], result["seed"], result["answer"]) == ("quick", 3, 42)
+    saved = json.loads((tmp_path / "toy" / "toy.json").read_text())
+    assert saved["answer"] == 42 and run.__doc__ == "Toy experiment."

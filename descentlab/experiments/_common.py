@@ -8,29 +8,32 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import numbers
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import palette
-from .._validation import check_option, check_scalar
+from .._validation import check_scalar
 from ..io import atomic_write_bytes, atomic_write_json
 from ..train.callbacks import Callback
+from .api import SIZES, check_size, status, status_to, to_jsonable
 
 __all__ = [
     "DEFAULT_OUT",
     "EpochStatus",
+    "Run",
     "OPTIMIZER_COLORS",
     "OPTIMIZER_LABELS",
     "SERIES_COLORS",
     "SIZES",
     "check_size",
     "color",
+    "experiment",
     "label",
     "make_result",
     "plot_style",
@@ -44,7 +47,6 @@ __all__ = [
     "to_jsonable",
 ]
 
-SIZES = ("quick", "full")
 DEFAULT_OUT = Path("descentlab-out")
 
 #: Colours and labels live in :mod:`descentlab.palette` (one colour per optimizer,
@@ -52,29 +54,6 @@ DEFAULT_OUT = Path("descentlab-out")
 OPTIMIZER_COLORS = palette.OPTIMIZER_COLORS
 OPTIMIZER_LABELS = palette.OPTIMIZER_LABELS
 SERIES_COLORS = palette.SERIES_COLORS
-
-
-_STATUS_LISTENERS: list[Callable[[str], Any]] = []
-
-
-def status(text: str) -> None:
-    """Say what a running experiment is doing now (e.g. "DeepConvNet: epoch 3/10").
-
-    Shown on the live progress line of ``descentlab report``/``run`` in a terminal;
-    a no-op when nobody listens (tests, scripts).
-    """
-    if _STATUS_LISTENERS:
-        _STATUS_LISTENERS[-1](text)
-
-
-@contextlib.contextmanager
-def status_to(listener: Callable[[str], Any]) -> Iterator[None]:
-    """Send :func:`status` texts to ``listener`` inside the ``with`` block."""
-    _STATUS_LISTENERS.append(listener)
-    try:
-        yield
-    finally:
-        _STATUS_LISTENERS.remove(listener)
 
 
 class EpochStatus(Callback):
@@ -99,11 +78,6 @@ def color(name: str, index: int = 0) -> str:
 def label(name: str) -> str:
     """Display name of an optimizer ("adagrad" -> "AdaGrad"); other names unchanged."""
     return palette.optimizer_label(name)
-
-
-def check_size(size: str) -> str:
-    """Return ``size`` if it is "quick" or "full"; else raise InvalidParameterError."""
-    return check_option(size, "size", SIZES, owner="experiment")
 
 
 def prepare_out(out: str | Path | None, name: str) -> Path:
@@ -188,31 +162,6 @@ def save_figure(
     return out / f"{stem}.png"
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert results to JSON types: arrays to lists, NaN/inf to None, Paths to str."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
-    if isinstance(obj, (bool, str)) or obj is None:
-        return obj
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    raise TypeError(
-        f"save_results: cannot store a {type(obj).__name__} in JSON; results may hold "
-        "only numbers, strings, booleans, None, arrays, lists and dicts."
-    )
-
-
 def save_results(out: str | Path, name: str, results: dict) -> Path:
     """Write ``results`` to ``<out>/<name>.json`` atomically; returns the path."""
     path = Path(out) / f"{name}.json"
@@ -250,6 +199,72 @@ def make_result(
     }
     save_results(out, name, result)
     return result
+
+
+@dataclass
+class Run:
+    """One run of an experiment: what every ``run()`` body needs and returns through.
+
+    ``out`` is the experiment's folder (created), ``rng`` a generator seeded
+    with ``seed``, ``t0`` the start time; :meth:`result` assembles and writes the
+    result dict (with ``size`` and ``seed``) as :func:`make_result` does.
+    """
+
+    name: str
+    size: str
+    seed: int
+    out: Path
+    t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def quick(self) -> bool:
+        return self.size == "quick"
+
+    def pick(self, by_size: dict[str, Any]) -> Any:
+        """``by_size[self.size]``: the setting of a {"quick": .., "full": ..} table."""
+        return by_size[self.size]
+
+    def result(self, figures: Sequence[Path | str], table: list[dict], **numbers_):
+        return make_result(
+            self.name,
+            self.out,
+            self.t0,
+            figures,
+            table,
+            size=self.size,
+            seed=self.seed,
+            **numbers_,
+        )
+
+
+def experiment(name: str) -> Callable[[Callable[[Run], dict]], Callable[..., dict]]:
+    """Decorator turning ``body(run: Run) -> dict`` into the contract's
+    ``run(size="quick", seed=0, out=None) -> dict``.
+
+    It checks ``size`` and ``seed``, creates the output folder and starts the
+    clock, so an experiment module holds only its own work::
+
+        @experiment(NAME)
+        def run(r: Run) -> dict:
+            ...
+            return r.result(figures, table, captions=captions, runs=runs)
+    """
+
+    def wrap(body: Callable[[Run], dict]) -> Callable[..., dict]:
+        def run(
+            size: str = "quick", seed: int = 0, out: str | Path | None = None
+        ) -> dict:
+            t0 = time.perf_counter()
+            check_size(size)
+            check_scalar(seed, "seed", numbers.Integral, min_val=0, owner=name)
+            return body(Run(name, size, int(seed), prepare_out(out, name), t0))
+
+        run.__doc__ = body.__doc__
+        run.__name__ = run.__qualname__ = "run"
+        run.__module__ = body.__module__
+        return run
+
+    return wrap
 
 
 def smooth(values: Any, window: int) -> np.ndarray:
