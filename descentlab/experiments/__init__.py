@@ -19,7 +19,7 @@ Module contract (every ``descentlab/experiments/<name>.py``):
 ``run(size="quick", seed=0, out=None) -> dict``
     ``size`` is "quick" (a few seconds to a minute on 2 cores, what the tests
     and ``report --quick`` use) or "full" (book-scale); anything else raises
-    InvalidParameterError (``_common.check_size``). ``out`` is the experiment's
+    InvalidParameterError (``api.check_size``). ``out`` is the experiment's
     own folder (default ``./descentlab-out/<name>``, created by
     ``_common.prepare_out``). All randomness comes from
     ``np.random.default_rng(seed)``. It writes its figures (PNG, optional SVG)
@@ -35,10 +35,32 @@ Module contract (every ``descentlab/experiments/<name>.py``):
       shown in the report;
     - ``"seconds"``: wall time of the run;
 
-    optionally ``"captions"`` ({figure path as in "figures": caption}, used as
-    caption and alt text in the report), plus any further numbers its tests
-    check. Values must be JSON-able after ``_common.to_jsonable`` (numbers,
-    strings, bools, None, arrays, lists, dicts).
+    Optional keys the report renders (all plain text; the page escapes it):
+
+    - ``"captions"``: {figure path as in "figures": one or two sentences with
+      its number}; caption and alt text. Every figure should have one.
+    - ``"texts"``: {figure: paragraph} shown just before that figure, so that
+      the explanation is split across its figures (``"explanation"`` in the
+      result, if given, replaces EXPLANATION as the section's opening text).
+    - ``"table_after"``: the figure after which ``"table"`` is placed (default:
+      the end of the section); ``"table_caption"``: a line above it.
+    - ``"tables"``: further tables, a list of {"after": figure, "caption": str,
+      "rows": [dict rows]}, each placed after its figure.
+    - ``"budget"``: {label: value} of this run's size (e.g. {"training digits":
+      4000, "epochs": 10, "seeds": 3}), shown in the page's banner and the
+      section head.
+    - ``"takeaways"``: [sentence] for the "what to take away" list at the top of
+      the page; format its numbers from the results.
+    - ``"book_figures"``: [{"book": "Fig. 6-9 (text, p. 178)", "figure": path,
+      "note": what differs}] for the table mapping the book's figures to the
+      page's figure numbers.
+
+    Any further numbers its tests check may follow. Values must be JSON-able
+    after ``api.to_jsonable`` (numbers, strings, bools, None, arrays, lists,
+    dicts). Number formatting shared by prose and tables: ``api.fmt``,
+    ``api.pct``, ``api.binomial_se`` (the noise floor of an accuracy). The
+    skeleton of ``run`` is ``_common.experiment`` (decorator) and ``_common.Run``;
+    colours come from :mod:`descentlab.palette`.
     matplotlib is imported only inside plotting code, through ``_common.pyplot()``
     (Agg backend).
 """
