@@ -127,3 +127,13 @@ def test_he_learns_fastest_on_test_digits(mnist):
     acc = mnist["test_acc"]
     assert acc["he"] > 0.8
     assert acc["he"] > acc["xavier"] > acc["std0.01"]
+
+
+def test_mnist_prose_and_table_describe_this_run(mnist):
+    """Check no iteration-1,900 column at quick size; the text quotes this run."""
+    assert all(not any("1900" in k for k in row) for row in mnist["table"])
+    text = mnist["texts"]["init_mnist.png"]
+    for key in ("std0.01", "xavier", "he"):
+        assert f"{mnist['final_smoothed'][key]:.3f}" in text
+    assert "500 iterations" in text
+    assert mnist["captions"]["init_mnist.png"]

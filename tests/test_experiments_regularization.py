@@ -50,14 +50,16 @@ def test_weight_decay_and_dropout_shrink_the_gap(result):
 
 
 def test_decay_shrinks_the_weights_by_the_decay_factor(result):
-    """Check the diagnosis: with decay each layer's norm ends near (1 - lr*lam)^steps,
-    without it the norms hardly move, and with both the train accuracy declines."""
+    """Check the diagnosis: with decay each hidden layer's norm ends near
+    (1 - lr*lam)^steps, without it the norms hardly move, and with both the train
+    accuracy declines after its peak."""
     steps = result["epochs"] * 3  # 300 digits, batch 100
     factor = (1 - 0.01 * 0.1) ** steps
     for name, run in result["runs"].items():
         ratio = np.asarray(run["layer_norms"][-1]) / np.asarray(run["layer_norms"][0])
-        if run["weight_decay"]:
-            assert np.all(np.abs(ratio - factor) < 0.2 * factor), name
+        if run["weight_decay"]:  # hidden layers: the decay factor; output: shrunk
+            assert np.all(np.abs(ratio[:-1] - factor) < 0.1 * factor), name
+            assert ratio[-1] < 0.8, name
         else:
             assert np.all(np.abs(ratio - 1) < 0.15), name
     both = result["runs"]["weight decay 0.1 + dropout 0.2"]

@@ -26,6 +26,8 @@ import numpy as np
 from .._validation import check_option, check_scalar
 
 __all__ = [
+    "FULL_RESULTS",
+    "full_result",
     "SIZES",
     "binomial_se",
     "check_size",
@@ -137,3 +139,26 @@ def binomial_se(p: float, n: int) -> float:
     check_scalar(p, "p", numbers.Real, min_val=0.0, max_val=1.0, owner="binomial_se")
     check_scalar(n, "n", numbers.Integral, min_val=1, owner="binomial_se")
     return math.sqrt(float(p) * (1.0 - float(p)) / int(n))
+
+
+# ------------------------------------------------------------------ full size
+
+FULL_RESULTS = Path(__file__).with_name("full_results.json")
+
+
+def full_result(name: str) -> dict[str, Any]:
+    """Key numbers of experiment ``name`` from a stored full-size run (shipped in
+    the package as ``full_results.json``), or {} when none is stored.
+
+    Quick-size prose quotes these, labelled "at full size", for claims that the
+    quick run cannot support; each entry says how it was produced
+    (``"command"``, ``"seed"``, ``"descentlab"`` version).
+    """
+    import json  # noqa: PLC0415
+
+    try:
+        stored = json.loads(FULL_RESULTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    entry = stored.get(name)
+    return dict(entry) if isinstance(entry, dict) else {}

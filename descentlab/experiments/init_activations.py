@@ -29,15 +29,18 @@ import numpy as np
 from ..nn import Linear, ReLU, Sigmoid, Tanh
 from ..nn import init as nninit
 from ._common import check_size, make_result, plot_style, prepare_out, save_figure
+from .api import fmt, pct
 
 NAME = "init_activations"
 TITLE = "Activation histograms in a 5-layer net vs weight initialisation"
 FORMULA = (
-    "a_l = φ(a_{l−1} W_lᵀ),  a_0 = x ~ N(0, 1)^100,  W_l: 100×100,  φ = sigmoid | tanh | ReLU\n"
+    "a_l = φ(a_{l−1} W_lᵀ),  a_0 = x ~ N(0, 1)^100,  W_l: 100×100,\n"
+    "φ = sigmoid | tanh | ReLU\n"
     "Var(z) = n·Var(w)·E[a²]  for z = Σ_i w_i a_i over n = 100 inputs\n"
     "std 1:  z has std ≈ 10·rms(a) → sigmoid saturates at 0 and 1\n"
     "std 0.01:  z has std ≈ 0.1·rms(a) → sigmoid(z) ≈ 0.5 + z/4, all units alike\n"
-    "Xavier (book) = LeCun normal: std = 1/√n = 0.1  (= Glorot √(2/(n_in+n_out)) here)\n"
+    "Xavier (book) = LeCun normal: std = 1/√n = 0.1\n"
+    "  (= Glorot √(2/(n_in+n_out)) here)\n"
     "He:  std = √(2/n) ≈ 0.141, keeps E[a²] constant through ReLU layers"
 )
 EXPLANATION = (
@@ -95,7 +98,7 @@ def saturated_fraction(a: np.ndarray, activation: str) -> float:
 def forward_layers(
     x: np.ndarray, activation: str, init: str | float, *, seed: int
 ) -> list[np.ndarray]:
-    """Activations of each of the LAYERS layers for input ``x`` (weights from ``seed``)."""
+    """Activations of each of the LAYERS layers for input ``x`` (weights: ``seed``)."""
     rng = np.random.default_rng(seed)
     acts, h = [], x
     for _ in range(LAYERS):
@@ -114,10 +117,6 @@ def _hist_range(key: str, runs: dict[str, dict]) -> tuple[float, float]:
     # one range for every ReLU row: up to the 99.5th percentile of He's layer 1
     he1 = runs["relu_he"]["acts"][0]
     return 0.0, float(np.percentile(he1[he1 > 0], 99.5))
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.2g}" if v >= 1e-3 else f"{v:.1e}"
 
 
 def _plot_grid(runs: dict[str, dict], out: Path, size: str) -> Path:
@@ -145,7 +144,7 @@ def _plot_grid(runs: dict[str, dict], out: Path, size: str) -> Path:
                     linewidth=0.3,
                 )
                 ax.set_xlim(lo, hi)
-                note = f"std {_fmt(float(a.std()))}"
+                note = f"std {fmt(float(a.std()), 2)}"
                 if act == "relu":
                     note += f"\n{100 * np.mean(a == 0):.0f}% exactly 0 (not drawn)"
                 elif act == "sigmoid":
@@ -173,7 +172,8 @@ def _plot_grid(runs: dict[str, dict], out: Path, size: str) -> Path:
         fig.suptitle(
             f"Activations of {N_INPUTS:,} N(0, 1) inputs through {LAYERS} layers of "
             f"{WIDTH} units (rows: activation and weight init; columns: layer)\n"
-            f"ReLU rows share one x axis, cut at {hi_relu:.1f} (99.5th percentile of He, "
+            f"ReLU rows share one x axis, cut at {hi_relu:.1f} "
+            "(99.5th percentile of He, "
             "layer 1)",
             fontsize=11.5,
         )
@@ -267,11 +267,12 @@ def run(
     glorot_equal = bool(np.allclose(w_lecun, w_glorot))
     figures = [_plot_grid(runs, out, size), _plot_summary(runs, out, size)]
     table = []
-    for key, (act, init, title) in CONFIGS.items():
+    for key, (act, _init, title) in CONFIGS.items():
         row = {"configuration": title}
         for layer in range(LAYERS):
             row[f"layer {layer + 1} mean ± std"] = (
-                f"{_fmt(runs[key]['mean'][layer])} ± {_fmt(runs[key]['std'][layer])}"
+                f"{fmt(runs[key]['mean'][layer], 2)} ± "
+                f"{fmt(runs[key]['std'][layer], 2)}"
             )
         row["layer 5 saturated/dead"] = runs[key]["saturated"][-1]
         row["measure"] = _SATURATION[act]
@@ -283,12 +284,46 @@ def run(
         }
         for k, v in runs.items()
     }
+    st = {k: v["std"] for k, v in stats.items()}
+    sat1 = runs["sigmoid_std1"]["saturated"]
+    captions = {
+        figures[0].name: (
+            f"Histograms of each layer's activations (columns = layers 1–5): sigmoid "
+            f"with std 1 piles up at 0 and 1 ({pct(sat1[-1])} saturated in layer 5), "
+            "std 0.01 collapses to 0.5 (layer-5 std "
+            f"{fmt(st['sigmoid_std0.01'][-1], 2)}), Xavier keeps a spread (layer-5 "
+            f"std {fmt(st['sigmoid_xavier'][-1], 2)})."
+        ),
+        figures[1].name: (
+            f"Per-layer std (log scale) and saturated or dead share: ReLU with std "
+            f"0.01 falls to {fmt(st['relu_std0.01'][-1], 2)} by layer 5, Xavier to "
+            f"{fmt(st['relu_xavier'][-1], 2)}, while He stays at "
+            f"{fmt(st['relu_he'][-1], 2)}."
+        ),
+    }
     return make_result(
         NAME,
         out,
         t0,
         figures,
         table,
+        captions=captions,
+        table_after=figures[1].name,
+        budget={"inputs": N_INPUTS, "layers": LAYERS, "units per layer": WIDTH},
+        takeaways=[
+            f"Activations: through five ReLU layers, std 0.01 shrinks the signal to "
+            f"a std of {fmt(st['relu_std0.01'][-1], 2)}, He keeps it at "
+            f"{fmt(st['relu_he'][-1], 2)}; sigmoid with std 1 saturates "
+            f"({pct(sat1[-1])} of layer 5)."
+        ],
+        book_figures=[
+            {
+                "book": "Fig. 6-10, 6-11, 6-13, 6-14 (activation histograms; the "
+                "book's code)",
+                "figure": figures[0].name,
+                "note": "all rows in one grid, shared axes; tanh row added",
+            }
+        ],
         size=size,
         seed=seed,
         stats=stats,

@@ -23,20 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import palette
 from ..data import mnist_sample_splits
 from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
 from ..optim import SGD
 from ..train import Callback, Trainer
-from ._common import (
-    check_size,
-    make_result,
-    plot_style,
-    prepare_out,
-    save_figure,
-    smooth,
-    status,
-)
+from ._common import Run, experiment, plot_style, save_figure, smooth, status
+from .api import full_result, pct
 from .optimizers_mnist import train_for
 
 NAME = "init_mnist"
@@ -53,15 +47,10 @@ EXPLANATION = (
     "batch 128) from three weight scales that differ only by a constant factor. "
     "With std 0.01 the signal shrinks by about 14 times in every layer, so the "
     "logits are ~1e-6, the softmax is uniform and the loss sits at ln 10 ≈ 2.303; "
-    "the gradients reaching the first layers shrink just as fast, so the net does "
-    "not learn at all (test accuracy stays at chance, 10 %). Xavier (the book's "
-    "std 1/√n, right for sigmoid/tanh) halves the mean square of the activations in "
-    "each ReLU layer: the net learns, but only after a slow start. He's "
-    "std √(2/n) compensates the ReLU's halving exactly, keeps the signal and the "
-    "gradients at scale in every layer, and learns fastest. The book reports, on "
-    "full MNIST after 1,900 iterations, losses of 2.30, 0.21 and 0.09 for the three; "
-    "the full-size run here (4,000 sample digits, seed 0) gives 2.30, 0.25 and 0.13 "
-    "(moving average) at that iteration."
+    "the gradients reaching the first layers shrink just as fast. Xavier (the "
+    "book's std 1/√n, right for sigmoid/tanh) halves the mean square of the "
+    "activations in each ReLU layer; He's std √(2/n) compensates the ReLU's "
+    "halving exactly and keeps the signal and the gradients at scale in every layer."
 )
 
 SIZES_MLP = (784, 100, 100, 100, 100, 10)
@@ -77,7 +66,11 @@ INITS: dict[str, tuple[str | float, str]] = {
     "xavier": ("lecun", "Xavier (std = 1/√n)"),
     "he": ("he", "He (std = √(2/n))"),
 }
-COLORS = {"std0.01": "#999999", "xavier": "#E69F00", "he": "#0072B2"}
+COLORS = {
+    "std0.01": palette.color("init", "std=0.01"),
+    "xavier": palette.color("init", "xavier"),
+    "he": palette.color("init", "he"),
+}
 
 
 class EpochRecorder(Callback):
@@ -135,7 +128,7 @@ def _plot(
                 BOOK_ITERATION - 20,
                 1.4,
                 "loss at iteration 1,900 (std 0.01 / Xavier / He)\n"
-                f"book (full MNIST): {book}\nhere (smoothed): {here}",
+                f"book's code on this sample: {book}\nhere (smoothed): {here}",
                 ha="right",
                 va="bottom",
                 fontsize=8.5,
@@ -164,9 +157,54 @@ def _plot(
         return save_figure(fig, out, NAME, svg=size == "full")
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+def _prose(runs: dict, iterations: int, window: int, size: str) -> dict[str, str]:
+    fin = {k: runs[k]["final_smoothed"] for k in INITS}
+    acc = {k: runs[k]["test_acc"] for k in INITS}
+    learns = fin["std0.01"] > 2.2
+    text = (
+        f"After {iterations} iterations the mean loss of the last {window} batches is "
+        f"{fin['std0.01']:.3f} with std 0.01, {fin['xavier']:.3f} with Xavier and "
+        f"{fin['he']:.3f} with He; test accuracy {pct(acc['std0.01'])}, "
+        f"{pct(acc['xavier'])} and {pct(acc['he'])}. "
+        + (
+            "With std 0.01 the net has not left the chance level (ln 10 ≈ 2.303): "
+            "it does not learn at all. "
+            if learns
+            else ""
+        )
+        + (
+            "He learns fastest. "
+            if fin["he"] < fin["xavier"]
+            else "Here Xavier ends below He. "
+        )
+    )
+    if size == "full":
+        at = {k: runs[k]["loss_at_1900"] for k in INITS}
+        text += (
+            f"At iteration {BOOK_ITERATION} the smoothed losses are "
+            f"{at['std0.01']:.2f}, {at['xavier']:.2f} and {at['he']:.2f}; the "
+            "book's code run on this sample gave "
+            + " / ".join(f"{v:.2f}" for v in BOOK_LOSS.values())
+            + "."
+        )
+    else:
+        full = full_result(NAME).get("loss_at_1900")
+        if full:
+            text += (
+                f"At full size (see `descentlab report --full`; stored run, seed "
+                f"{full_result(NAME).get('seed', 0)}) the smoothed losses at "
+                f"iteration {BOOK_ITERATION} are "
+                + " / ".join(f"{full[k]:.2f}" for k in INITS)
+                + " against "
+                + " / ".join(f"{v:.2f}" for v in BOOK_LOSS.values())
+                + " for the book's code run on this sample; this quick run stops "
+                f"at {iterations}."
+            )
+    return {"text": text}
+
+
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Train the MLP from each initialisation; write the figure and JSON.
 
     Result keys beyond the contract: ``iterations``, ``window``, ``final_smoothed``
@@ -175,9 +213,7 @@ def run(
     "test_acc_curve", ...}}, and at full size ``loss_at_1900`` {init: smoothed loss
     at iteration 1,900} with ``book_loss_at_1900``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     iterations, window = ITERATIONS[size], WINDOW[size]
     splits = mnist_sample_splits(N_TRAIN, n_test=N_TEST, seed=seed, flatten=True)
     runs: dict[str, dict] = {}
@@ -218,33 +254,57 @@ def run(
     figure = _plot(runs, iterations, window, out, size)
     table = []
     for key, (_, lab) in INITS.items():
-        r = runs[key]
+        v = runs[key]
         row = {
             "init": lab,
-            "initial loss": float(r["loss"][0]),
-            f"final loss (mean of last {window})": r["final_smoothed"],
-            "test acc": r["test_acc"],
+            "initial loss": float(v["loss"][0]),
+            f"final loss (mean of last {window})": v["final_smoothed"],
+            "test acc": v["test_acc"],
         }
-        row[f"loss at it. {BOOK_ITERATION} (smoothed)"] = r.get("loss_at_1900")
-        row[f"book, it. {BOOK_ITERATION}"] = BOOK_LOSS[key]
+        if iterations >= BOOK_ITERATION:
+            row[f"loss at it. {BOOK_ITERATION} (smoothed)"] = v["loss_at_1900"]
+            row[f"book's code on this sample, it. {BOOK_ITERATION}"] = BOOK_LOSS[key]
         table.append(row)
     extra: dict[str, Any] = {}
     if iterations >= BOOK_ITERATION:
         extra["loss_at_1900"] = {k: runs[k]["loss_at_1900"] for k in INITS}
-    return make_result(
-        NAME,
-        out,
-        t0,
+    p = _prose(runs, iterations, window, size)
+    fin = {k: runs[k]["final_smoothed"] for k in INITS}
+    return r.result(
         [figure],
         table,
-        size=size,
-        seed=seed,
+        captions={
+            figure.name: (
+                f"Training loss (left) and test accuracy (right) per initial scale: "
+                f"after {iterations} iterations std 0.01 is at "
+                f"{fin['std0.01']:.2f} (chance 2.30), Xavier at {fin['xavier']:.2f}, "
+                f"He at {fin['he']:.2f}."
+            )
+        },
+        texts={figure.name: p["text"]},
+        budget={
+            "training digits": N_TRAIN,
+            "iterations": iterations,
+            "seeds": 1,
+        },
+        takeaways=[
+            f"Initialisation: with std 0.01 a 5-layer ReLU net stays at the chance "
+            f"loss ({fin['std0.01']:.2f}); He's scale reaches {fin['he']:.2f} in "
+            f"{iterations} iterations (Xavier {fin['xavier']:.2f})."
+        ],
+        book_figures=[
+            {
+                "book": "Fig. 6-15 (init on MNIST; the book's code)",
+                "figure": figure.name,
+                "note": "4,000 sample digits; accuracy panel added",
+            }
+        ],
         iterations=iterations,
         window=window,
         lr=LR,
         batch_size=BATCH,
         runs=runs,
-        final_smoothed={k: runs[k]["final_smoothed"] for k in INITS},
+        final_smoothed=fin,
         test_acc={k: runs[k]["test_acc"] for k in INITS},
         book_loss_at_1900=BOOK_LOSS,
         **extra,

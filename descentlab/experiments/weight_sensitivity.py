@@ -32,6 +32,7 @@ import numpy as np
 from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
 from ._common import check_size, make_result, plot_style, prepare_out, save_figure
+from .api import fmt
 
 NAME = "weight_sensitivity"
 TITLE = "Nudging one weight: which activations change, and ΔL ≈ ∂L/∂w · Δw"
@@ -86,7 +87,7 @@ STAGES = (
 
 
 def make_problem(seed: int) -> tuple[MLP, np.ndarray, np.ndarray]:
-    """The float64 MLP 4-5-4-3 (sigmoid, LeCun init) and a batch (x, y) from ``seed``."""
+    """The float64 MLP 4-5-4-3 (sigmoid, LeCun init) and a batch (x, y) of ``seed``."""
     model = MLP(SIZES, activation="sigmoid", init="lecun", seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((N_SAMPLES, SIZES[0]))
@@ -218,7 +219,7 @@ def _plot_network(
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=ax, label="|Δ value| (log scale)", shrink=0.8, pad=0.01)
         # heatmaps: |Δ| per sample and unit for every intermediate value
-        shown = list(zip(stages, [s[1] for s in STAGES]))
+        shown = list(zip(stages, [s[1] for s in STAGES], strict=False))
         shown.append((dloss[:, None], "loss per sample"))
         for k, (d, title) in enumerate(shown):
             hx = fig.add_subplot(grid[1, k])
@@ -257,7 +258,7 @@ def _plot_tangents(curves: list[dict], out: Path, size: str) -> Path:
         fig, axes = plt.subplots(
             1, len(curves), figsize=(3.1 * len(curves), 3.9), sharex=True
         )
-        for ax, c in zip(axes, curves):
+        for ax, c in zip(axes, curves, strict=False):
             ax.plot(c["delta"], c["dL"], color="#0072B2", label="ΔL = L(w+Δw) − L(w)")
             ax.plot(
                 c["delta"],
@@ -313,7 +314,7 @@ def run(
     )
     changed = {
         lab: np.flatnonzero(d.max(axis=0) > 0).tolist()
-        for d, (_, lab) in zip(stages, STAGES)
+        for d, (_, lab) in zip(stages, STAGES, strict=True)
     }
 
     grads = backprop_grads(model, x, y)
@@ -360,17 +361,41 @@ def run(
         _plot_network(stages, dloss, out, size, after["loss"] - base["loss"]),
         _plot_tangents(curves, out, size),
     ]
+    worst = max(c["rel_error"] for c in checks)
+    captions = {
+        figures[0].name: (
+            f"Nudging {_wname(*NUDGED)} by {FIG_NUDGE:g}: the input and layer 1 stay "
+            f"bit-for-bit equal ({'yes' if unchanged_before else 'no'}), only unit(s) "
+            f"{', '.join(map(str, changed['z2 (layer 2, pre-act.)']))} of layer 2 "
+            f"change, then {len(changed['logits z3'])} of "
+            f"{stages[-1].shape[1]} logits; the mean loss changes by "
+            f"{fmt(after['loss'] - base['loss'], 3)}."
+        ),
+        figures[1].name: (
+            f"Loss change against the nudge of {len(curves)} weights with the "
+            f"backprop tangent ∂L/∂w·Δw; at h = {H:g} the finite difference and the "
+            f"tangent agree to a relative error of at most {fmt(worst, 2)}."
+        ),
+    }
     return make_result(
         NAME,
         out,
         t0,
         figures,
         table,
+        captions=captions,
+        table_after=figures[1].name,
+        budget={"samples": int(len(x)), "weights checked": len(checks)},
+        takeaways=[
+            f"Backprop: nudging one weight changes only what lies downstream of it, "
+            f"and the loss change matches ∂L/∂w·Δw to {fmt(worst, 2)} (relative) at "
+            f"h = {H:g}."
+        ],
         size=size,
         seed=seed,
         h=H,
         nudged={"name": NUDGED[0], "index": list(NUDGED[1]), "nudge": FIG_NUDGE},
-        delta={lab: d for d, (_, lab) in zip(stages, STAGES)},
+        delta={lab: d for d, (_, lab) in zip(stages, STAGES, strict=True)},
         delta_loss_per_sample=dloss,
         unchanged_before=unchanged_before,
         changed_units_z2=changed["z2 (layer 2, pre-act.)"],
