@@ -65,3 +65,36 @@ def blas_threads_seen(params, report):
 def interrupts(params, report):
     """As if Ctrl-C reached the process during the trial."""
     raise KeyboardInterrupt
+
+
+def hangs_once(params, report):
+    """The first call (over all processes) writes its pid to the marker file and
+    hangs until it is killed from outside; later calls return x."""
+    import os
+
+    marker = os.environ["DESCENTLAB_TEST_HANG_MARKER"]
+    try:
+        os.close(os.open(marker + ".claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        time.sleep(0.02)
+        return params["x"]
+    with open(marker + ".tmp", "w") as fh:
+        fh.write(str(os.getpid()))
+    os.replace(marker + ".tmp", marker)  # the test sees a complete pid
+    time.sleep(120)
+    return params["x"]
+
+
+def config_value(config, report):
+    """A batch objective: value and a JSON result from a fixed configuration."""
+    import os
+
+    time.sleep(float(config.get("sleep", 0.0)))
+    report(1, config["x"] / 2)
+    return {"value": -((config["x"] - 0.3) ** 2), "pid": os.getpid(), "x": config["x"]}
+
+
+def config_hangs_once(config, report):
+    """Batch objective: like hangs_once, for configurations."""
+    value = hangs_once({"x": config["x"]}, report)
+    return {"value": value, "x": config["x"]}

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -218,8 +220,13 @@ def test_mixed_space_maps_to_suggest(optuna, tmp_path):
 
 
 def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
-    """Check that RUNNING trials of a dead local worker (or older than stale_after) become FAIL,
-    while a live worker's trial is left alone."""
+    """Check that RUNNING trials of a dead local worker (or older than stale_after by an
+    explicit clock) become FAIL, while a live worker's trial is left alone, and that a
+    queued slot of a dead search process is failed as never run."""
+    from datetime import datetime, timedelta
+
+    from descentlab.search import recover_orphaned_trials
+
     optuna_search(
         search_objectives.quadratic,
         SPACE,
@@ -244,10 +251,30 @@ def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
         {},
         user_attrs={
             "dl_run": "gone",
-            "dl_worker": {"host": host, "pid": dead.pid, "start": None},
+            "dl_queued_by": {"host": host, "pid": dead.pid, "start": None},
         },
     )
-    time.sleep(0.3)
+    failed = recover_orphaned_trials(study, stale_after=3600)
+    assert failed == [t_dead.number, t_old.number + 1]
+    by_number = {t.number: t for t in study.get_trials()}
+    assert (
+        by_number[t_dead.number]
+        .user_attrs["error"]
+        .startswith(f"stale: worker process {dead.pid}")
+    )
+    assert by_number[t_live.number].state.name == "RUNNING"
+    assert by_number[t_old.number].state.name == "RUNNING"  # younger than stale_after
+    assert "queued by search process" in by_number[t_old.number + 1].user_attrs["error"]
+    started = study.trials[t_old.number].datetime_start
+    later = started + timedelta(seconds=0.1)
+    assert recover_orphaned_trials(study, stale_after=0.2, now=later) == []
+    much_later = started + timedelta(seconds=0.3)
+    assert recover_orphaned_trials(study, stale_after=0.2, now=much_later) == [
+        t_old.number
+    ]
+    assert "still running after 0.2 s" in study.trials[t_old.number].user_attrs["error"]
+    assert study.trials[t_live.number].state.name == "RUNNING"
+    assert datetime.now() >= started
     res = optuna_search(
         search_objectives.quadratic,
         SPACE,
@@ -255,62 +282,53 @@ def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
         out=tmp_path,
         n_trials=1,
         seed=0,
-        stale_after=3600,
     )
-    by_number = {t.number: t for t in res}
-    assert by_number[t_dead.number].status == "failed"
-    assert by_number[t_dead.number].error.startswith(
-        f"stale: worker process {dead.pid}"
-    )
-    assert by_number[t_live.number].status == "running"
-    assert by_number[t_old.number].status == "running"  # younger than stale_after
-    queued = by_number[t_old.number + 1]  # the orphaned queue slot
-    assert queued.status == "failed" and "queued by search process" in queued.error
-    res = optuna_search(
-        search_objectives.quadratic,
-        SPACE,
-        study_name="st",
-        out=tmp_path,
-        n_trials=1,
-        seed=0,
-        stale_after=0.2,
-    )
-    by_number = {t.number: t for t in res}
-    assert by_number[t_old.number].status == "failed"
-    assert "still running after 0.2 s" in by_number[t_old.number].error
-    assert len(res) == 7
+    # untagged trials (study.ask) are failed but not re-queued: 5 + 1 new
+    assert len(res) == 6 and [t.status for t in res].count("complete") == 2
 
 
-def test_killed_worker_leaves_only_its_trial(optuna, tmp_path, monkeypatch):
-    """Check that a worker killed mid-trial costs only that trial: the other worker finishes
-    the rest, and the next start marks the orphan FAIL."""
-    from descentlab.errors import DescentlabError
+def _kill_when_marked(marker, sig=signal.SIGKILL, timeout=60.0):
+    """Thread: wait for the hanging trial's pid in ``marker``, then send it ``sig``."""
+    done = threading.Event()
 
-    monkeypatch.setenv("DESCENTLAB_TEST_DIE_MARKER", str(tmp_path / "died"))
-    with pytest.raises(DescentlabError, match="exit code 3"):
-        optuna_search(
-            "search_objectives:dies_once",
+    def run():
+        deadline = time.monotonic() + timeout
+        while not marker.exists() and time.monotonic() < deadline:
+            done.wait(0.02)
+        if marker.exists():
+            os.kill(int(marker.read_text()), sig)
+        done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_sigkilled_worker_trial_is_rerun(optuna, tmp_path, monkeypatch):
+    """Check that a worker killed by SIGKILL mid-trial costs nothing: its trial is
+    failed and re-run with the same parameters, the call still completes exactly N
+    trials, and the death is reported as a warning."""
+    marker = tmp_path / "hang.pid"
+    monkeypatch.setenv("DESCENTLAB_TEST_HANG_MARKER", str(marker))
+    killer = _kill_when_marked(marker)
+    with pytest.warns(RuntimeWarning, match=r"exit code -9\) died"):
+        res = optuna_search(
+            "search_objectives:hangs_once",
             SPACE,
             study_name="k",
-            out=tmp_path,
+            out=tmp_path / "out",
             n_trials=6,
             n_workers=2,
             seed=0,
             pruner="none",
         )
-    summary = study_summary(tmp_path, "k")
-    assert summary["states"] == {"complete": 5, "running": 1}
-    res = optuna_search(
-        search_objectives.quadratic,
-        SPACE,
-        study_name="k",
-        out=tmp_path,
-        n_trials=1,
-        seed=0,
-    )
+    killer.join(5)
+    complete = [t for t in res if t.status == "complete"]
+    failed = [t for t in res if t.status == "failed"]
+    assert len(complete) == 6 and len(failed) == 1 and len(res) == 7
+    assert failed[0].error.startswith("stale: worker process")
+    assert failed[0].params["x"] in [t.params["x"] for t in complete]
     assert _numbers(res) == list(range(7))
-    orphan = [t for t in res if t.status == "failed"]
-    assert len(orphan) == 1 and orphan[0].error.startswith("stale: worker process")
 
 
 def test_sqlite_url_storage(optuna, tmp_path):

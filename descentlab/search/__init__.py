@@ -8,20 +8,16 @@
                      trials_per_round=[100, 30, 30], out="runs/hp")
     res.best(5)
 
-The Optuna adapter (:func:`optuna_search`, :func:`study_summary`) needs the
-optional extra ``descentlab[optuna]``; it is imported lazily.
+The Optuna adapter (:func:`optuna_search`, :func:`study_summary`), the shared
+storages (:func:`open_storage`) and fixed batches of configurations run once
+each over many processes (:func:`run_configs`) need the optional extra
+``descentlab[optuna]``; it is imported lazily.
 """
 
+from .configs import ConfigResult, batch_results, run_configs
 from .objective import MLPObjective, mlp_objective, mnist_sample_objective
-from .optuna_adapter import (
-    fail_stale_trials,
-    format_summary,
-    load_study,
-    optuna_search,
-    resolve_objective,
-    study_results,
-    study_summary,
-)
+from .objective_loading import resolve_objective
+from .optuna_adapter import optuna_search
 from .plots import plot_best_curves, plot_trials
 from .random_search import (
     RandomSearch,
@@ -31,6 +27,7 @@ from .random_search import (
     run_rounds,
     run_trial,
 )
+from .recovery import recover_orphaned_trials
 from .results import SearchResults, TrialRecord
 from .space import (
     Choice,
@@ -45,9 +42,12 @@ from .space import (
     parse_space,
     sample_space,
 )
+from .storage import create_or_join_study, open_storage
+from .study_report import format_summary, load_study, study_results, study_summary
 
 __all__ = [
     "Choice",
+    "ConfigResult",
     "Dimension",
     "IntUniform",
     "LogUniform",
@@ -59,8 +59,9 @@ __all__ = [
     "TrialRecord",
     "Uniform",
     "check_space",
+    "batch_results",
+    "create_or_join_study",
     "evaluate",
-    "fail_stale_trials",
     "format_summary",
     "load_study",
     "mlp_objective",
@@ -68,11 +69,14 @@ __all__ = [
     "narrow",
     "optuna_search",
     "parse_dimension",
+    "open_storage",
     "parse_space",
     "plot_best_curves",
     "plot_trials",
     "random_search",
+    "recover_orphaned_trials",
     "resolve_objective",
+    "run_configs",
     "run_rounds",
     "run_trial",
     "sample_space",

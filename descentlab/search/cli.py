@@ -42,6 +42,8 @@ _OPTUNA_ONLY = (
     "sampler",
     "sampler_seed",
     "stale_after",
+    "journal_lock",
+    "heartbeat",
 )
 _RANDOM_ONLY = ("rounds", "keep")
 
@@ -180,8 +182,23 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         "--stale-after",
         type=float,
         metavar="SECONDS",
-        help="mark RUNNING trials of other machines older than this as "
-        "failed at start (killed workers)",
+        help="journal files: mark RUNNING trials of other machines older than "
+        "this as failed (killed workers) and run them again",
+    )
+    o.add_argument(
+        "--heartbeat",
+        type=int,
+        metavar="SECONDS",
+        help="database storages: each running trial records a heartbeat every "
+        "SECONDS; a trial silent for 6x that (its worker died, on any machine) "
+        "is failed and run again (default: 10)",
+    )
+    o.add_argument(
+        "--journal-lock",
+        choices=("auto", "symlink", "open"),
+        help="lock of a journal file: symlink (NFS too), open (O_EXCL lock "
+        "file, where symbolic links do not work), auto: symlink if the "
+        "journal's folder allows it (default: auto)",
     )
 
     r = p.add_argument_group("built-in random search")
@@ -319,6 +336,10 @@ def _check_args(args: argparse.Namespace) -> dict[str, Any]:
         raise InvalidParameterError(
             f"search: --stale-after must be > 0 seconds. Got {args.stale_after}."
         )
+    if args.heartbeat is not None and args.heartbeat < 1:
+        raise InvalidParameterError(
+            f"search: --heartbeat must be >= 1 second. Got {args.heartbeat}."
+        )
     if any(h < 1 for h in args.hidden):
         raise InvalidParameterError(
             f"search: --hidden sizes must be >= 1. Got {args.hidden}."
@@ -421,7 +442,7 @@ def _fmt(v: Any) -> str:
 
 
 def _counts(results: Any) -> str:
-    from .optuna_adapter import NOT_RUN
+    from .study_report import NOT_RUN
 
     counts: dict[str, int] = {}
     for t in results.trials:
@@ -438,7 +459,7 @@ def _counts(results: Any) -> str:
 
 def _summary_lines(results: Any, k: int) -> list[str]:
     """Best line and a top-``k`` table (format_summary's layout)."""
-    from .optuna_adapter import format_summary
+    from .study_report import format_summary
 
     best = results.best(k)
     if not best:
@@ -577,7 +598,8 @@ def _no_trial_completed() -> int:
 
 
 def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
-    from .optuna_adapter import _describe, optuna_search, storage_spec
+    from .optuna_adapter import optuna_search
+    from .storage import describe_storage, storage_spec
 
     _need_optuna()
     study = args.study or DEFAULT_STUDY
@@ -588,7 +610,8 @@ def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
     pruner = args.pruner or "median"
     sampler = args.sampler or "tpe"
     print(
-        f"optuna search: study {study!r} in {_describe(spec)}; {args.trials} trials, "
+        f"optuna search: study {study!r} in {describe_storage(spec)}; "
+        f"{args.trials} trials, "
         f"{workers} worker(s), {sampler} sampler, {pruner} pruner; "
         f"{_objective_text(args)}",
         flush=True,
@@ -615,13 +638,15 @@ def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
             sampler=sampler,
             metric=METRIC,
             stale_after=args.stale_after,
+            journal_lock=args.journal_lock or "auto",
+            heartbeat_interval=args.heartbeat or 10,
             on_trial=on_trial,
         )
     except KeyboardInterrupt:
         print(
-            f"interrupted: study {study!r} keeps every finished trial (the running ones "
-            f"are marked failed); run the same command to add trials, or --summary "
-            f"--out {out} to see them",
+            f"interrupted: study {study!r} keeps every finished trial (the running "
+            f"ones are marked failed); run the same command to add trials, or "
+            f"--summary --out {out} to see them",
             file=sys.stderr,
         )
         return 130
@@ -634,13 +659,8 @@ def _run_optuna(args: argparse.Namespace, space: Mapping[str, Any]) -> int:
 
 
 def _run_summary(args: argparse.Namespace) -> int:
-    from .optuna_adapter import (
-        format_summary,
-        load_study,
-        storage_spec,
-        study_results,
-        study_summary,
-    )
+    from .storage import storage_spec
+    from .study_report import format_summary, load_study, study_results, study_summary
 
     _need_optuna()
     study = args.study or DEFAULT_STUDY
