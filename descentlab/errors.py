@@ -39,3 +39,7 @@ class MissingDependencyError(DescentlabError, ImportError):
 
 class OutputExistsError(DescentlabError, FileExistsError):
     """The output folder exists and is not empty (pass overwrite=True / --overwrite)."""
+
+
+class OutputLockedError(OutputExistsError):
+    """Another process holds the output folder (its lock file names it)."""

@@ -1,10 +1,19 @@
 """Atomic file writes and flat .npz serialisation of nested state.
 
-Checkpoints and results are written to a temporary file in the target directory
-and moved into place with ``os.replace``, so a crash never leaves a half-written
-file under the final name. Nested state (dicts/lists of arrays and JSON scalars)
-is flattened to ``{"a/b/0": array}`` for ``np.savez`` and restored exactly;
-loading uses ``allow_pickle=False``.
+Checkpoints and results are written to a temporary file in the target directory,
+flushed to disk (``fsync``), moved into place with ``os.replace`` and the
+directory entry is synced too, so a crash (or power loss) never leaves a
+half-written file under the final name. The temporary file gets the mode a
+plain ``open`` would give (``0o666`` minus the umask) without touching the
+process-wide umask (see :func:`_file_mode`).
+
+Output folders (:func:`check_output_dir`) are taken with an exclusive lock held
+for the run, so two commands started at the same moment with the same folder
+never both write it (see :mod:`descentlab._outlock`).
+
+Nested state (dicts/lists of arrays and JSON scalars) is flattened to
+``{"a/b/0": array}`` for ``np.savez`` and restored exactly; loading uses
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -25,25 +34,72 @@ from .errors import CheckpointError
 _META_KEY = "__meta__"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+_MODE_CACHE: list[int] = []
+
+
+def _file_mode() -> int:
+    """``0o666 & ~umask``: the mode ``open()`` gives a new file.
+
+    Read without changing the umask (``os.umask`` sets it while reading it,
+    which races with other threads creating files): from ``/proc/self/status``
+    on Linux, else once per process from a probe file created with
+    ``os.open(..., 0o666)`` (the kernel applies the umask) whose mode is read back.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    if not _MODE_CACHE:
+        probe = Path(tempfile.gettempdir()) / f".descentlab-mode-{os.getpid()}"
+        try:
+            fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            os.close(fd)
+            mode = os.stat(probe).st_mode & 0o777
+        except OSError:
+            mode = 0o644
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+        _MODE_CACHE.append(mode)
+    return _MODE_CACHE[0]
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a rename or new entry in folder ``path`` durable (POSIX only)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb"):
-    """Open a temp file beside ``path``; on success rename it onto ``path``."""
+    """Open a temp file beside ``path``; on success rename it onto ``path``.
+
+    The data is fsynced before the rename and the folder after it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -181,24 +237,48 @@ def load_state_npz(path: str | os.PathLike) -> tuple[Any, dict]:
     return unflatten_state(arrays, header["skeleton"]), header.get("meta", {})
 
 
+def folder_is_empty(out: str | os.PathLike) -> bool:
+    """True if ``out`` is missing or holds nothing but a descentlab lock file."""
+    from ._outlock import LOCK_NAME
+
+    out = Path(out)
+    if not out.is_dir():
+        return True
+    return all(p.name == LOCK_NAME for p in out.iterdir())
+
+
 def check_output_dir(
-    out: str | os.PathLike, overwrite: bool, *, owner: str = "descentlab"
+    out: str | os.PathLike,
+    overwrite: bool,
+    *,
+    owner: str = "descentlab",
+    shared: bool = False,
 ) -> Path:
-    """Refuse an existing non-empty ``out`` unless ``overwrite``; create it; return it.
+    """Refuse an existing non-empty ``out`` unless ``overwrite``; create it; lock it.
+
+    The folder is locked (``out/.descentlab.lock``, ``flock``) until the process
+    exits or :func:`descentlab._outlock.release_output_dirs` is called; with
+    ``shared=True`` several holders of the shared lock may write it at once (the
+    processes of one Optuna study), never together with an exclusive holder.
+    The emptiness check is repeated under the lock, so two processes started at
+    the same moment never both write a new folder.
 
     Raises OutputExistsError (a FileExistsError) naming the folder and ``--overwrite``,
-    or InvalidParameterError when the folder cannot be created.
+    OutputLockedError naming the process that holds it, or InvalidParameterError
+    when the folder cannot be created.
     """
+    from ._outlock import lock_output_dir, release_output_dir
     from .errors import InvalidParameterError, OutputExistsError
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{owner}: output {str(out)!r} exists and is a file.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"{owner}: output folder {str(out)!r} exists and is not empty; choose "
-            "another --out or pass --overwrite to write into it."
-        )
+    refusal = OutputExistsError(
+        f"{owner}: output folder {str(out)!r} exists and is not empty; choose "
+        "another --out or pass --overwrite to write into it."
+    )
+    if not overwrite and not folder_is_empty(out):
+        raise refusal
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -206,4 +286,8 @@ def check_output_dir(
             f"{owner}: cannot create the output folder {str(out)!r}: "
             f"{exc.strerror or exc}. Choose another --out."
         ) from None
+    newly = lock_output_dir(out, owner=owner, shared=shared)
+    if newly and not overwrite and not folder_is_empty(out):
+        release_output_dir(out)  # another process wrote it between check and lock
+        raise refusal
     return out

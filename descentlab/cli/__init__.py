@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code. Output folders it locked are
+    released when it returns (see ``descentlab.io.check_output_dir``)."""
+    from .._outlock import release_output_dirs
+
+    try:
+        return _main(argv)
+    finally:
+        release_output_dirs()
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:

@@ -414,11 +414,14 @@ def is_study_folder(out: str | Path, spec: tuple[str, str], study: str) -> bool:
 def _prepare_study_out(
     args: argparse.Namespace, spec: tuple[str, str], study: str
 ) -> Path:
+    from .._outlock import lock_output_dir
     from ..errors import OutputExistsError
-    from ..io import check_output_dir
+    from ..io import check_output_dir, folder_is_empty
 
+    # The processes of one study may share its folder (a shared lock); a train,
+    # report or random search never writes it at the same time (exclusive).
     out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+    if not folder_is_empty(out) and not args.overwrite:
         if not is_study_folder(out, spec, study):
             raise OutputExistsError(
                 f"search: output folder {str(out)!r} exists and is not empty, and it "
@@ -426,8 +429,9 @@ def _prepare_study_out(
                 "trials.json nor its storage file); choose another --out or pass "
                 "--overwrite."
             )
+        lock_output_dir(out, owner="search", shared=True)
         return out
-    return check_output_dir(out, True, owner="search")
+    return check_output_dir(out, True, owner="search", shared=True)
 
 
 # --------------------------------------------------------------- reporting
