@@ -157,3 +157,25 @@ def test_optuna_internals_are_present(optuna, tmp_path):
 
     with pytest.raises(OptunaInternalsChanged, match=r"changed internals .*_storage"):
         check_internals(Changed())
+
+
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["--heartbeat", "0"], r"--heartbeat must be >= 1 second\. Got 0\."),
+        (["--journal-lock", "flock"], r"invalid choice: 'flock'"),
+        (["--random-search", "--journal-lock", "open"], r"does not use --journal-lock"),
+        (["--random-search", "--heartbeat", "5"], r"does not use --heartbeat"),
+    ],
+)
+def test_search_cli_storage_flags_are_checked(argv, pattern, tmp_path, capsys):
+    """Check the new storage flags give one error line and exit 2."""
+    from descentlab.cli import main
+
+    rc = main(["search", "--out", str(tmp_path / "o"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith(("error:", "descentlab")), err
+    import re
+
+    assert re.search(pattern, err[-1])
+    assert not (tmp_path / "o").exists()
