@@ -358,28 +358,6 @@ def test_sqlite_url_storage(optuna, tmp_path):
     assert study_summary(url, "db")["n_trials"] == 3
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DESCENTLAB_TEST_POSTGRES_URL"),
-    reason="set DESCENTLAB_TEST_POSTGRES_URL to test PostgreSQL storage",
-)
-def test_postgres_two_workers(optuna, tmp_path):
-    """Check two workers on a PostgreSQL study (only with DESCENTLAB_TEST_POSTGRES_URL)."""
-    url = os.environ["DESCENTLAB_TEST_POSTGRES_URL"]
-    name = f"descentlab-test-{os.getpid()}-{time.time_ns()}"
-    res = optuna_search(
-        "search_objectives:slow_quadratic",
-        SPACE,
-        study_name=name,
-        storage=url,
-        out=tmp_path,
-        n_trials=6,
-        n_workers=2,
-        seed=0,
-    )
-    assert _numbers(res) == list(range(6))
-    optuna.delete_study(study_name=name, storage=url)
-
-
 def test_ctrl_c_in_workers_stops_the_search_quietly(optuna, tmp_path, capfd):
     """Check workers hit by Ctrl-C exit without tracebacks, the parent raises
     KeyboardInterrupt, and the study marks the running trials failed and the

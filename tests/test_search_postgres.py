@@ -271,3 +271,19 @@ def test_batch_shared_by_processes_started_together(pg_url, tmp_path):
     study = optuna.load_study(study_name="cmp", storage=open_storage(pg_url))
     assert len(study.trials) == 6
     assert [r.status for r in batch_results(study, configs)] == ["complete"] * 6
+
+
+def test_two_workers_run_exactly_n_trials(pg_url, tmp_path):
+    """Check two spawned workers on a PostgreSQL study run exactly 6 trials, 0..5."""
+    res = optuna_search(
+        "search_objectives:slow_quadratic",
+        SPACE,
+        study_name="two",
+        storage=pg_url,
+        out=tmp_path,
+        n_trials=6,
+        n_workers=2,
+        seed=0,
+    )
+    assert sorted(t.number for t in res) == list(range(6))
+    assert all(t.status == "complete" for t in res)

@@ -93,7 +93,7 @@ def test_bare_postgres_url_gets_an_installed_driver(monkeypatch):
 def test_retry_backs_off_then_gives_up(optuna):
     """Check the retry loop: concurrent-creation errors are retried with growing
     delays (explicit clock, no sleeping) and reported after the timeout."""
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     now = [0.0]
     delays = []
@@ -123,6 +123,20 @@ def test_retry_backs_off_then_gives_up(optuna):
         storage_mod.retry_storage_call(
             always, what="w", timeout=5, sleep=sleep, clock=lambda: now[0]
         )
+
+    class NoPrivilege(Exception):
+        pgcode = "42501"  # SQLSTATE insufficient_privilege: retrying cannot help
+
+    def denied():
+        calls.append(1)
+        raise ProgrammingError("CREATE", {}, NoPrivilege("permission denied"))
+
+    calls.clear()
+    with pytest.raises(DescentlabError, match=r"w: \w+: .*permission denied"):
+        storage_mod.retry_storage_call(
+            denied, what="w", timeout=30, sleep=sleep, clock=lambda: now[0]
+        )
+    assert len(calls) == 1
 
     def other():
         raise KeyError("not a storage error")

@@ -198,6 +198,21 @@ def _retryable() -> tuple[type[BaseException], ...]:
     )
 
 
+#: SQLSTATE codes that retrying cannot fix: no privilege, bad password or role,
+#: no such database
+_PERMANENT_SQLSTATES = frozenset({"42501", "28P01", "28000", "3D000"})
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Whether a database error is one that waiting will not cure."""
+    for err in (exc, exc.__cause__):
+        orig = getattr(err, "orig", None)
+        code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+        if code in _PERMANENT_SQLSTATES:
+            return True
+    return False
+
+
 def retry_storage_call(
     fn: Callable[[], T],
     *,
@@ -222,6 +237,12 @@ def retry_storage_call(
         try:
             return fn()
         except errors as exc:
+            if _permanent(exc):
+                cause = exc.__cause__ or exc
+                raise DescentlabError(
+                    f"{what}: {type(cause).__name__}: "
+                    f"{redact(' '.join(str(cause).split()))[:300]}"
+                ) from exc
             if clock() + delay > deadline:
                 cause = exc.__cause__ or exc
                 raise DescentlabError(
