@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "report": ".report",
     "search": ".search",
     "bench": ".bench",
+    "lr-find": ".lr_find",
+    "landscape": ".landscape",
+    "sharpness": ".sharpness",
 }
 
 

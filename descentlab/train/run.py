@@ -1,7 +1,9 @@
 """``descentlab train``: build data, model, optimizer and schedule from a config and fit.
 
 A run folder holds ``config.json``, ``checkpoint.npz`` (rewritten every epoch and on
-Ctrl-C), ``history.csv``, ``history.json``, ``result.json`` and ``curves.png``.
+Ctrl-C), ``history.csv``, ``history.json``, ``result.json`` and ``curves.png``; with
+``save_every_epoch`` also ``weights/epoch_EEEE.npz`` (the weights at the start and
+after every epoch, for ``descentlab landscape``/``sharpness``).
 ``resume_run(checkpoint)`` rebuilds everything from the config stored in the
 checkpoint and continues exactly.
 """
@@ -25,6 +27,7 @@ from ..optim import OPTIMIZERS, make_optimizer
 from ..schedules import Scheduler, make_schedule
 from .callbacks import CSVLogger
 from .checkpoint import load_checkpoint
+from .snapshots import WeightSnapshots
 from .trainer import Trainer
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
@@ -62,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "data_root": None,
     "mirror": None,
+    "save_every_epoch": False,
 }
 DEFAULT_LR = {
     "sgd": 0.01,
@@ -269,7 +273,8 @@ def run_training(
         SoftmaxCrossEntropy(),
         optimizer,
         scheduler,
-        callbacks=[CSVLogger(out / "history.csv")],
+        callbacks=[CSVLogger(out / "history.csv")]
+        + ([WeightSnapshots(out / "weights")] if cfg["save_every_epoch"] else []),
         verbose=verbose,
         clip_grad_norm=cfg["clip_grad_norm"],
         config=cfg,
