@@ -43,8 +43,9 @@ def test_lr_find_writes_curve_and_json_and_prints_the_suggestion(tmp_path, capsy
     line = capsys.readouterr().out.strip()
     data = json.loads((out / "lr_find.json").read_text())
     assert (out / "lr_find.png").stat().st_size > 10_000
-    assert f"suggested lr {data['suggestion']:.3g} for sgd: middle" in line
+    assert f"suggested lr {data['suggestion']:.3g} for sgd: where the" in line
     assert len(data["lrs"]) == len(data["losses"]) == len(data["raw_losses"]) <= 40
+    assert data["suggestion"] == data["steepest_lr"]
     assert data["valley"][0] < data["suggestion"] < data["valley"][1]
 
 

@@ -337,13 +337,14 @@ def test_a_spike_in_the_first_five_percent_does_not_move_the_suggestion():
         results.append(res)
     base = results[0]
     assert base.suggestion is not None and base.steepest_lr is not None
+    assert base.valley[0] < base.valley_lr < base.valley[1]
     assert base.valley[0] < base.suggestion < base.valley[1]
     for res in results[1:]:
         assert (
             res.raw_losses[1:5].max() > base.raw_losses[1:5].max() * 5
         )  # the spike is there
         assert res.suggestion == base.suggestion
-        assert res.steepest_lr == base.steepest_lr
+        assert res.valley_lr == base.valley_lr
 
 
 # ------------------------------------------------------------------ bad input

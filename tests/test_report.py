@@ -31,6 +31,9 @@ GUIDE_ORDER = [
     "cnn",
     "architectures",
     "weight_sensitivity",
+    "lr_range_test",
+    "loss_landscape",
+    "edge_of_stability",
 ]
 EVIL = '<script>alert("x")</script> & a<b'
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
@@ -409,7 +412,7 @@ def test_run_report_with_a_real_experiment(tmp_path):
 
 
 def test_registry_order_and_lazy_get():
-    """Check the thirteen names in GUIDE order and the unknown-name error."""
+    """Check the names in report order and the unknown-name error."""
     assert list(experiments.EXPERIMENTS) == GUIDE_ORDER
     assert experiments.names() == GUIDE_ORDER
     for key, value in experiments.EXPERIMENTS.items():

@@ -38,19 +38,16 @@ def plot_lr_range(res: LRRangeResult, title: str = "lr range test") -> Any:
     )
     if res.valley:
         ax.axvspan(*res.valley, color="#009E73", alpha=0.08, label="valley")
-    if res.steepest_lr:
+    if res.valley_lr:
         ax.axvline(
-            res.steepest_lr,
-            color="#E69F00",
-            ls=":",
-            label=f"steepest {res.steepest_lr:.2g}",
+            res.valley_lr, color="#E69F00", ls=":", label=f"valley {res.valley_lr:.2g}"
         )
     if res.suggestion:
         ax.axvline(
             res.suggestion,
             color="#D55E00",
             lw=2,
-            label=f"suggestion {res.suggestion:.2g}",
+            label=f"suggestion (steepest) {res.suggestion:.2g}",
         )
     if res.divergence_lr:
         ax.axvline(

@@ -1,4 +1,4 @@
-"""The thirteen experiments, each a module with one ``run`` function.
+"""The experiments, each a module with one ``run`` function.
 
 Registry: ``EXPERIMENTS`` maps each name (in the order of GUIDE §7 and of the
 report) to its module's import path; modules are imported lazily by
@@ -91,6 +91,9 @@ EXPERIMENTS: dict[str, str] = {
         "cnn",
         "architectures",
         "weight_sensitivity",
+        "lr_range_test",
+        "loss_landscape",
+        "edge_of_stability",
     )
 }
 
