@@ -338,7 +338,8 @@ def test_a_spike_in_the_first_five_percent_does_not_move_the_suggestion():
     base = results[0]
     assert base.suggestion is not None and base.steepest_lr is not None
     assert base.valley[0] < base.valley_lr < base.valley[1]
-    assert base.valley[0] < base.suggestion < base.valley[1]
+    start = D.lr_finder.skip_start(100)
+    assert base.lrs[start] <= base.suggestion < base.min_lr
     for res in results[1:]:
         assert (
             res.raw_losses[1:5].max() > base.raw_losses[1:5].max() * 5
