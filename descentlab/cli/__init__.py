@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "lr-find": ".lr_find",
     "landscape": ".landscape",
     "sharpness": ".sharpness",
+    "playground": ".playground",
 }
 
 
