@@ -103,6 +103,9 @@ def curvatures(fn: Function2D, point: Any, h: float = 1e-5) -> np.ndarray:
 
 
 def _g(v: float) -> str:
+    """Three significant digits, without an exponent between 1e-3 and 1e5."""
+    if v != 0 and 1e-3 <= abs(v) < 1e5:
+        return f"{float(f'{v:.3g}'):g}" if abs(v) < 1e3 else f"{v:.0f}"
     return f"{v:.3g}"
 
 
@@ -114,13 +117,12 @@ def _why_quadratic(fn: Function2D) -> list[str]:
     mu_x = critical_momentum(0.1, lo)
     return [
         f"The curvatures are {_g(lo)} along x and {_g(hi)} along y: the condition "
-        f"number is κ = {_g(k)}. The gradient points mostly along y, so plain SGD "
-        f"zig-zags across the valley while it creeps along x. It is stable only for "
+        f"number is κ = {_g(k)}. Plain SGD is stable only for "
         f"lr < 2/{_g(hi)} = {_g(2 / hi)}; its best lr, 2/(λmin + λmax) = "
         f"{_g(lr_gd)}, still shrinks the error by only (κ−1)/(κ+1) = "
         f"{_g((k - 1) / (k + 1))} per step.",
         "Momentum (heavy ball) along a direction of curvature λ obeys "
-        "θ_{t+1} = θ_t − lr·λ·θ_t + μ(θ_t − θ_{t−1}). It oscillates about the "
+        "θₜ₊₁ = θₜ − lr·λ·θₜ + μ(θₜ − θₜ₋₁). It oscillates about the "
         "minimum when μ is above the critical damping μ_c = (1 − √(lr·λ))², and "
         "approaches it without overshoot below. At lr = 0.1 along x: "
         f"μ_c = (1 − √{_g(0.1 * lo)})² = {_g(mu_x)}, so the book's μ = 0.9 "
@@ -173,10 +175,10 @@ def why(name: str) -> list[str]:
             "Click to move the start and watch the basins change.",
         ]
     return [
-        "f = x² − y² has no minimum: (0, 0) is a saddle point and f falls without "
-        "bound along y. Started almost on the ridge y = 0, SGD is pulled towards "
-        "the saddle and escapes only as the tiny y component grows by (1 + 2·lr) "
-        "per step.",
+        "SGD first slides towards the saddle point along x (shrinking by "
+        "1 − 2·lr per step) and escapes only as the tiny y component grows by "
+        "1 + 2·lr per step; momentum makes both faster. Every path that escapes "
+        "leaves the domain: f has no lower bound.",
         "Adaptive methods divide the tiny y gradient by its own size, so they "
         "escape at once. The plot shows f(θ) itself (there is no f*).",
     ]

@@ -17,8 +17,9 @@
     let s;
     if (a !== 0 && (a >= 1e5 || a < 1e-3)) s = v.toExponential(Math.max(1, digits - 2));
     else s = String(Number(v.toPrecision(digits)));
-    return s.replace("-", "−").replace("e+", "e").replace("e−", "e−");
+    return s.replace("e+", "e").replaceAll("-", "−");
   }
+  const pretty = (f) => f.replace(/\^2/g, "²").replace(/\^3/g, "³").replace(/ pi /g, " π ").replace(/\bpi\b/g, "π");
   const fmtPt = (p) => `(${fmt(p[0])}, ${fmt(p[1])})`;
   function el(tag, props = {}, ...kids) {
     const e = document.createElement(tag);
@@ -198,7 +199,7 @@
   function renderControls() {
     const fn = P.fnByName[P.state.f];
     $("fn").value = fn.name;
-    $("formula").textContent = fn.formula;
+    $("formula").textContent = pretty(fn.formula);
     const steps = $("steps");
     steps.value = String(P.state.steps <= 0 ? 0 : Math.round(Math.log10(P.state.steps + 0) * 100));
     $("steps-out").textContent = P.state.steps;
@@ -390,7 +391,6 @@
     view = { fn, box: fn.box, iw, ih, w, h };
     drawContour(setupCanvas($("contour"), w, h));
     setupCanvas($("overlay"), w, h);
-    $("plot-wrap").style.height = h + 16 + "px";
     draw();
   }
   function toPx(x, y) {
@@ -414,7 +414,7 @@
     const W = Math.round(iw * dpr), H = Math.round(ih * dpr);
     const img = ctx.createImageData(W, H);
     const nx = g.x.length, ny = g.y.length, L = g.levels;
-    const lowC = [255, 255, 255], highC = [150, 172, 196];
+    const lowC = [255, 255, 255], highC = [186, 202, 221];
     const band = new Int16Array(W * H);
     for (let j = 0; j < H; j++) {
       const fy = (1 - (j + 0.5) / H) * (ny - 1);
@@ -430,7 +430,7 @@
       }
     }
     for (let k = 0; k < W * H; k++) {
-      const t = band[k] / L.length;
+      const t = Math.pow(band[k] / L.length, 1.3);
       const i = k % W, j = (k / W) | 0;
       const edge = (i + 1 < W && band[k + 1] !== band[k]) || (j + 1 < H && band[k + W] !== band[k]);
       const s = edge ? 0.72 : 1;
@@ -463,10 +463,6 @@
     ctx.fillText("x", M.l + iw, M.t + ih + 28);
     ctx.save(); ctx.translate(12, M.t + 8); ctx.textAlign = "left"; ctx.textBaseline = "middle";
     ctx.fillText("y", 0, 0); ctx.restore();
-    for (const m of view.fn.minima) {
-      const [px, py] = toPx(m[0], m[1]);
-      if (px >= M.l && px <= M.l + iw && py >= M.t && py <= M.t + ih) star(ctx, px, py, 9);
-    }
   }
   function star(ctx, x, y, r) {
     ctx.beginPath();
@@ -526,6 +522,7 @@
       }
     });
     ctx.restore();
+    for (const m of view.fn.minima) if (inView(m)) { const [px, py] = toPx(m[0], m[1]); star(ctx, px, py, 10); }
     // start, ends, leaving the view, divergence
     const s0 = toPx(P.state.start[0], P.state.start[1]);
     ctx.fillStyle = "#111"; ctx.strokeStyle = "#fff"; ctx.lineWidth = 2;
@@ -548,7 +545,13 @@
       if (d.diverged) {
         let p = last;
         const prev = d.path.length > 1 ? d.path[d.path.length - 2] : last;
-        if (!inView(p)) p = inView(prev) ? edgeCross(prev, p[0] === null ? prev : p) : null;
+        if (!inView(p)) {
+          if (inView(prev)) p = edgeCross(prev, p[0] === null ? prev : p);
+          else {  // off the view: mark it on the edge, in the direction it went
+            const [x0, x1, y0, y1] = view.box, q = p[0] === null ? prev : p;
+            p = q[0] === null ? null : [Math.min(Math.max(q[0], x0), x1), Math.min(Math.max(q[1], y0), y1)];
+          }
+        }
         if (p) {
           const [px, py] = toPx(p[0], p[1]);
           cross(ctx, Math.min(Math.max(px, M.l + 8), M.l + view.iw - 8), Math.min(Math.max(py, M.t + 8), M.t + view.ih - 8), d.diverged.step);
@@ -559,6 +562,7 @@
         ctx.fillStyle = color; ctx.fill(); ctx.lineWidth = 2; ctx.strokeStyle = "#fff"; ctx.stroke();
       }
     });
+    legend(ctx);
     if (hover) {
       const d = P.drawn[hover.i], p = d.path[hover.k];
       const [px, py] = toPx(p[0], p[1]);
@@ -571,6 +575,40 @@
     updateWhyLive();
     P.drawVersion++;
     document.body.dataset.drawVersion = String(P.drawVersion);
+  }
+  function legend(ctx) {
+    if (!P.drawn.length) return;
+    ctx.font = "12.5px system-ui, sans-serif";
+    const rows = P.drawn.map((d, i) => ({ d, i, text: optMeta(d.optimizer).label + (d.diverged ? "  ✕ diverged" : "") }));
+    const w = Math.max(...rows.map((r) => ctx.measureText(r.text).width)) + 44, h = rows.length * 18 + 8;
+    // the corner that hides the fewest drawn points
+    const corners = [[M.l + view.iw - w - 8, M.t + 8], [M.l + 8, M.t + 8],
+      [M.l + view.iw - w - 8, M.t + view.ih - h - 8], [M.l + 8, M.t + view.ih - h - 8]];
+    const hidden = corners.map(([cx, cy]) => {
+      let n = 0;
+      for (const d of P.drawn) for (const p of d.path) {
+        if (p[0] === null || p[1] === null) continue;
+        const [px, py] = toPx(p[0], p[1]);
+        if (px >= cx - 6 && px <= cx + w + 6 && py >= cy - 6 && py <= cy + h + 6) n++;
+      }
+      for (const m of view.fn.minima) {
+        const [px, py] = toPx(m[0], m[1]);
+        if (px >= cx - 10 && px <= cx + w + 10 && py >= cy - 10 && py <= cy + h + 10) n += 1000;
+      }
+      const s0 = toPx(P.state.start[0], P.state.start[1]);
+      if (s0[0] >= cx - 10 && s0[0] <= cx + w + 10 && s0[1] >= cy - 10 && s0[1] <= cy + h + 10) n += 1000;
+      return n;
+    });
+    const [x, y] = corners[hidden.indexOf(Math.min(...hidden))];
+    ctx.fillStyle = "rgba(255,255,255,.88)"; ctx.strokeStyle = "#cfd8e2"; ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.roundRect(x, y, w, h, 6); ctx.fill(); ctx.stroke();
+    rows.forEach(({ d, i, text }, r) => {
+      const yy = y + 13 + r * 18;
+      ctx.strokeStyle = optMeta(d.optimizer).color; ctx.lineWidth = 2.5; ctx.setLineDash(dashFor(i));
+      ctx.beginPath(); ctx.moveTo(x + 8, yy); ctx.lineTo(x + 32, yy); ctx.stroke(); ctx.setLineDash([]);
+      ctx.fillStyle = d.diverged ? "#c0392b" : "#1d2733"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+      ctx.fillText(text, x + 38, yy);
+    });
   }
   function arrow(ctx, ax, ay, bx, by, color) {
     const a = Math.atan2(by - ay, bx - ax), r = 9;
@@ -611,7 +649,7 @@
     }
     const steps = Math.max(1, P.state.steps);
     ctx.fillStyle = "#33414f"; ctx.font = "13px system-ui, sans-serif"; ctx.textBaseline = "top"; ctx.textAlign = "left";
-    ctx.fillText(logY ? "f(θₜ) − f*   (log scale)" : "f(θₜ)   (this function has no minimum)", CM.l, 4);
+    ctx.fillText(logY ? "f(θₜ) − f* against step t   (log scale)" : "f(θₜ) against step t   (this function has no minimum)", CM.l, 4);
     if (!Number.isFinite(lo)) { lo = logY ? 1e-3 : -1; hi = 1; }
     if (logY) { lo = Math.max(lo, 1e-300); const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi)); lo = 10 ** a; hi = 10 ** Math.max(b, a + 1); }
     else if (hi - lo < 1e-12) { hi += 1; lo -= 1; }
@@ -637,7 +675,6 @@
       if (k !== Math.round(k)) continue;
       ctx.fillText(String(k), X(k), CM.t + ih + 6);
     }
-    ctx.textAlign = "right"; ctx.fillText("step", CM.l + iw, CM.t + ih + 6 + 0);
     ctx.strokeStyle = "#9aa8b6"; ctx.strokeRect(CM.l - 0.5, CM.t - 0.5, iw + 1, ih + 1);
     ctx.save(); ctx.beginPath(); ctx.rect(CM.l, CM.t - 2, iw, ih + 4); ctx.clip();
     P.drawn.forEach((d, i) => {
@@ -736,7 +773,7 @@
       if (k === "lr" || v === def[k]) continue;
       parts.push(k === "nesterov" ? (v ? "Nesterov" : "no Nesterov") : `${HP_SHORT[k]} ${fmt(v)}`);
     }
-    if (MAIN_HP[d.optimizer].includes("momentum") && !parts.some((p) => p.startsWith("μ")))
+    if (["momentum", "nesterov"].includes(d.optimizer) && !parts.some((p) => p.startsWith("μ")))
       parts.push(`μ ${fmt(d.hyperparameters.momentum)}`);
     if (d.schedule !== "constant") parts.push(`${SCHED_LABEL[d.schedule]} schedule`);
     return parts.join(", ");
@@ -762,7 +799,7 @@
     if (!P.drawn.length) { $("caption").textContent = `${fn.title}: add an optimizer to draw its path.`; return; }
     const who = P.drawn.map((d) => `${optMeta(d.optimizer).label} (${hpText(d)}) ${finalText(d)}`);
     $("caption").textContent =
-      `${fn.formula}, from ${fmtPt(s.start)} for ${s.steps} step${s.steps === 1 ? "" : "s"}` +
+      `${pretty(fn.formula)}, from ${fmtPt(s.start)} for ${s.steps} step${s.steps === 1 ? "" : "s"}` +
       (fn.minima.length ? ` (★ ${fn.minima.length > 1 ? "minima" : "minimum"}, f* = ${fmt(fn.f_star)})` : "") +
       `: ${who.join("; ")}.`;
   }
@@ -776,13 +813,14 @@
     }
     const lr = d.hyperparameters.lr, mu = d.hyperparameters.momentum;
     const muc = (l) => (lr * l >= 1 ? 0 : (1 - Math.sqrt(lr * l)) ** 2);
+    const mucText = (l) => (lr * l >= 1 ? "none (lr·λ ≥ 1: it overshoots at any μ)" : fmt(muc(l), 3));
     const near = fn.name === "book_quadratic" ? "" : " near the minimum";
     const [lo, hi] = lam;
     const state = mu > muc(lo) ? "oscillates (spirals in)" : "approaches without overshoot";
     const stable = lr * hi < 2 * (1 + mu);
     box.textContent = `Your ${optMeta(d.optimizer).label} card: lr = ${fmt(lr)}, μ = ${fmt(mu)}. ` +
       `Critical damping${near}: μ_c = (1 − √(lr·λ))² = ${fmt(muc(lo), 3)} along the flat direction (λ = ${fmt(lo, 3)}) ` +
-      `and ${fmt(muc(hi), 3)} along the steep one (λ = ${fmt(hi, 3)}). ` +
+      `and ${mucText(hi)} along the steep one (λ = ${fmt(hi, 3)}). ` +
       `With μ ${mu > muc(lo) ? ">" : "≤"} ${fmt(muc(lo), 3)} the slow coordinate ${state}; ` +
       (stable ? `it is stable since lr·λmax = ${fmt(lr * hi, 3)} < 2(1 + μ) = ${fmt(2 * (1 + mu), 3)}.`
         : `it is unstable: lr·λmax = ${fmt(lr * hi, 3)} ≥ 2(1 + μ) = ${fmt(2 * (1 + mu), 3)}.`);
@@ -932,12 +970,12 @@
     return out;
   }
   function drawTrain() {
-    lineChart($("t-loss"), "cross-entropy loss (log scale)", true, (r) => ({
+    lineChart($("t-loss"), "cross-entropy loss against step (log scale) · faint: each batch · line: smoothed · dots: validation", true, (r) => ({
       raw: r.steps.map((s) => [s.step, s.loss]),
       line: smooth(r.steps.map((s) => s.loss)).map((v, i) => [r.steps[i].step, v]),
       dots: r.epochs.filter((e) => e.val_loss !== null).map((e) => [e.step, e.val_loss]),
     }));
-    lineChart($("t-acc"), "accuracy (line: training batches, smoothed · dots: validation)", false, (r) => ({
+    lineChart($("t-acc"), "accuracy against step · line: training batches, smoothed · dots: validation", false, (r) => ({
       raw: [],
       line: smooth(r.steps.map((s) => s.batch_acc)).map((v, i) => [r.steps[i].step, v]),
       dots: r.epochs.filter((e) => e.val_acc !== null).map((e) => [e.step, e.val_acc]),
@@ -975,7 +1013,6 @@
     }
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     for (const k of niceTicks(0, xmax, 8)) if (k === Math.round(k)) ctx.fillText(String(k), X(k), TM.t + ih + 6);
-    ctx.textAlign = "right"; ctx.fillText("step", TM.l + iw, TM.t + ih + 6);
     ctx.strokeStyle = "#9aa8b6"; ctx.strokeRect(TM.l - 0.5, TM.t - 0.5, iw + 1, ih + 1);
     ctx.save(); ctx.beginPath(); ctx.rect(TM.l, TM.t, iw, ih); ctx.clip();
     for (const d of data) {
@@ -988,10 +1025,24 @@
       };
       poly(d.raw, 1, 0.22);
       poly(d.line, 2.2, 1);
+    }
+    ctx.restore();
+    for (const d of data) {
       ctx.fillStyle = d.r.color;
       for (const [s, v] of d.dots) { ctx.beginPath(); ctx.arc(X(s), Y(v), 4.5, 0, 2 * Math.PI); ctx.fill(); ctx.strokeStyle = "#fff"; ctx.lineWidth = 1.5; ctx.stroke(); }
     }
-    ctx.restore();
+    const longest = P.runs.reduce((a, r) => (!a || r.cfg.steps_total > a.cfg.steps_total ? r : a), null);
+    if (longest && longest.cfg.epochs > 1 && longest.cfg.epochs <= 20) {
+      const per = longest.cfg.steps_total / longest.cfg.epochs;
+      ctx.strokeStyle = "rgba(95,109,124,.35)"; ctx.setLineDash([2, 3]); ctx.lineWidth = 1;
+      ctx.fillStyle = "#8593a1"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+      for (let e = 1; e < longest.cfg.epochs; e++) {
+        const x = X(e * per);
+        ctx.beginPath(); ctx.moveTo(x, TM.t); ctx.lineTo(x, TM.t + ih); ctx.stroke();
+        ctx.fillText(`epoch ${e + 1}`, x + 3, TM.t + 3);
+      }
+      ctx.setLineDash([]);
+    }
     for (const d of data) if (d.r.status === "diverged") {
       const last = d.r.steps[d.r.steps.length - 1];
       if (!last) continue;
