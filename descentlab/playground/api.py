@@ -2,7 +2,8 @@
 
 Endpoints (all GET; the server maps ``/api/<name>`` to these functions):
 
-* ``path``: ``function, optimizer, lr, steps, x0, y0`` and the optimizer's own
+* ``path``: ``function, optimizer`` (required), ``lr, steps, x0, y0`` (defaults:
+  the optimizer's lr, 100 steps, the function's start) and the optimizer's own
   hyperparameters (``momentum, nesterov, beta1, beta2, alpha, rho, eps,
   weight_decay``) plus ``schedule`` -> ``{"path": [[x, y], ...], "loss": [...],
   "gap": [...], "grad": [[gx, gy], ...], "lr": [...], "diverged": null | {"step",
@@ -267,7 +268,7 @@ def functions(q: Query) -> dict[str, Any]:
 def _colors_and_labels() -> tuple[dict[str, str], dict[str, str]]:
     """One colour and display name per optimizer, from the project's palette."""
     try:
-        from .. import palette
+        from .. import palette  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # older tree without descentlab.palette: the report's colours
         from ..experiments import _common
 

@@ -112,8 +112,8 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        if ":" in str(host):
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}/"
 
@@ -256,8 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(202, {"run": run.id, "config": run.config})
         elif path == "/api/train/stop":
             api._no_unknown(q, ())
-            run = self.server.training.stop()
-            self._json(200, {"stopping": None if run is None else run.id})
+            stopping = self.server.training.stop()
+            self._json(200, {"stopping": None if stopping is None else stopping.id})
         else:
             raise api.ApiError(404, f"no POST endpoint {path[:80]!r}.")
 

@@ -145,6 +145,7 @@ def _build(cfg: dict[str, Any]):
     """(model, optimizer, scheduler, train, val) for a parsed config."""
     from ..data import mnist_sample_splits
     from ..models import MLP, SimpleConvNet, param_groups
+    from ..nn import Module
     from ..optim import make_optimizer
     from ..schedules import Scheduler, make_schedule
 
@@ -152,10 +153,11 @@ def _build(cfg: dict[str, Any]):
     s = mnist_sample_splits(
         cfg["n_train"], n_val=cfg["n_val"], n_test=0, seed=cfg["seed"], flatten=flat
     )
-    if flat:
-        model = MLP((784, 100, 100, 10), seed=cfg["seed"])
-    else:
-        model = SimpleConvNet(seed=cfg["seed"])
+    model: Module = (
+        MLP((784, 100, 100, 10), seed=cfg["seed"])
+        if flat
+        else SimpleConvNet(seed=cfg["seed"])
+    )
     kw: dict[str, Any] = {}
     if cfg["momentum"] is not None:
         kw["momentum"] = cfg["momentum"]
