@@ -318,6 +318,26 @@ def test_fuzzed_queries_never_break_the_server(server):
         else:
             json.dumps(payload, allow_nan=False)  # strict JSON: no NaN or Infinity
     assert seen == {200, 400}
+    seen = set()
+    for _ in range(60):  # the training endpoint: refused, started, or busy
+        parts = [
+            f"{k}={urllib.parse.quote(v, safe='')}"
+            for k, v in (
+                (
+                    ["model", "optimizer", "lr", "batch_size", "epochs", "n_train",
+                     "n_val", "momentum", "schedule", "seed", "nesterov",
+                     "bogus"][int(rng.integers(12))],
+                    garbage[int(rng.integers(len(garbage)))],
+                )
+                for _ in range(int(rng.integers(0, 5)))
+            )
+        ]  # fmt: skip
+        status, _, body = request(server, "/api/train?" + "&".join(parts), "POST")
+        seen.add(status)
+        assert status in (202, 400, 409), (parts, status, body[:200])
+        assert json.loads(body)
+        server.training.shutdown()
+    assert {202, 400} <= seen
     status, headers, body = request(server, "/" + "x" * 10_000)
     assert status in (400, 404, 414)
     assert request(server, "/api/meta")[0] == 200

@@ -183,13 +183,14 @@
       schedule();
     });
     const steps = $("steps");
-    steps.min = "0"; steps.max = String(Math.log10(P.meta.max_steps) * 100); steps.step = "1";
+    steps.min = "0"; steps.max = String(Math.ceil(Math.log10(P.meta.max_steps) * 100)); steps.step = "1";
     steps.addEventListener("input", () => {
       P.state.steps = Math.round(10 ** (Number(steps.value) / 100)) - (Number(steps.value) === 0 ? 1 : 0);
       P.state.steps = Math.max(0, Math.min(P.meta.max_steps, P.state.steps));
       $("steps-out").textContent = P.state.steps;
       schedule();
     });
+    $("play").addEventListener("click", () => (reveal === null ? play() : stopPlay()));
     $("reset-start").addEventListener("click", () => {
       P.state.start = P.fnByName[P.state.f].start.slice();
       renderControls();
@@ -350,6 +351,7 @@
       if (gen !== generation) return;
       showError(null);
       P.drawn = cards.map((c, i) => ({ id: c.id, optimizer: c.name, url: pathURL(c), ...results[i] }));
+      if (reveal !== null) { reveal = null; $("play").textContent = "▶ Play"; }
       P.lastComputeMs = performance.now() - t0;
       draw();
     } catch (e) {
@@ -492,15 +494,21 @@
     if (dy > 0) t = Math.min(t, (y1 - a[1]) / dy); if (dy < 0) t = Math.min(t, (y0 - a[1]) / dy);
     return [a[0] + t * dx, a[1] + t * dy];
   }
+  let shown = [], reveal = null;  // reveal: the last step drawn while playing (null: all)
   function draw(hover = null) {
     if (!view) return;
+    shown = reveal === null ? P.drawn : P.drawn.map((d) => {
+      const n = Math.min(d.path.length, reveal + 1);
+      return { ...d, path: d.path.slice(0, n), loss: d.loss.slice(0, n), gap: d.gap && d.gap.slice(0, n),
+        diverged: n === d.path.length ? d.diverged : null };
+    });
     const ctx = $("overlay").getContext("2d");
     const dpr = window.devicePixelRatio || 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, view.w, view.h);
     ctx.save();
     ctx.beginPath(); ctx.rect(M.l, M.t, view.iw, view.ih); ctx.clip();
-    P.drawn.forEach((d, i) => {
+    shown.forEach((d, i) => {
       const color = optMeta(d.optimizer).color;
       const pts = d.path;
       ctx.strokeStyle = color; ctx.lineWidth = 2.2; ctx.setLineDash(dashFor(i)); ctx.lineJoin = "round";
@@ -527,7 +535,7 @@
     const s0 = toPx(P.state.start[0], P.state.start[1]);
     ctx.fillStyle = "#111"; ctx.strokeStyle = "#fff"; ctx.lineWidth = 2;
     ctx.strokeRect(s0[0] - 5, s0[1] - 5, 10, 10); ctx.fillRect(s0[0] - 5, s0[1] - 5, 10, 10);
-    P.drawn.forEach((d) => {
+    shown.forEach((d) => {
       const color = optMeta(d.optimizer).color;
       d.leftView = null;
       for (let k = 1; k < d.path.length; k++) {
@@ -563,8 +571,9 @@
       }
     });
     legend(ctx);
+    if (hover && !(shown[hover.i] && shown[hover.i].path[hover.k])) hover = null;
     if (hover) {
-      const d = P.drawn[hover.i], p = d.path[hover.k];
+      const d = shown[hover.i], p = d.path[hover.k];
       const [px, py] = toPx(p[0], p[1]);
       ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI);
       ctx.lineWidth = 2.5; ctx.strokeStyle = "#111"; ctx.stroke();
@@ -577,16 +586,16 @@
     document.body.dataset.drawVersion = String(P.drawVersion);
   }
   function legend(ctx) {
-    if (!P.drawn.length) return;
+    if (!shown.length) return;
     ctx.font = "12.5px system-ui, sans-serif";
-    const rows = P.drawn.map((d, i) => ({ d, i, text: optMeta(d.optimizer).label + (d.diverged ? "  ✕ diverged" : "") }));
+    const rows = shown.map((d, i) => ({ d, i, text: optMeta(d.optimizer).label + (d.diverged ? "  ✕ diverged" : "") }));
     const w = Math.max(...rows.map((r) => ctx.measureText(r.text).width)) + 44, h = rows.length * 18 + 8;
     // the corner that hides the fewest drawn points
     const corners = [[M.l + view.iw - w - 8, M.t + 8], [M.l + 8, M.t + 8],
       [M.l + view.iw - w - 8, M.t + view.ih - h - 8], [M.l + 8, M.t + view.ih - h - 8]];
     const hidden = corners.map(([cx, cy]) => {
       let n = 0;
-      for (const d of P.drawn) for (const p of d.path) {
+      for (const d of shown) for (const p of d.path) {
         if (p[0] === null || p[1] === null) continue;
         const [px, py] = toPx(p[0], p[1]);
         if (px >= cx - 6 && px <= cx + w + 6 && py >= cy - 6 && py <= cy + h + 6) n++;
@@ -609,6 +618,26 @@
       ctx.fillStyle = d.diverged ? "#c0392b" : "#1d2733"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
       ctx.fillText(text, x + 38, yy);
     });
+  }
+  function play() {
+    const total = Math.max(0, ...P.drawn.map((d) => d.path.length - 1));
+    if (!total) return;
+    const dur = Math.min(8000, Math.max(2000, total * 60)), t0 = performance.now();
+    $("play").textContent = "■ Stop";
+    const tick = () => {
+      if (reveal === null) return;  // stopped
+      reveal = Math.min(total, Math.floor(((performance.now() - t0) / dur) * total));
+      draw();
+      if (reveal < total) requestAnimationFrame(tick);
+      else stopPlay();
+    };
+    reveal = 0;
+    requestAnimationFrame(tick);
+  }
+  function stopPlay() {
+    reveal = null;
+    $("play").textContent = "▶ Play";
+    draw();
   }
   function arrow(ctx, ax, ay, bx, by, color) {
     const a = Math.atan2(by - ay, bx - ax), r = 9;
@@ -677,7 +706,7 @@
     }
     ctx.strokeStyle = "#9aa8b6"; ctx.strokeRect(CM.l - 0.5, CM.t - 0.5, iw + 1, ih + 1);
     ctx.save(); ctx.beginPath(); ctx.rect(CM.l, CM.t - 2, iw, ih + 4); ctx.clip();
-    P.drawn.forEach((d, i) => {
+    shown.forEach((d, i) => {
       const vals = chartValues(d), color = optMeta(d.optimizer).color;
       ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dashFor(i));
       ctx.beginPath();
@@ -685,7 +714,7 @@
       ctx.stroke(); ctx.setLineDash([]);
     });
     ctx.restore();
-    P.drawn.forEach((d) => {
+    shown.forEach((d) => {
       if (!d.diverged) return;
       const vals = chartValues(d);
       let k = vals.length - 1; while (k > 0 && vals[k] === null) k--;
@@ -697,8 +726,8 @@
       const x = X(hover.k);
       ctx.strokeStyle = "rgba(20,30,42,.5)"; ctx.setLineDash([3, 3]); ctx.lineWidth = 1;
       ctx.beginPath(); ctx.moveTo(x, CM.t); ctx.lineTo(x, CM.t + ih); ctx.stroke(); ctx.setLineDash([]);
-      const v = chartValues(P.drawn[hover.i])[hover.k];
-      if (v !== null) { ctx.beginPath(); ctx.arc(x, Y(v), 4.5, 0, 2 * Math.PI); ctx.fillStyle = optMeta(P.drawn[hover.i].optimizer).color; ctx.fill(); }
+      const v = chartValues(shown[hover.i])[hover.k];
+      if (v !== null) { ctx.beginPath(); ctx.arc(x, Y(v), 4.5, 0, 2 * Math.PI); ctx.fillStyle = optMeta(shown[hover.i].optimizer).color; ctx.fill(); }
     }
     P.chart = { X, Y, steps, iw, ih };
   }
@@ -706,7 +735,7 @@
   // ------------------------------------------------------------ hover, click, text
   function nearest(px, py) {
     let best = null, bd = 14 * 14;
-    P.drawn.forEach((d, i) => d.path.forEach((p, k) => {
+    shown.forEach((d, i) => d.path.forEach((p, k) => {
       if (p[0] === null || p[1] === null) return;
       const [x, y] = toPx(p[0], p[1]);
       const dd = (x - px) ** 2 + (y - py) ** 2;
@@ -882,11 +911,15 @@
       r = await getJSON("/api/train?" + trainQuery(extra), { method: "POST" });
     } catch (e) {
       trainStatus(e.message, true);
+      if (e.status === 409) attachRunning();
       return null;
     }
-    const cfg = r.config;
+    adopt(r.run, r.config);
+    return r.run;
+  }
+  function adopt(id, cfg) {
     if (P.runs.length >= 4) P.runs.shift();
-    const run = { id: r.run, cfg, steps: [], epochs: [], status: "running", reason: "", correct: 0 };
+    const run = { id, cfg, steps: [], epochs: [], status: "running", reason: "" };
     run.color = optMeta(cfg.optimizer).color;
     run.dashed = P.runs.some((x) => x.cfg.optimizer === cfg.optimizer);
     P.runs.push(run);
@@ -894,7 +927,11 @@
     trainStatus(`run ${run.id}: starting…`);
     listen(run);
     renderRuns();
-    return run.id;
+  }
+  // a run still training from an earlier visit (or another tab): show it, so Stop works
+  async function attachRunning() {
+    const st = await getJSON("/api/train/status");
+    if (st.running && !P.runs.some((r) => r.id === st.run.id)) adopt(st.run.id, st.run.config);
   }
   function listen(run) {
     if (source) source.close();
@@ -1085,6 +1122,7 @@
     for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
     bindPlot();
     trainControls();
+    attachRunning().catch(() => {});
     await loadGrid();
     renderControls();
     showTab(P.state.tab);
