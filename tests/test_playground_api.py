@@ -453,6 +453,25 @@ def test_training_streams_and_a_second_run_is_refused(server):
     assert get_json(server, "/api/train/status")[1]["running"] is False
 
 
+def test_a_reconnecting_stream_resumes_after_the_last_event_id(server):
+    """Check that an EventSource reconnecting with Last-Event-ID gets only the events
+    after it, not the whole run again."""
+    q = "model=mlp&n_train=100&n_val=0&batch_size=50&epochs=2"
+    status, r = get_json(server, "/api/train?" + q, "POST")
+    assert status == 202, r
+    full = wait_events(server, r["run"], lambda ev: ev[-1]["type"] == "end")
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request(
+        "GET", f"/api/train/events?run={r['run']}", headers={"Last-Event-ID": "3"}
+    )
+    body = conn.getresponse().read().decode()
+    conn.close()
+    again = [e for line in body.splitlines() if line.startswith("data: ")
+             for e in json.loads(line[6:])]  # fmt: skip
+    assert again == full[3:]
+
+
 def test_stop_ends_a_run_at_the_next_batch(server):
     """Check that Stop ends a long run soon after it is asked, with status 'stopped'."""
     q = "model=mlp&optimizer=adam&lr=0.001&n_train=2000&n_val=0&batch_size=10&epochs=50"

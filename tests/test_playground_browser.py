@@ -247,6 +247,18 @@ def test_live_training_streams_points_and_stop_stops_it(browser, server):
             "return r.length === 2 && r[1].steps.length >= 3; }",
             timeout=30_000,
         )
+        # a second page (a reload, another tab) shows the run that is training
+        other = Page(browser, server, "#tab=train")
+        try:
+            other.page.wait_for_function(
+                "() => window.__playground.runs.length === 1", timeout=10_000
+            )
+            assert other.js("window.__playground.runs[0].id") == pg.js(
+                "window.__playground.runs[1].id"
+            )
+            assert other.page.locator("#t-stop").is_enabled()
+        finally:
+            other.close()
         pg.page.click("#t-stop")
         pg.page.wait_for_function(
             "() => window.__playground.runs[1].status === 'stopped'", timeout=10_000

@@ -273,6 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
         if run_id is None:
             raise api.ApiError(400, "'run' is required: the id POST /api/train gave.")
         since = api._int(q, "since", 0, 2**31) or 0
+        resumed = (self.headers.get("Last-Event-ID") or "").strip()
+        if resumed.isdigit():  # EventSource reconnecting: go on where it stopped
+            since = max(since, int(resumed))
         mgr = self.server.training
         mgr.get(run_id)  # 404 for an unknown run, before the stream starts
         if not self.server.streams.acquire(blocking=False):

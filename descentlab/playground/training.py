@@ -2,9 +2,12 @@
 
 A :class:`TrainingManager` trains an MLP (784-100-100-10) or SimpleConvNet on
 the shipped MNIST sample with the real Trainer in a background thread. A
-Trainer callback appends events to the run's log and sets
-``trainer.stop_training`` when Stop is asked, so a stop takes effect at the
-next batch boundary (then the epoch's validation pass runs and fit returns)::
+Trainer callback appends events to the run's log and ends the run at the next
+batch boundary when Stop is asked: it raises from ``on_train_batch_begin``
+(the Trainer runs with ``on_interrupt="raise"``, so the exception leaves
+``fit`` at once, after the last finished step and without the epoch's
+validation pass that ``trainer.stop_training`` would still run; the weights
+are those of the last step)::
 
     mgr = TrainingManager()
     run = mgr.start({"model": "mlp", "optimizer": "adam", "lr": 1e-3})
@@ -16,7 +19,7 @@ epoch, loss = the batch loss, acc = running accuracy of the epoch, lr),
 "epoch" (epoch, loss, acc, val_loss, val_acc, seconds) and a final "end"
 (status "finished" | "stopped" | "diverged" | "failed", reason, steps, epochs).
 A run has diverged when its loss is not finite (the Trainer stops it) or a batch
-loss exceeds ``EXPLODED`` times the first one (the stream stops it).
+loss exceeds ``EXPLODED`` times the first one (the stream ends it).
 """
 
 from __future__ import annotations
@@ -270,7 +273,7 @@ class TrainingManager:
                 SoftmaxCrossEntropy(),
                 opt,
                 sched,
-                callbacks=[stream := _Stream(self, run)],
+                callbacks=[_Stream(self, run)],
                 verbose=0,
                 on_interrupt="raise",
             )
@@ -286,6 +289,14 @@ class TrainingManager:
                     batch_size=cfg["batch_size"],
                     seed=cfg["seed"],
                 )
+        except _EndRun as end:
+            extra = {
+                "steps": trainer.global_step,
+                "epochs": trainer.history.epochs_done,
+                "seconds": time.perf_counter() - t0,
+            }
+            self._finish(run, end.status, end.reason, **extra)
+            return
         except Exception as exc:  # a failed run must not take the server down
             self._finish(run, "failed", f"{type(exc).__name__}: {exc}")
             return
@@ -303,12 +314,6 @@ class TrainingManager:
                 f"{info['cause']}",
                 **extra,
             )
-        elif stream.exploded:
-            self._finish(run, "diverged", stream.exploded, **extra)
-        elif run.stop_event.is_set():
-            self._finish(
-                run, "stopped", f"stopped at step {trainer.global_step}", **extra
-            )
         else:
             self._finish(
                 run, "finished", f"finished {history.epochs_done} epochs", **extra
@@ -320,6 +325,14 @@ def _num(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+class _EndRun(Exception):
+    """Raised by the stream callback to end a run now: Stop, or an exploding loss."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
 class _Stream(Callback):
     """Trainer callback: logs every step and epoch, and honours Stop."""
 
@@ -327,14 +340,13 @@ class _Stream(Callback):
         self.manager, self.run = manager, run
         self._count = self._correct = 0
         self.first_loss: float | None = None
-        self.exploded: str | None = None
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._count = self._correct = 0
 
     def on_train_batch_begin(self, step, logs=None) -> None:
         if self.run.stop_event.is_set():
-            self.trainer.stop_training = True
+            raise _EndRun("stopped", f"stopped at step {step}")
 
     def on_train_batch_end(self, step, logs=None) -> None:
         logs = logs or {}
@@ -362,13 +374,11 @@ class _Stream(Callback):
             self.first_loss = loss
         elif loss is not None and self.first_loss is not None:
             if loss > EXPLODED * max(self.first_loss, 1.0):
-                self.exploded = (
+                raise _EndRun(
+                    "diverged",
                     f"diverged at step {step + 1}: the loss {loss:.3g} is over "
-                    f"{EXPLODED:g} times its first value {self.first_loss:.3g}"
+                    f"{EXPLODED:g} times its first value {self.first_loss:.3g}",
                 )
-                self.trainer.stop_training = True
-        if self.run.stop_event.is_set():
-            self.trainer.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}

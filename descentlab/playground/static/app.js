@@ -102,7 +102,8 @@
   }
   function decodeHash(hash) {
     const s = { tab: "paths", f: "book_quadratic", steps: null, start: null, cards: [], train: defaultTrain() };
-    const text = decodeURIComponent(hash.replace(/^#/, ""));
+    let text = hash.replace(/^#/, "");
+    try { text = decodeURIComponent(text); } catch (e) { /* a malformed %-escape: read it as typed */ }
     if (!text) return null;
     for (const part of text.split("&")) {
       const i = part.indexOf("=");
