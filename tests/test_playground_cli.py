@@ -17,10 +17,13 @@ import pytest
 from descentlab.cli import main
 
 
-def start(*args):
+def start(*args, browser=False):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for var in ("DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(var, None)
+    flags = [] if browser else ["--no-browser"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "descentlab", "playground", "--no-browser", *args],
+        [sys.executable, "-m", "descentlab", "playground", *flags, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -78,3 +81,19 @@ def test_port_out_of_range_is_refused(capsys):
     """Check that --port outside [0, 65535] is a usage error naming the range."""
     assert main(["playground", "--no-browser", "--port", "70000"]) == 2
     assert "[0, 65535]" in capsys.readouterr().err
+
+
+def test_without_a_display_no_browser_is_started():
+    """Check that without a display the command says to open the URL by hand (it never
+    starts a text browser in the terminal) and still serves."""
+    proc, url, _ = start("--port", "0", browser=True)
+    try:
+        assert "open the address above" in proc.stdout.readline()
+        with urllib.request.urlopen(url, timeout=20) as r:
+            assert b"descentlab playground" in r.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

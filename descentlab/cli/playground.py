@@ -30,6 +30,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verbose", action="store_true", help="log every request")
 
 
+def _open_browser(url: str) -> None:
+    """Open ``url`` in a graphical browser, in the background; never a text browser
+    in this terminal (on Linux without a display there is none to open)."""
+    import os
+    import webbrowser
+
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY")
+    )
+    if not graphical:
+        print("(no display here: open the address above in a browser)", flush=True)
+        return
+    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -63,11 +78,7 @@ def run(a: argparse.Namespace) -> int:
         )
     print(f"descentlab playground: {server.url}  (Ctrl-C to stop)", flush=True)
     if not a.no_browser:
-        import webbrowser
-
-        threading.Thread(
-            target=webbrowser.open, args=(server.url,), daemon=True
-        ).start()
+        _open_browser(server.url)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -376,8 +376,8 @@ class _Stream(Callback):
             if loss > EXPLODED * max(self.first_loss, 1.0):
                 raise _EndRun(
                     "diverged",
-                    f"diverged at step {step + 1}: the loss {loss:.3g} is over "
-                    f"{EXPLODED:g} times its first value {self.first_loss:.3g}",
+                    f"diverged at step {step + 1}: the loss rose to {loss:.3g}, "
+                    f"over {EXPLODED:g}x its first value {self.first_loss:.3g}",
                 )
 
     def on_epoch_end(self, epoch, logs=None) -> None:

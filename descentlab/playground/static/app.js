@@ -1032,7 +1032,12 @@
     }
     if (!logY) { lo = 0; hi = 1; }
     else if (!Number.isFinite(lo)) { lo = 0.01; hi = 3; }
-    else { lo = 10 ** Math.floor(Math.log10(lo)); hi = 10 ** Math.ceil(Math.log10(Math.min(hi, 1e6))); if (hi <= lo) hi = lo * 10; }
+    else {
+      // a diverged run must not squash the others: the axis stops at 10x the first losses
+      const first = Math.max(...P.runs.map((r) => (r.steps.length && r.steps[0].loss) || 0));
+      if (first > 0) hi = Math.min(hi, 10 * first);
+      lo = 10 ** Math.floor(Math.log10(lo)); hi = 10 ** Math.ceil(Math.log10(hi)); if (hi <= lo) hi = lo * 10;
+    }
     const Y = (v) => logY
       ? TM.t + ih * (1 - (Math.log10(Math.min(Math.max(v, lo), hi)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)))
       : TM.t + ih * (1 - v);
