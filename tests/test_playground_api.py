@@ -358,6 +358,22 @@ def test_a_foreign_host_header_is_refused(server):
     conn.close()
 
 
+def test_ipv6_loopback():
+    """Check that the server also listens on ::1, with a bracketed URL."""
+    try:
+        srv = make_server("::1", 0)
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        assert srv.url.startswith("http://[::1]:")
+        assert get_json(srv, "/api/meta")[0] == 200
+    finally:
+        srv.shutdown()
+        srv.close()
+
+
 def test_busy_server_answers_503(tmp_path):
     """Check that when every work slot is taken a path request gets 503, not a queue."""
     srv = make_server(port=0, max_work=1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import mimetypes
+import socket
 import sys
 import threading
 import time
@@ -107,6 +108,8 @@ class PlaygroundServer(ThreadingHTTPServer):
         self.training = TrainingManager()
         self.closing = threading.Event()
         self.quiet = quiet
+        if ":" in address[0]:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.loopback = _is_loopback(address[0])
 
