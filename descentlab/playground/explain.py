@@ -152,8 +152,8 @@ def why(name: str) -> list[str]:
         ]
     if name == "rastrigin":
         return [
-            "A grid of local minima near every point with integer coordinates, "
-            "about 10 high in f, on top of a bowl. Every method is trapped in the "
+            "The local minima sit near every point with integer coordinates, "
+            "separated by barriers about 10 high in f. Every method is trapped in the "
             "first well it falls into unless its steps are long enough to jump: "
             "raise Momentum's μ or Adam's lr and watch which well it ends in.",
             "Plain SGD needs lr < 2/(2 + 40π²) ≈ "
@@ -161,16 +161,15 @@ def why(name: str) -> list[str]:
         ]
     if name == "beale":
         return [
-            "Steep walls and a long, almost flat valley towards (3, 0.5): the "
-            "gradient's size changes by orders of magnitude along the path, so a "
-            "learning rate that is safe on the walls is far too small on the floor.",
+            "A learning rate that is safe on the steep walls is far too small on the "
+            "long, almost flat valley floor that leads to the minimum at (3, 0.5).",
             "Adaptive methods (AdaGrad, RMSProp, Adam) rescale each step by the "
             "gradient's recent size, which is exactly what this function asks for.",
         ]
     if name == "himmelblau":
         return [
-            "Four minima, all with f = 0. Which one an optimizer ends in depends on "
-            "the direction of its first steps: SGD follows the gradient, while the "
+            "Which minimum an optimizer ends in depends on the direction of its "
+            "first steps: SGD follows the gradient, while the "
             "adaptive methods first move diagonally (each coordinate by about lr). "
             "Click to move the start and watch the basins change.",
         ]

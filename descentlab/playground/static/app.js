@@ -188,7 +188,13 @@
     steps.addEventListener("input", () => {
       P.state.steps = Math.round(10 ** (Number(steps.value) / 100)) - (Number(steps.value) === 0 ? 1 : 0);
       P.state.steps = Math.max(0, Math.min(P.meta.max_steps, P.state.steps));
-      $("steps-out").textContent = P.state.steps;
+      $("steps-out").value = String(P.state.steps);
+      schedule();
+    });
+    $("steps-out").addEventListener("change", (e) => {
+      const v = Math.round(Number(e.target.value));
+      if (Number.isFinite(v)) P.state.steps = Math.max(0, Math.min(P.meta.max_steps, v));
+      renderControls();
       schedule();
     });
     $("play").addEventListener("click", () => (reveal === null ? play() : stopPlay()));
@@ -204,7 +210,7 @@
     $("formula").textContent = pretty(fn.formula);
     const steps = $("steps");
     steps.value = String(P.state.steps <= 0 ? 0 : Math.round(Math.log10(P.state.steps + 0) * 100));
-    $("steps-out").textContent = P.state.steps;
+    $("steps-out").value = String(P.state.steps);
     $("start-out").textContent = fmtPt(P.state.start);
     $("presets").replaceChildren(...fn.presets.map((p) =>
       el("button", { text: p.label, onclick: () => applyPreset(p) })));
