@@ -832,7 +832,10 @@
   }
   function updateCaption() {
     const s = P.state, fn = P.fnByName[s.f];
-    if (!P.drawn.length) { $("caption").textContent = `${fn.title}: add an optimizer to draw its path.`; return; }
+    if (!P.drawn.length) {
+      $("caption").textContent = P.state.cards.length ? "" : `${fn.title}: add an optimizer to draw its path.`;
+      return;
+    }
     const who = P.drawn.map((d) => `${optMeta(d.optimizer).label} (${hpText(d)}) ${finalText(d)}`);
     $("caption").textContent =
       `${pretty(fn.formula)}, from ${fmtPt(s.start)} for ${s.steps} step${s.steps === 1 ? "" : "s"}` +
