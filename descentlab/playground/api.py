@@ -40,7 +40,19 @@ from .paths import (
     run_path,
 )
 
-__all__ = ["ApiError", "finite_list", "functions", "grid", "meta", "path"]
+__all__ = [
+    "ApiError",
+    "bool_field",
+    "choice_field",
+    "finite_list",
+    "float_field",
+    "functions",
+    "grid",
+    "int_field",
+    "meta",
+    "path",
+    "reject_unknown",
+]
 
 Query = dict[str, list[str]]
 
@@ -72,6 +84,9 @@ def finite_list(a: Any) -> Any:
     return fix(out)
 
 
+# --- query fields: each returns None when the field is absent -------------------
+
+
 def _one(q: Query, name: str) -> str | None:
     values = q.get(name)
     if not values:
@@ -81,7 +96,7 @@ def _one(q: Query, name: str) -> str | None:
     return values[0]
 
 
-def _float(q: Query, name: str, lo: float, hi: float, bounds: str = "both") -> Any:
+def float_field(q: Query, name: str, lo: float, hi: float, bounds: str = "both") -> Any:
     text = _one(q, name)
     if text is None:
         return None
@@ -100,7 +115,7 @@ def _float(q: Query, name: str, lo: float, hi: float, bounds: str = "both") -> A
     return v
 
 
-def _int(q: Query, name: str, lo: int, hi: int) -> int | None:
+def int_field(q: Query, name: str, lo: int, hi: int) -> int | None:
     text = _one(q, name)
     if text is None:
         return None
@@ -115,7 +130,7 @@ def _int(q: Query, name: str, lo: int, hi: int) -> int | None:
     return v
 
 
-def _bool(q: Query, name: str) -> bool | None:
+def bool_field(q: Query, name: str) -> bool | None:
     text = _one(q, name)
     if text is None:
         return None
@@ -127,7 +142,7 @@ def _bool(q: Query, name: str) -> bool | None:
     raise ApiError(400, f"{name!r} must be true or false (1/0). Got {text[:40]!r}.")
 
 
-def _choice(q: Query, name: str, options, default: Any = None) -> Any:
+def choice_field(q: Query, name: str, options, default: Any = None) -> Any:
     text = _one(q, name)
     if text is None:
         if default is None:
@@ -140,7 +155,7 @@ def _choice(q: Query, name: str, options, default: Any = None) -> Any:
     return text
 
 
-def _no_unknown(q: Query, allowed) -> None:
+def reject_unknown(q: Query, allowed) -> None:
     unknown = sorted(set(q) - set(allowed))
     if unknown:
         raise ApiError(
@@ -164,15 +179,15 @@ _SCHEDULES = ("constant", *SCHEDULE_NAMES)
 
 def path(q: Query) -> dict[str, Any]:
     """``GET /api/path``: one optimizer's path (see the module docstring)."""
-    _no_unknown(q, _PATH_FIELDS)
-    name = _choice(q, "function", tuple(FUNCTIONS))
-    optimizer = _choice(q, "optimizer", tuple(OPTIMIZERS))
+    reject_unknown(q, _PATH_FIELDS)
+    name = choice_field(q, "function", tuple(FUNCTIONS))
+    optimizer = choice_field(q, "optimizer", tuple(OPTIMIZERS))
     fn = FUNCTIONS[name]
-    steps = _int(q, "steps", 0, MAX_STEPS)
+    steps = int_field(q, "steps", 0, MAX_STEPS)
     xmin, xmax, ymin, ymax = domain(fn)
-    x0 = _float(q, "x0", xmin, xmax)
-    y0 = _float(q, "y0", ymin, ymax)
-    schedule = _choice(q, "schedule", _SCHEDULES, default="constant")
+    x0 = float_field(q, "x0", xmin, xmax)
+    y0 = float_field(q, "y0", ymin, ymax)
+    schedule = choice_field(q, "schedule", _SCHEDULES, default="constant")
     takes = optimizer_defaults(optimizer)
     hp: dict[str, Any] = {}
     for key, h in HYPERPARAMETERS.items():
@@ -183,7 +198,11 @@ def path(q: Query) -> dict[str, Any]:
                 400,
                 f"{key!r} does not apply to {optimizer}; it takes {', '.join(takes)}.",
             )
-        v = _bool(q, key) if h.kind == "bool" else _float(q, key, h.lo, h.hi, h.bounds)
+        v = (
+            bool_field(q, key)
+            if h.kind == "bool"
+            else float_field(q, key, h.lo, h.hi, h.bounds)
+        )
         hp[key] = v
     start = (
         fn.start[0] if x0 is None else x0,
@@ -223,10 +242,10 @@ def path(q: Query) -> dict[str, Any]:
 
 def grid(q: Query) -> dict[str, Any]:
     """``GET /api/grid``: f on an nx x ny grid over the view box, with levels."""
-    _no_unknown(q, ("function", "nx", "ny"))
-    name = _choice(q, "function", tuple(FUNCTIONS))
-    nx = _int(q, "nx", 2, MAX_GRID) or 160
-    ny = _int(q, "ny", 2, MAX_GRID) or 120
+    reject_unknown(q, ("function", "nx", "ny"))
+    name = choice_field(q, "function", tuple(FUNCTIONS))
+    nx = int_field(q, "nx", 2, MAX_GRID) or 160
+    ny = int_field(q, "ny", 2, MAX_GRID) or 120
     g = contour_grid(name, nx, ny)
     return {
         "function": name,
@@ -240,7 +259,7 @@ def grid(q: Query) -> dict[str, Any]:
 
 def functions(q: Query) -> dict[str, Any]:
     """``GET /api/functions``: the test functions, with what to try on each."""
-    _no_unknown(q, ())
+    reject_unknown(q, ())
     out = []
     for name, fn in FUNCTIONS.items():
         out.append(
@@ -290,7 +309,7 @@ def _colors_and_labels() -> tuple[dict[str, str], dict[str, str]]:
 
 def meta(q: Query) -> dict[str, Any]:
     """``GET /api/meta``: optimizers, hyperparameter ranges, schedules and limits."""
-    _no_unknown(q, ())
+    reject_unknown(q, ())
     from .training import TRAIN_FIELDS, TRAIN_MODELS, TRAIN_SCHEDULES
 
     colors, labels = _colors_and_labels()

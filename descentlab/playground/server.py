@@ -235,7 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = fn(q)
             self._json(200, payload)
         elif path == "/api/train/status":
-            api._no_unknown(q, ())
+            api.reject_unknown(q, ())
             cur = self.server.training.current
             self._json(
                 200,
@@ -258,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
             run = self.server.training.start(parse_train_query(q))
             self._json(202, {"run": run.id, "config": run.config})
         elif path == "/api/train/stop":
-            api._no_unknown(q, ())
+            api.reject_unknown(q, ())
             stopping = self.server.training.stop()
             self._json(200, {"stopping": None if stopping is None else stopping.id})
         else:
@@ -271,11 +271,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, file.read_bytes(), ctype)
 
     def _events(self, q: api.Query) -> None:
-        api._no_unknown(q, ("run", "since"))
-        run_id = api._int(q, "run", 1, 2**31)
+        api.reject_unknown(q, ("run", "since"))
+        run_id = api.int_field(q, "run", 1, 2**31)
         if run_id is None:
             raise api.ApiError(400, "'run' is required: the id POST /api/train gave.")
-        since = api._int(q, "since", 0, 2**31) or 0
+        since = api.int_field(q, "since", 0, 2**31) or 0
         resumed = (self.headers.get("Last-Event-ID") or "").strip()
         if resumed.isdigit():  # EventSource reconnecting: go on where it stopped
             since = max(since, int(resumed))

@@ -37,7 +37,15 @@ import numpy as np
 from ..optim import OPTIMIZERS
 from ..schedules import SCHEDULE_NAMES
 from ..train.callbacks import Callback
-from .api import ApiError, Query, _bool, _choice, _float, _int, _no_unknown
+from .api import (
+    ApiError,
+    Query,
+    bool_field,
+    choice_field,
+    float_field,
+    int_field,
+    reject_unknown,
+)
 
 __all__ = [
     "MAX_TRAIN_STEPS",
@@ -65,12 +73,8 @@ TRAIN_FIELDS: dict[str, dict[str, Any]] = {
     "batch_size": {"kind": "int", "lo": 1, "hi": 1000, "default": 64},
     "epochs": {"kind": "int", "lo": 1, "hi": 50, "default": 3},
     "n_train": {"kind": "int", "lo": 10, "hi": 4000, "default": 2000},
-    "n_val": {
-        "kind": "int",
-        "lo": 0,
-        "hi": 1000,
-        "default": 500,
-    },  # 4000 + 1000 <= 5000
+    # n_train + n_val <= 4000 + 1000: always within the 5,000-digit sample
+    "n_val": {"kind": "int", "lo": 0, "hi": 1000, "default": 500},
     "seed": {"kind": "int", "lo": 0, "hi": 2**31 - 1, "default": 0},
 }
 
@@ -79,18 +83,18 @@ def parse_train_query(q: Query) -> dict[str, Any]:
     """Validate the parameters of ``POST /api/train`` into a run config."""
     from ..train.run import DEFAULT_LR
 
-    _no_unknown(q, ("model", "optimizer", "schedule", "nesterov", *TRAIN_FIELDS))
+    reject_unknown(q, ("model", "optimizer", "schedule", "nesterov", *TRAIN_FIELDS))
     cfg: dict[str, Any] = {
-        "model": _choice(q, "model", TRAIN_MODELS, default="mlp"),
-        "optimizer": _choice(q, "optimizer", tuple(OPTIMIZERS), default="adam"),
-        "schedule": _choice(q, "schedule", TRAIN_SCHEDULES, default="constant"),
+        "model": choice_field(q, "model", TRAIN_MODELS, default="mlp"),
+        "optimizer": choice_field(q, "optimizer", tuple(OPTIMIZERS), default="adam"),
+        "schedule": choice_field(q, "schedule", TRAIN_SCHEDULES, default="constant"),
     }
     for name, spec in TRAIN_FIELDS.items():
         if spec["kind"] == "int":
-            v = _int(q, name, spec["lo"], spec["hi"])
+            v = int_field(q, name, spec["lo"], spec["hi"])
             cfg[name] = spec["default"] if v is None else v
         else:
-            cfg[name] = _float(q, name, spec["lo"], spec["hi"], spec["bounds"])
+            cfg[name] = float_field(q, name, spec["lo"], spec["hi"], spec["bounds"])
     if cfg["lr"] is None:
         cfg["lr"] = DEFAULT_LR.get(cfg["optimizer"], 1e-3)
     if cfg["weight_decay"] is None:
@@ -101,7 +105,7 @@ def parse_train_query(q: Query) -> dict[str, Any]:
             f"'momentum' does not apply to {cfg['optimizer']}; only to "
             f"{', '.join(MOMENTUM_OPTIMIZERS)}.",
         )
-    nesterov = _bool(q, "nesterov")
+    nesterov = bool_field(q, "nesterov")
     if nesterov is not None and cfg["optimizer"] != "sgd":
         raise ApiError(400, f"'nesterov' applies to sgd only, not {cfg['optimizer']}.")
     cfg["nesterov"] = bool(nesterov)
