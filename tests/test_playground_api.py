@@ -170,6 +170,9 @@ def test_functions_and_meta_describe_every_function_and_optimizer(server):
     assert [o["name"] for o in m["optimizers"]] == list(OPTIMIZERS)
     colors = [o["color"] for o in m["optimizers"]]
     assert len(set(colors)) == len(colors)
+    from descentlab import palette
+
+    assert colors == [palette.optimizer_color(n) for n in OPTIMIZERS]  # as the report
     assert m["optimizers"][0]["defaults"]["lr"] == 0.01  # SGD's class default
 
 

@@ -286,21 +286,8 @@ def functions(q: Query) -> dict[str, Any]:
 
 def _colors_and_labels() -> tuple[dict[str, str], dict[str, str]]:
     """One colour and display name per optimizer, from the project's palette."""
-    try:
-        from .. import palette  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # older tree without descentlab.palette: the report's colours
-        from ..experiments import _common
+    from .. import palette
 
-        spare = [
-            c
-            for c in _common.SERIES_COLORS
-            if c not in _common.OPTIMIZER_COLORS.values()
-        ] + ["#44AA99", "#AA4499"]
-        colors = {
-            n: _common.OPTIMIZER_COLORS.get(n) or spare.pop(0) for n in OPTIMIZERS
-        }
-        labels = {n: _common.OPTIMIZER_LABELS.get(n, n.title()) for n in OPTIMIZERS}
-        return colors, labels
     return (
         {n: palette.optimizer_color(n) for n in OPTIMIZERS},
         {n: palette.optimizer_label(n) for n in OPTIMIZERS},
