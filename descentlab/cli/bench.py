@@ -12,7 +12,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--repeats", type=int, default=5, help="timed repeats per case (median)"
     )
-    b.add_argument("--only", nargs="+", metavar="CASE", help="run only these cases")
+    b.add_argument(
+        "--only",
+        nargs="+",
+        metavar="CASE",
+        help="run only these cases (an unknown name lists the valid ones)",
+    )
     b.add_argument(
         "--threads",
         type=int,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import backend as B
 from .._validation import (
     check_array,
@@ -14,6 +16,7 @@ from .._validation import (
 from .im2col import col2im, im2col, output_size, pad
 from .init import as_rng, init_weight
 from .module import Module, Parameter
+from .parallel import batch_chunks, fast_paths_enabled, run_chunks, sum_in_order
 
 
 class Conv2d(Module):
@@ -33,6 +36,13 @@ class Conv2d(Module):
 
     Attribute ``input_grad`` (default True): False skips dx in backward (returns
     None), for a first layer fed with data; see Linear.
+
+    Fast path (NumPy backend, see ``descentlab.nn.parallel``): the same products
+    per chunk of the batch on a thread pool, dW and db summed over chunks in chunk
+    order; for stride 1 (and padding <= kernel - 1) dx is itself a correlation,
+    dx[n] = Wᶠ im2col(pad(dy[n], k - 1 - P)) with Wᶠ[c, o, i, j] = W[o, c, k-1-i,
+    k-1-j] as a (C_in, C_out*kH*kW) matrix: one contiguous copy instead of the
+    kH*kW strided adds of col2im.
     """
 
     input_grad = True
@@ -101,6 +111,8 @@ class Conv2d(Module):
         check_shape(
             x.shape, (None, self.in_channels, None, None), "x", owner="Conv2d.forward"
         )
+        if fast_paths_enabled():
+            return self._forward_chunked(x)
         n, _, h, w = x.shape
         oh, ow = self.output_shape(h, w)
         kh, kw = self.kernel_size
@@ -113,7 +125,10 @@ class Conv2d(Module):
         return y.reshape(n, self.out_channels, oh, ow)
 
     def backward(self, dout):
-        col, padded_shape = self._need_cache()
+        cache = self._need_cache()
+        if isinstance(cache, _ChunkedCache):
+            return self._backward_chunked(dout, cache)
+        col, padded_shape = cache
         kh, kw = self.kernel_size
         dmat = dout.reshape(dout.shape[0], self.out_channels, -1)
         dw = (dmat @ col.transpose(0, 2, 1)).sum(axis=0)
@@ -126,3 +141,87 @@ class Conv2d(Module):
         dx = col2im(dcol, padded_shape, kh, kw, self.stride)
         ph, pw = self.padding
         return dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
+
+    # ------------------------------------------------------------ fast path
+    def _forward_chunked(self, x):
+        n, c, h, w = x.shape
+        oh, ow = self.output_shape(h, w)
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        w2 = self.weight.data.reshape(self.out_channels, -1)
+        dtype = np.result_type(w2.dtype, x.dtype)
+        hp, wp = h + 2 * ph, w + 2 * pw
+        padded = ph or pw
+        xp_ = np.zeros((n, c, hp, wp), dtype=x.dtype) if padded else x
+        y = np.empty((n, self.out_channels, oh * ow), dtype=dtype)
+        bias = None if self.bias is None else self.bias.data[:, None]
+        chunks = batch_chunks(n, c * kh * kw * oh * ow * x.itemsize)
+
+        def forward_chunk(sl):
+            if padded:
+                xp_[sl, :, ph : ph + h, pw : pw + w] = x[sl]
+            col = im2col(xp_[sl], kh, kw, self.stride)
+            np.matmul(w2, col, out=y[sl])
+            if bias is not None:
+                y[sl] += bias
+            return col
+
+        cols = run_chunks(forward_chunk, chunks)
+        self._cache = _ChunkedCache(cols, chunks, (h, w))
+        return y.reshape(n, self.out_channels, oh, ow)
+
+    def _backward_chunked(self, dout, cache: _ChunkedCache):
+        n = dout.shape[0]
+        cout, cin = self.out_channels, self.in_channels
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        h, w = cache.hw
+        dmat = dout.reshape(n, cout, -1)
+        w4 = self.weight.data
+        want_dx = self.input_grad
+        as_correlation = (sh, sw) == (1, 1) and ph <= kh - 1 and pw <= kw - 1
+        if want_dx and as_correlation:
+            # Wᶠ (C_in, C_out*kh*kw): kernel flipped in space, channels swapped
+            wflip = np.ascontiguousarray(
+                w4[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+            ).reshape(cin, -1)
+        w2t = w4.reshape(cout, -1).T
+        dx = (
+            np.empty((n, cin, h, w), dtype=np.result_type(w4.dtype, dout.dtype))
+            if want_dx
+            else None
+        )
+        with_bias = self.bias is not None
+
+        def backward_chunk(item):
+            sl, col = item
+            d = dmat[sl]
+            dw = (d @ col.transpose(0, 2, 1)).sum(axis=0)
+            db = d.sum(axis=(0, 2)) if with_bias else None
+            if want_dx:
+                if as_correlation:
+                    dy4 = dout[sl]
+                    qh, qw = kh - 1 - ph, kw - 1 - pw
+                    dcol = im2col(pad(dy4, (qh, qw)), kh, kw, (1, 1))
+                    np.matmul(wflip, dcol, out=dx[sl].reshape(d.shape[0], cin, -1))
+                else:
+                    dcol = w2t @ d
+                    hp, wp = h + 2 * ph, w + 2 * pw
+                    full = col2im(dcol, (d.shape[0], cin, hp, wp), kh, kw, (sh, sw))
+                    dx[sl] = full[:, :, ph : ph + h, pw : pw + w]
+            return dw, db
+
+        parts = run_chunks(
+            backward_chunk, list(zip(cache.chunks, cache.cols, strict=True))
+        )
+        self.weight.grad += sum_in_order([p[0] for p in parts]).reshape(w4.shape)
+        if with_bias:
+            self.bias.grad += sum_in_order([p[1] for p in parts])
+        return dx
+
+
+class _ChunkedCache:
+    """What the chunked forward keeps: patch matrices, chunks, input (H, W)."""
+
+    __slots__ = ("cols", "chunks", "hw")
+
+    def __init__(self, cols, chunks, hw):
+        self.cols, self.chunks, self.hw = cols, chunks, hw

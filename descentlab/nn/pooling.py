@@ -16,6 +16,7 @@ from .._validation import check_array, check_positive_int_pair
 from ..errors import InvalidParameterError, ShapeError
 from .im2col import fold, output_size, pad, windows
 from .module import Module
+from .parallel import batch_chunks, fast_paths_enabled, run_chunks
 
 
 class _Pool2d(Module):
@@ -74,14 +75,31 @@ class MaxPool2d(_Pool2d):
         win, padded_shape = self._windows(x, float("-inf"))
         xp = B.get_array_module(x)
         kh, kw = self.kernel_size
+        y = xp.empty(win.shape[:4], dtype=x.dtype)
+        first = xp.empty((kh * kw, *y.shape), dtype=bool)
+
+        def pool(sl):
+            self._max_first(win[sl], y[sl], first[:, sl])
+
+        if fast_paths_enabled():  # chunks of the batch on the thread pool
+            run_chunks(pool, batch_chunks(x.shape[0], win[0, ..., 0, 0].nbytes * 4))
+        else:
+            pool(slice(None))
+        self._cache = (first, padded_shape)
+        return y
+
+    @staticmethod
+    def _max_first(win, y, first) -> None:
+        """y = max over the window offsets of ``win``; first[k] marks offset k where
+        it is the window's first maximum (first NaN when there is one)."""
+        xp = B.get_array_module(win)
+        kh, kw = win.shape[-2:]
         views = [win[..., i, j] for i in range(kh) for j in range(kw)]
-        y = views[0].copy()
+        y[...] = views[0]
         for v in views[1:]:
             xp.maximum(y, v, out=y)
-        first = xp.empty((len(views), *y.shape), dtype=bool)
-        nan = bool(
-            xp.isnan(y).any()
-        )  # maximum propagates NaN; argmax takes the first NaN
+        # maximum propagates NaN; argmax takes the first NaN
+        nan = bool(xp.isnan(y).any())
         for k, v in enumerate(views):
             hit = xp.equal(v, y, out=first[k])
             if nan:
@@ -91,23 +109,33 @@ class MaxPool2d(_Pool2d):
             else:
                 hit &= ~seen
                 seen |= hit
-        self._cache = (first, padded_shape)
-        return y
 
     def backward(self, dout):
         first, padded_shape = self._need_cache()
         xp = B.get_array_module(dout)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         _, _, oh, ow = dout.shape
-        dx = xp.zeros(padded_shape, dtype=dout.dtype)
         disjoint = sh >= kh and sw >= kw  # each input pixel is in at most one window
-        for k in range(kh * kw):
-            i, j = divmod(k, kw)
-            target = dx[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
-            if disjoint:
-                xp.multiply(dout, first[k], out=target)
-            else:
-                target += dout * first[k]
+        dx = (xp.empty if disjoint and fast_paths_enabled() else xp.zeros)(
+            padded_shape, dtype=dout.dtype
+        )
+
+        def scatter(sl):
+            if disjoint and fast_paths_enabled():
+                dx[sl] = 0  # on the pool: pixels outside every window stay 0
+            d = dout[sl]
+            for k in range(kh * kw):
+                i, j = divmod(k, kw)
+                target = dx[sl, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+                if disjoint:
+                    xp.multiply(d, first[k, sl], out=target)
+                else:
+                    target += d * first[k, sl]
+
+        if fast_paths_enabled():
+            run_chunks(scatter, batch_chunks(dout.shape[0], dx[0].nbytes * 2))
+        else:
+            scatter(slice(None))
         return self._unpad(dx)
 
 

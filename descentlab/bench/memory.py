@@ -1,0 +1,143 @@
+"""The ``memory`` case: peak memory of one SimpleConvNet + Adam training step,
+each framework in a fresh subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+
+from ._common import child_env, set_threads
+from .cases import torch_train_step, train_step
+
+
+def status_kib(field_name: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field_name + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def memory_child(framework: str, batch: int, threads: int, mode: str = "rss") -> None:
+    """Subprocess entry: build SimpleConvNet + Adam, run one training step, print JSON.
+
+    mode "rss": the peak resident memory during the step minus the resident memory
+    just before it (Linux: VmHWM reset through /proc/self/clear_refs, then
+    VmHWM - VmRSS; elsewhere ru_maxrss delta, a lower bound). mode "tracemalloc":
+    the peak of Python-tracked allocations during the step (NumPy reports its
+    buffers to tracemalloc; PyTorch does not, so only for descentlab).
+    """
+    import gc
+    import resource
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    if framework == "descentlab":
+        from ..models import SimpleConvNet
+        from ..nn import SoftmaxCrossEntropy
+        from ..optim import Adam
+
+        set_threads(threads, None)
+        model = SimpleConvNet(seed=0)
+        step = train_step(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y)
+    else:
+        import torch
+
+        set_threads(threads, torch)
+        nn = torch.nn
+        tm = nn.Sequential(
+            nn.Conv2d(1, 30, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(30 * 12 * 12, 100),
+            nn.ReLU(),
+            nn.Linear(100, 10),
+        )
+        step = torch_train_step(
+            torch,
+            tm,
+            torch.optim.Adam(tm.parameters()),
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+        )
+    gc.collect()
+    out: dict[str, Any] = {}
+    if mode == "tracemalloc":
+        import tracemalloc
+
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        step()
+        out["tracemalloc_peak_mib"] = (
+            tracemalloc.get_traced_memory()[1] - base
+        ) / 2**20
+        tracemalloc.stop()
+    else:
+        scale = (
+            1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+        )  # ru_maxrss KiB or bytes
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            before = status_kib("VmRSS")
+            step()
+            out["rss_delta_mib"] = (status_kib("VmHWM") - before) / 1024
+            out["rss_method"] = "VmHWM - VmRSS (peak reset before the step)"
+        except (OSError, TypeError):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            step()
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out["rss_delta_mib"] = (after - before) * scale
+            out["rss_method"] = "ru_maxrss delta (lower bound)"
+    print(json.dumps(out))
+
+
+def run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
+    env = child_env(threads)
+    code = (
+        f"from descentlab.bench.memory import memory_child; "
+        f"memory_child({framework!r}, {batch}, {threads}, {mode!r})"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(
+            res.stderr.strip().splitlines()[-1] if res.stderr else "failed"
+        )
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def memory_case(batch: int, threads: int, have_torch: bool) -> dict[str, Any]:
+    dl = run_memory_child("descentlab", batch, threads, "rss")
+    dl.update(run_memory_child("descentlab", batch, threads, "tracemalloc"))
+    result: dict[str, Any] = {
+        "description": "peak memory of one SimpleConvNet + Adam training step, "
+        f"batch {batch}",
+        "method": "fresh subprocess per framework; model, data and optimizer built, "
+        "then "
+        "the peak resident set size (VmHWM, reset just before) minus the resident "
+        "size before one training step (the first, so Adam's state is included); "
+        "for descentlab also the tracemalloc peak of the step",
+        "descentlab": dl,
+        "pytorch": None,
+        "ratio": None,
+    }
+    if have_torch:
+        result["pytorch"] = run_memory_child("pytorch", batch, threads, "rss")
+        if dl["rss_delta_mib"] > 0:
+            result["ratio"] = result["pytorch"]["rss_delta_mib"] / dl["rss_delta_mib"]
+    return result
