@@ -184,6 +184,11 @@ class Conv2d(Module):
                 w4[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
             ).reshape(cin, -1)
         w2t = w4.reshape(cout, -1).T
+        oh, ow = dout.shape[2:]
+        qh, qw = kh - 1 - ph, kw - 1 - pw  # dy's padding for dx as a correlation
+        dyp = dout
+        if want_dx and as_correlation and (qh or qw):  # zero border, filled per chunk
+            dyp = np.zeros((n, cout, oh + 2 * qh, ow + 2 * qw), dtype=dout.dtype)
         dx = (
             np.empty((n, cin, h, w), dtype=np.result_type(w4.dtype, dout.dtype))
             if want_dx
@@ -198,9 +203,11 @@ class Conv2d(Module):
             db = d.sum(axis=(0, 2)) if with_bias else None
             if want_dx:
                 if as_correlation:
-                    dy4 = dout[sl]
-                    qh, qw = kh - 1 - ph, kw - 1 - pw
-                    dcol = im2col(pad(dy4, (qh, qw)), kh, kw, (1, 1))
+                    if dyp is dout:
+                        dcol = im2col(dout[sl], kh, kw, (1, 1))
+                    else:
+                        dyp[sl, :, qh : qh + oh, qw : qw + ow] = dout[sl]
+                        dcol = im2col(dyp[sl], kh, kw, (1, 1))
                     np.matmul(wflip, dcol, out=dx[sl].reshape(d.shape[0], cin, -1))
                 else:
                     dcol = w2t @ d
