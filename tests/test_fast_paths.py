@@ -210,16 +210,23 @@ def test_batch_chunks_cover_the_batch_and_ignore_threads():
             np.testing.assert_array_equal(idx, np.arange(n))
             sizes = [c.stop - c.start for c in chunks]
             assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
-            assert len(chunks) == min(n, max(parallel.MIN_CHUNKS, len(chunks)))
-    # large samples: one chunk each; small ones: MIN_CHUNKS chunks
+            work = n * sample_bytes
+            want = max(
+                -(-work // parallel.CHUNK_BYTES),
+                min(parallel.MIN_CHUNKS, -(-work // parallel.MIN_CHUNK_BYTES)),
+            )
+            assert len(chunks) == max(1, min(n, want))
+    # large samples: one chunk each; mid-size: MIN_CHUNKS chunks; tiny: one chunk
     assert len(batch_chunks(100, 5_000_000)) == 100
-    assert len(batch_chunks(100, 1)) == parallel.MIN_CHUNKS
+    assert len(batch_chunks(100, 100_000)) == parallel.MIN_CHUNKS
+    assert len(batch_chunks(100, 1)) == 1
     assert batch_chunks(0, 10) == []
 
 
 def test_run_chunks_keeps_order_and_propagates_errors():
     """Check results come back in chunk order and a worker's exception is raised."""
-    chunks = batch_chunks(50, 1)
+    chunks = batch_chunks(50, 100_000)
+    assert len(chunks) > 2
     assert run_chunks(lambda c: c.start, chunks) == [c.start for c in chunks]
 
     def boom(c):

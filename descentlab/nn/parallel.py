@@ -36,9 +36,12 @@ from .._threads import usable_cpus
 #: bytes of per-chunk scratch (e.g. a conv's patch matrix) a chunk aims for: small
 #: enough to stay in L2/L3, large enough that per-call overhead stays negligible
 CHUNK_BYTES = 2 << 20
-#: a batch is cut into at least this many chunks (when it has as many samples), so
-#: that 2-8 threads get balanced work; a constant, not the thread count
+#: a batch is cut into at least this many chunks (when it has as many samples and
+#: each chunk keeps MIN_CHUNK_BYTES of work), so that 2-8 threads get balanced
+#: work; a constant, not the thread count
 MIN_CHUNKS = 8
+#: below this much work per chunk, dispatch overhead outweighs the parallelism
+MIN_CHUNK_BYTES = 256 << 10
 
 _state = threading.local()
 _lock = threading.Lock()
@@ -103,13 +106,15 @@ def reference_paths() -> Iterator[None]:
 def batch_chunks(n: int, sample_bytes: int) -> list[slice]:
     """Split a batch of ``n`` into contiguous slices of near-equal size.
 
-    The count is ceil(n * sample_bytes / CHUNK_BYTES), at least MIN_CHUNKS, at most
-    n: a function of the batch and the layer's shapes only (never of the threads).
+    With W = n * sample_bytes, the count is ceil(W / CHUNK_BYTES), raised to
+    min(MIN_CHUNKS, ceil(W / MIN_CHUNK_BYTES)), at most n: a function of the
+    batch and the layer's shapes only (never of the threads).
     """
     if n <= 0:
         return []
-    count = -(-n * max(int(sample_bytes), 1) // CHUNK_BYTES)
-    count = max(1, min(n, max(count, MIN_CHUNKS)))
+    work = n * max(int(sample_bytes), 1)
+    count = max(-(-work // CHUNK_BYTES), min(MIN_CHUNKS, -(-work // MIN_CHUNK_BYTES)))
+    count = max(1, min(n, count))
     base, extra = divmod(n, count)
     out, start = [], 0
     for i in range(count):
