@@ -88,9 +88,15 @@ class WorkerSide:
         return self.ask(op="block")["seconds"]
 
     def close(self) -> None:
+        """End the worker: EOF on its stdin; killed if it has not exited in 120 s
+        (its numbers are already in; on a crowded machine exit can be slow)."""
         if self.proc.poll() is None:
             self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def worker() -> None:
