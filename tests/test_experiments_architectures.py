@@ -9,7 +9,7 @@ import pytest
 
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments import architectures
-from descentlab.experiments._common import status_to
+from descentlab.experiments.api import pct, status_to
 from descentlab.models import AlexNetSmall, LeNet5
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -17,6 +17,7 @@ QUICK_MODELS = [
     "lenet5-sigmoid-avg",
     "lenet5-relu-max",
     "alexnet-small",
+    "alexnet-small-nolrn",
     "alexnet-small-nodropout",
     "deepconvnet",
 ]
@@ -92,6 +93,22 @@ def test_dropout_slows_early_training(result):
     """Check that AlexNetSmall without dropout beats the dropout one at 100 steps."""
     acc = result["test_acc"]
     assert acc["alexnet-small-nodropout"] > acc["alexnet-small"] + 0.1
+
+
+def test_lrn_and_dropout_are_ablated_separately_and_reported(result):
+    """Check both one-change variants ran and the prose quotes their numbers."""
+    m = result["models"]
+    assert m["alexnet-small-nolrn"]["params"] == m["alexnet-small"]["params"]
+    text = result["texts"]["architectures_accuracy.png"]
+    for key in ("alexnet-small", "alexnet-small-nolrn", "alexnet-small-nodropout"):
+        assert pct(m[key]["test_acc"]) in text
+    assert "ResNetSmall runs only at full size" in text
+    assert "resnet-small" not in m  # neither in the figure nor in the table
+    assert not any("ResNet" in row["model"] for row in result["table"])
+    lenet = m["lenet5-relu-max"]["seconds_per_epoch"]
+    slow = max(m[k]["seconds_per_epoch"] for k in m if not k.startswith("lenet"))
+    assert f"{slow / lenet:.0f} times" in text
+    assert "dropout on" in result["captions"]["architectures_curves.png"]
 
 
 def test_curves_and_timing(result):

@@ -9,6 +9,7 @@ import pytest
 
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments import cnn
+from descentlab.experiments.api import pct
 from descentlab.models import MLP, AlexNetSmall, LeNet5, ResNetSmall, SimpleConvNet
 from descentlab.nn import AvgPool2d, Conv2d, MaxPool2d, Sequential
 from descentlab.receptive_field import layer_geometry, receptive_field, step
@@ -144,9 +145,10 @@ def test_result_contract_and_files(result):
     """Check the result dict, the JSON file and that every figure is a real PNG."""
     out = Path(result["out"])
     assert result["name"] == "cnn" and result["seconds"] > 0
-    assert len(result["figures"]) == 4
+    assert len(result["figures"]) == 5
     for fig in result["figures"]:
         assert (out / fig).read_bytes()[:8] == PNG_MAGIC
+        assert result["captions"][fig]
     saved = json.loads((out / "cnn.json").read_text())
     assert saved["test_acc"] == pytest.approx(result["test_acc"])
     keys = set(result["table"][0])
@@ -181,10 +183,36 @@ def test_receptive_field_tables_in_result(result):
     assert [d[-1]["size_out"] for d in demo] == [24, 11]
 
 
-def test_explanation_says_stride_widens():
-    """Check that the explanation states that stride widens later receptive fields."""
-    text = cnn.EXPLANATION
-    assert "WIDENS" in text and "backwards" in text and "shrinks" in text
+def test_stride_text_quotes_the_computed_receptive_fields(result):
+    """Check the receptive fields the text cites are the ones the result computes."""
+    demo = result["stride_demo"]
+    s1, s2 = demo["3x3 s1 → 3x3 s1"][-1], demo["3x3 s2 → 3x3 s1"][-1]
+    assert s2["rf"] > s1["rf"] and s2["size_out"] < s1["size_out"]  # the claim
+    text = result["texts"]["cnn_receptive_fields.png"]
+    assert f"{s1['rf']}×{s1['rf']} pixels with stride 1" in text
+    assert f"{s2['rf']}×{s2['rf']} when the first has stride 2" in text
+    lenet = [r for r in result["receptive_fields"]["LeNet5"] if "Conv" in r["layer"]]
+    assert f"sees {lenet[1]['rf']}×{lenet[1]['rf']} pixels" in text
+    last = result["receptive_fields"]["AlexNetSmall"][-1]["rf"]
+    assert last > 28 and f"sees {last}×{last}" in text
+
+
+def test_training_text_quotes_the_runs_accuracy(result):
+    """Check the accuracy in the text is this run's, at its own epoch count."""
+    text = result["texts"]["cnn_training.png"]
+    assert pct(result["test_acc_curve"][-1]) in text
+    assert f"after {result['settings']['epochs']} epochs" in text
+    assert "twenty" not in text
+
+
+def test_feature_maps_are_the_first_layer_on_the_digit(result):
+    """Check the feature maps equal conv1 applied to the first test digit."""
+    maps = np.asarray(result["feature_maps"])
+    assert maps.shape == (30, 24, 24)
+    active = result["feature_maps_positive"]
+    assert active == pytest.approx(float(np.mean(maps > 0)))
+    assert 0.05 < active < 0.95  # the trained filters respond selectively
+    assert pct(active) in result["captions"]["cnn_feature_maps.png"]
 
 
 def test_im2col_shapes(result):

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import palette
 from ..data import mnist_sample_splits
 from ..models import MLP
 from ..nn import BatchNorm1d, BatchNorm2d, SoftmaxCrossEntropy, gradcheck
 from ..optim import SGD
-from ..train import Trainer
+from ..train import Callback, Trainer
 from ._common import (
-    SERIES_COLORS,
     check_size,
     make_result,
     plot_style,
@@ -36,6 +36,7 @@ from ._common import (
     save_figure,
     status,
 )
+from .api import fmt, pct
 
 NAME = "batchnorm"
 TITLE = "Batch Normalization across weight-init scales"
@@ -54,25 +55,10 @@ FORMULA = (
 EXPLANATION = (
     "Each panel of the grid trains the same 6-layer ReLU network from one weight "
     "scale, with Batch Normalization (solid) and without (dashed), starting from "
-    "identical weights. Without BN only a narrow band of scales around He's "
-    "std = √(2/100) ≈ 0.14 learns: larger weights blow the activations up by about "
-    "std·√50 per layer, so the loss and gradients overflow and training stops at a "
-    "non-finite loss within a few steps (marked ×); smaller weights shrink the signal "
-    "layer by layer until the output is constant and the gradients vanish, and the "
-    "plain net stays at chance (10 %). With BN every layer's pre-activations are "
-    "re-standardised to zero mean and unit variance, so the forward signal is the "
-    "same whatever the scale and the net learns across four orders of magnitude. "
-    "BN is not scale-free in every respect, though: the gradient of a normalised "
-    "layer shrinks like 1/scale, so at std ≈ 1 BN learns slowly, and at std = 1e-4 "
-    "the first layer's pre-activation variance (std²·Σx² ≈ 1e-8·89) falls below "
-    "BN's ε = 1e-5, the division by √(σ² + ε) no longer rescales, and the signal "
-    "dies as without BN (the book's ε = 1e-6 pushes that limit one step lower). "
-    "Near He's scale the plain net can even be faster over so few epochs. The "
-    "summary plot draws the final training accuracy of both nets against the scale. "
-    "The table also reports the gradient check of the BN backward pass derived from "
-    "its computational graph (with random γ and β): analytic and central-difference "
-    "gradients agree to a relative error of about 1e-9 (float64) for the input, γ "
-    "and β, for BatchNorm1d and for the per-channel BatchNorm2d."
+    "identical weights. With BN every hidden layer's pre-activations are "
+    "re-standardised to zero mean and unit variance, so the forward signal no "
+    "longer depends on the scale of the hidden weights; the output layer, which "
+    "has no BN after it, still does."
 )
 
 STDS = np.logspace(0, -4, 16)
@@ -85,7 +71,28 @@ CONFIG = {
 }
 #: He's std for the 100-input hidden layers, drawn as a reference line.
 HE_STD = float(np.sqrt(2.0 / HIDDEN[0]))
-_BN, _PLAIN = SERIES_COLORS[0], SERIES_COLORS[3]
+_BN, _PLAIN = palette.color("norm", "batchnorm"), palette.color("norm", "plain")
+
+
+class OutputNorm(Callback):
+    """Record ||W_out|| (Frobenius) of the output layer before and after each epoch."""
+
+    def __init__(self, weight) -> None:
+        self.weight = weight
+
+    def on_train_begin(self, logs=None):
+        self.values = [float(np.linalg.norm(self.weight.data))]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.values.append(float(np.linalg.norm(self.weight.data)))
+
+
+def plateau_epochs(acc: list[float], level: float = 0.2) -> int | None:
+    """Epochs before the accuracy first exceeds ``level`` (None: never in the run)."""
+    for k, a in enumerate(acc):
+        if a > level:
+            return k
+    return None
 
 
 def train_one(
@@ -110,10 +117,12 @@ def train_one(
         batchnorm=batchnorm,
         seed=seed,
     )
+    norms = OutputNorm([p for p in model.parameters() if p.data.ndim == 2][-1])
     trainer = Trainer(
         model,
         SoftmaxCrossEntropy(),
         SGD(model.parameters(), lr=LR),
+        callbacks=[norms],
         verbose=0,
         on_interrupt="raise",
     )
@@ -124,9 +133,10 @@ def train_one(
         final = trainer.evaluate(*train)["acc"]
     return {
         "acc": [acc0, *hist.epoch["val_acc"]],
-        "final_acc": final,
+        "final_acc": None if hist.stopped == "nonfinite" else final,
         "diverged": hist.stopped == "nonfinite",
         "nonfinite": hist.nonfinite,
+        "out_norm": norms.values,
     }
 
 
@@ -161,13 +171,13 @@ def _plot_grid(
     ep = np.arange(epochs + 1)
     with plot_style() as plt:
         fig, axes = plt.subplots(4, 4, figsize=(13, 11.5), sharex=True, sharey=True)
-        for ax, r in zip(axes.flat, runs):
+        for ax, r in zip(axes.flat, runs, strict=False):
             bn, plain = r["bn"], r["plain"]
             ax.plot(ep[: len(bn["acc"])], bn["acc"], "-", color=_BN, lw=1.8)
             ax.plot(ep[: len(plain["acc"])], plain["acc"], "--", color=_PLAIN, lw=1.8)
             if plain["diverged"]:
                 k = len(plain["acc"]) - 1
-                ax.plot(ep[k], plain["acc"][-1], "x", color=_PLAIN, ms=10, mew=2.5)
+                ax.plot(ep[k], 1.0, "x", color=_PLAIN, ms=10, mew=2.5, clip_on=False)
                 ax.text(
                     0.97,
                     0.5,
@@ -221,8 +231,10 @@ def _plot_grid(
 def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
     stds = np.array([r["std"] for r in runs])
     bn = np.array([r["bn"]["final_acc"] for r in runs])
-    plain = np.array([r["plain"]["final_acc"] for r in runs])
     div = np.array([r["plain"]["diverged"] for r in runs])
+    plain = np.array(
+        [np.nan if r["plain"]["diverged"] else r["plain"]["final_acc"] for r in runs]
+    )
     with plot_style() as plt:
         fig, ax = plt.subplots(figsize=(8, 4.8))
         ax.semilogx(stds, bn, "-o", color=_BN, label="with Batch Norm")
@@ -230,12 +242,14 @@ def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
         if div.any():
             ax.plot(
                 stds[div],
-                plain[div],
+                np.full(div.sum(), 1.0),
                 "x",
-                color="black",
+                color=_PLAIN,
                 ms=11,
                 mew=2.5,
-                label="without BN: stopped on non-finite loss",
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                label="without BN: diverged (non-finite loss), no accuracy",
             )
         ax.axvline(HE_STD, color="0.4", ls=":", lw=1.2)
         ax.text(
@@ -246,13 +260,131 @@ def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
         ax.set_xlabel("weight init std (log scale)")
         ax.set_ylabel(f"training accuracy after {epochs} epochs")
         ax.set_ylim(-0.02, 1.05)
-        wins = int((bn > plain).sum())
+        wins = int(np.sum(div | (bn > np.nan_to_num(plain, nan=-1))))
         ax.set_title(
             f"Final training accuracy vs init scale: BN ahead at {wins} of "
             f"{len(stds)} scales"
         )
         ax.legend(loc="upper left", fontsize=8)
         return save_figure(fig, out, "batchnorm_summary", svg=size == "full")
+
+
+def _plot_output_norm(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
+    """||W_out|| per epoch of the BN nets, and where each leaves the chance plateau."""
+    with plot_style() as plt:
+        cmap = plt.get_cmap("viridis")
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.5, 4.6))
+        stds = np.array([r["std"] for r in runs])
+        for i, r in enumerate(runs):
+            c = cmap(i / max(1, len(runs) - 1))
+            bn = r["bn"]
+            ax.semilogy(np.arange(len(bn["out_norm"])), bn["out_norm"], color=c, lw=1.3)
+            k = plateau_epochs(bn["acc"])
+            if k is not None:
+                ax.plot(k, bn["out_norm"][k], "o", color=c, mec="black", ms=6)
+        ax.set(
+            xlabel="epoch",
+            ylabel="||W_out|| of the output layer (log scale)",
+            title="With BN: output-layer weight norm (dots: accuracy first > 20 %)",
+        )
+        ax.title.set_fontsize(10)
+        sm = plt.cm.ScalarMappable(
+            cmap=cmap, norm=plt.Normalize(vmin=0, vmax=len(runs) - 1)
+        )
+        cb = fig.colorbar(sm, ax=ax, ticks=[0, len(runs) - 1])
+        cb.ax.set_yticklabels([f"std {stds[0]:.0e}", f"std {stds[-1]:.0e}"])
+        plateau = [plateau_epochs(r["bn"]["acc"]) for r in runs]
+        never = [p is None for p in plateau]
+        y = [epochs + 0.5 if p is None else p for p in plateau]
+        bx.semilogx(stds, y, "-o", color=_BN)
+        if any(never):
+            bx.plot(
+                stds[never],
+                [epochs + 0.5] * sum(never),
+                "v",
+                color="black",
+                ms=8,
+                label=f"never within {epochs} epochs",
+            )
+            bx.legend(fontsize=8, loc="upper right")
+        bx.set(
+            xlabel="weight init std (log scale)",
+            ylabel="epochs at chance before learning",
+            title="With BN: length of the chance plateau",
+        )
+        bx.title.set_fontsize(10)
+        return save_figure(fig, out, "batchnorm_output_norm", svg=size == "full")
+
+
+def _bn_prose(runs: list[dict], epochs: int, grads: dict) -> dict[str, str]:
+    stds = [r["std"] for r in runs]
+    bn_final = [r["bn"]["final_acc"] for r in runs]
+    plain = [r["plain"] for r in runs]
+    diverged = [s for s, p in zip(stds, plain, strict=True) if p["diverged"]]
+    learned_plain = [
+        s
+        for s, p in zip(stds, plain, strict=True)
+        if not p["diverged"] and p["final_acc"] > 0.5
+    ]
+    learned_bn = [s for s, a in zip(stds, bn_final, strict=True) if a > 0.5]
+    plateau = [plateau_epochs(r["bn"]["acc"]) for r in runs]
+    starts = [
+        r["bn"]["out_norm"][k] / r["bn"]["out_norm"][0]
+        for r, k in zip(runs, plateau, strict=True)
+        if k
+    ]
+    longest = max(
+        (k, r["std"]) for r, k in zip(runs, plateau, strict=True) if k is not None
+    )
+    i_max = int(np.argmax(bn_final))
+    grid = (
+        "Without BN "
+        + (
+            f"{len(diverged)} of the {len(stds)} scales (std ≥ "
+            f"{fmt(min(diverged), 2)}) blow the activations up until the loss is "
+            "non-finite within a few steps; those runs stopped and are marked ×, "
+            "with no accuracy drawn. "
+            if diverged
+            else ""
+        )
+        + (
+            f"Only {len(learned_plain)} scales ({fmt(min(learned_plain), 2)} to "
+            f"{fmt(max(learned_plain), 2)}, around He's √(2/100) ≈ 0.14) pass 50 % "
+            f"training accuracy in {epochs} epochs; smaller weights shrink the "
+            "signal layer by layer until the output is constant. "
+            if learned_plain
+            else f"No scale passes 50 % training accuracy in {epochs} epochs. "
+        )
+        + f"With BN {len(learned_bn)} of the {len(stds)} scales pass 50 % "
+        + (
+            f"(std {fmt(min(learned_bn), 2)} to {fmt(max(learned_bn), 2)}); the "
+            f"best ends at {pct(bn_final[i_max])} (std {fmt(stds[i_max], 2)}). "
+            if learned_bn
+            else ". "
+        )
+        + "At std ≈ 1 BN learns slowly (the gradient of a normalised layer "
+        "shrinks like 1/scale), and at the smallest scales the first layer's "
+        "pre-activation variance (std²·Σx²) falls below BN's ε = 1e-5, so the "
+        "division by √(σ² + ε) no longer rescales and the signal dies as "
+        "without BN."
+    )
+    norm = (
+        "Why the BN nets sit at exactly 10 % for the first epochs at small scales: "
+        "the output layer has no BN after it. Its weights start at the init std, "
+        "so the logits start near 0 and the softmax is uniform; the gradient that "
+        "reaches the hidden layers is multiplied by these small output weights, "
+        "so they barely move, while the output layer's own gradient (its inputs "
+        "are normalised, of order 1) makes its weights grow steadily. Learning "
+        "starts once ||W_out|| has grown: "
+        + (
+            f"at the dots it is {fmt(min(starts), 2)}–{fmt(max(starts), 2)} times "
+            f"its initial norm, and the plateau is longest ({longest[0]} epochs) "
+            f"at std {fmt(longest[1], 2)}."
+            if starts
+            else "no run leaves the plateau in this budget."
+        )
+    )
+    return {"grid": grid, "norm": norm}
 
 
 # ----------------------------------------------------------------------- run
@@ -289,7 +421,9 @@ def run(
     figures = [
         _plot_grid(runs, cfg["epochs"], cfg["n_train"], out, size),
         _plot_summary(runs, cfg["epochs"], out, size),
+        _plot_output_norm(runs, cfg["epochs"], out, size),
     ]
+    prose = _bn_prose(runs, cfg["epochs"], grads)
 
     table = []
     for r in runs:
@@ -305,7 +439,7 @@ def run(
                 "weight init std": r["std"],
                 "train acc with BN": bn["final_acc"],
                 "train acc without BN": plain["final_acc"],
-                "BN ahead": bn["final_acc"] > plain["final_acc"],
+                "BN ahead": plain["diverged"] or bn["final_acc"] > plain["final_acc"],
                 "note": note,
             }
         )
@@ -325,6 +459,7 @@ def run(
         )
     final_bn = [r["bn"]["final_acc"] for r in runs]
     final_plain = [r["plain"]["final_acc"] for r in runs]
+    n_plain = sum(p is not None and p > 0.5 for p in final_plain)
     return make_result(
         NAME,
         out,
@@ -340,7 +475,35 @@ def run(
         acc_plain=[r["plain"]["acc"] for r in runs],
         diverged_plain=[r["plain"]["diverged"] for r in runs],
         diverged_bn=[r["bn"]["diverged"] for r in runs],
-        bn_wins=int(sum(b > p for b, p in zip(final_bn, final_plain))),
+        bn_wins=int(
+            sum(p is None or b > p for b, p in zip(final_bn, final_plain, strict=True))
+        ),
+        plateau_bn=[plateau_epochs(r["bn"]["acc"]) for r in runs],
+        out_norm_bn=[r["bn"]["out_norm"] for r in runs],
+        texts={
+            "batchnorm_grid.png": prose["grid"],
+            "batchnorm_output_norm.png": prose["norm"],
+        },
+        table_after="batchnorm_summary.png",
+        budget={
+            "training digits": cfg["n_train"],
+            "epochs": cfg["epochs"],
+            "scales": len(STDS),
+            "seeds": 1,
+        },
+        takeaways=[
+            f"Batch Norm: {sum(a > 0.5 for a in final_bn)} of {len(STDS)} weight "
+            f"scales learn with BN against "
+            f"{sum(p is not None and p > 0.5 for p in final_plain)} without, in "
+            f"{cfg['epochs']} epochs."
+        ],
+        book_figures=[
+            {
+                "book": "Fig. 6-19 (BN vs init scale; the book's code)",
+                "figure": "batchnorm_grid.png",
+                "note": "diverged runs marked, not drawn as chance",
+            }
+        ],
         gradcheck=grads,
         gradcheck_max=max(v for e in grads.values() for v in e.values()),
         epochs=cfg["epochs"],
@@ -350,7 +513,15 @@ def run(
         captions={
             "batchnorm_grid.png": "Training accuracy per epoch, with (solid) and "
             "without (dashed) Batch Normalization, one panel per weight-init std.",
-            "batchnorm_summary.png": "Final training accuracy against the "
-            "weight-init std (log scale).",
+            "batchnorm_summary.png": (
+                f"Final training accuracy against the weight-init std (log scale): "
+                f"with BN {sum(a > 0.5 for a in final_bn)} of {len(STDS)} scales end "
+                f"above 50 %, without {n_plain}; × = diverged (no accuracy)."
+            ),
+            "batchnorm_output_norm.png": (
+                "With BN: the output layer's weight norm per epoch (dots: the "
+                "epoch the accuracy first passes 20 %) and the length of the "
+                "chance plateau per scale."
+            ),
         },
     )

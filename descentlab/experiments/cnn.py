@@ -50,6 +50,7 @@ from ._common import (
     save_figure,
     smooth,
 )
+from .api import pct
 
 NAME = "cnn"
 TITLE = "CNN arithmetic: output size, receptive field, im2col and learned filters"
@@ -68,27 +69,7 @@ EXPLANATION = (
     "last positions when the stride does not divide N + 2P − K). It then lists, for "
     "every convolution and pooling layer, the map size n, the jump j (input pixels "
     "between neighbouring output units) and the receptive field r (side of the input "
-    "patch one unit sees). Stride shrinks the feature map but WIDENS the receptive "
-    "fields of all later layers: j is multiplied by the stride, and each later K×K "
-    "kernel then adds (K − 1)·j pixels instead of K − 1. The source material gets "
-    "this backwards, as if a stride narrowed what later layers see; the two "
-    "'stride demo' rows show the opposite: two 3×3 convolutions see 5×5 pixels with "
-    "stride 1 but 7×7 when the first has stride 2, while the map drops from 24 to 11. "
-    "So LeNet5's second 5×5 conv, after one 2×2 pool, sees 14×14 pixels, and "
-    "AlexNetSmall's last pool sees 51×51 (more than the 28×28 image, thanks to "
-    "padding). The figure draws the receptive field of the centre unit after each "
-    "layer on a digit. The im2col figure shows how one digit becomes a matrix with "
-    "one row per 5×5 patch (576 rows of 25 pixels); the whole convolution is then "
-    "one matrix product with the 30 filters flattened to rows. SimpleConvNet, "
-    "trained as in the book (weights N(0, 0.01²), Adam lr 1e-3, batch 100) on 4,000 "
-    "digits, reaches about 0.88 test accuracy after two epochs and about 0.97 after "
-    "twenty (the book's run on this split: 0.955). Its 30 first-layer filters start "
-    "as uncorrelated noise; after training most are smooth edge, stroke and blob "
-    "detectors, and the correlation between neighbouring filter pixels rises from "
-    "about 0 to clearly positive (third panel: the change itself, smoother still). "
-    "Some filters keep a trace of their random start: from such small weights part "
-    "of each update scales the existing pattern up (the cosine between the filters "
-    "before and after training is positive)."
+    "patch one unit sees)."
 )
 
 SETTINGS: dict[str, dict[str, int]] = {
@@ -249,7 +230,7 @@ def _plot_receptive_fields(
                 plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, ec="0.5", lw=1, ls=":")
             )
             lo_min, hi_max = -0.5, 27.5
-            for r, c in zip(rows, colours):
+            for r, c in zip(rows, colours, strict=False):
                 centre = r["start"] + (r["size_out"] - 1) // 2 * r["jump"]
                 lo = centre - (r["rf"] - 1) / 2 - 0.5
                 lo_min, hi_max = min(lo_min, lo), max(hi_max, lo + r["rf"])
@@ -280,7 +261,7 @@ def _plot_receptive_fields(
                 color="#D55E00",
                 label="map size n after the layer",
             )
-            for xi, r in zip(x, rows):
+            for xi, r in zip(x, rows, strict=False):
                 ax.annotate(
                     f"r={r['rf']}\nj={r['jump']}",
                     (xi, r["rf"]),
@@ -319,7 +300,7 @@ def _plot_im2col(
         grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.6], height_ratios=[1.3, 1])
         ax = fig.add_subplot(grid[0, 0])
         ax.imshow(digit, cmap="gray_r")
-        for (i, j), c in zip(picks, colours):
+        for (i, j), c in zip(picks, colours, strict=False):
             ax.add_patch(
                 plt.Rectangle((j - 0.5, i - 0.5), k, k, fill=False, ec=c, lw=2)
             )
@@ -355,7 +336,7 @@ def _plot_im2col(
 
         ax = fig.add_subplot(grid[1, :])
         ax.imshow(col_digit.T, cmap="gray_r", aspect="auto", interpolation="nearest")
-        for (i, j), c in zip(picks, colours):
+        for (i, j), c in zip(picks, colours, strict=False):
             ax.axvline(i * ow + j, color=c, lw=2.2, alpha=0.6)
         ax.set_xlabel("row of col = output position oh·24 + ow (576 for one digit)")
         ax.set_ylabel("window pixel\n(5·row + col)")
@@ -426,7 +407,7 @@ def _plot_filters(
     with plot_style() as plt:
         fig = plt.figure(figsize=(14, 4.9))
         subs = fig.subfigures(1, 3, wspace=0.03)
-        for sub, (title, w), c in zip(subs, panels, corr):
+        for sub, (title, w), c in zip(subs, panels, corr, strict=False):
             axes = sub.subplots(5, 6, gridspec_kw={"wspace": 0.08, "hspace": 0.08})
             for i, ax in enumerate(axes.flat):
                 ax.imshow(w[i, 0], cmap="gray", interpolation="nearest")
@@ -446,6 +427,36 @@ def _plot_filters(
             fontsize=11,
         )
         return save_figure(fig, out, "cnn_filters")
+
+
+def _plot_feature_maps(maps: np.ndarray, digit: np.ndarray, out: Path) -> Path:
+    """The digit and the 30 maps of the trained first conv layer (before ReLU)."""
+    with plot_style() as plt:
+        fig = plt.figure(figsize=(13, 4.6))
+        left, right = fig.subfigures(1, 2, width_ratios=(1, 3.2), wspace=0.02)
+        ax = left.subplots()
+        ax.imshow(digit, cmap="gray_r", interpolation="nearest")
+        ax.set_title("input digit (28×28)", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        axes = right.subplots(3, 10, gridspec_kw={"wspace": 0.06, "hspace": 0.06})
+        lim = float(np.abs(maps).max())
+        for i, a in enumerate(axes.flat):
+            a.imshow(
+                maps[i], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest"
+            )
+            a.set_xticks([])
+            a.set_yticks([])
+            a.grid(False)
+            for spine in a.spines.values():
+                spine.set_visible(False)
+        right.suptitle(
+            "the 30 feature maps (24×24) of the trained first conv layer, before ReLU "
+            "(red > 0 > blue, one shared scale)",
+            fontsize=10,
+        )
+        return save_figure(fig, out, "cnn_feature_maps")
 
 
 # ------------------------------------------------------------------ run
@@ -509,6 +520,57 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     }
 
 
+def _texts(geoms, demo, res, cfg, corr, cosine, active, figures) -> dict[str, str]:
+    s1, s2 = demo["3x3 s1 → 3x3 s1"][-1], demo["3x3 s2 → 3x3 s1"][-1]
+    lenet_conv2 = [r for r in geoms["LeNet5"] if r["layer"].startswith("Conv")][1]
+    alex_last = geoms["AlexNetSmall"][-1]
+    curve = res["test_acc_curve"]
+    return {
+        figures[0].name: (
+            "Stride shrinks the feature map but WIDENS the receptive fields of all "
+            "later layers: j is multiplied by the stride, and each later K×K kernel "
+            "then adds (K − 1)·j pixels instead of K − 1. The source material gets "
+            "this backwards, as if a stride narrowed what later layers see; the two "
+            f"'stride demo' rows show the opposite: two 3×3 convolutions see "
+            f"{s1['rf']}×{s1['rf']} pixels with stride 1 but {s2['rf']}×{s2['rf']} "
+            f"when the first has stride 2, while the map drops from "
+            f"{s1['size_out']} to {s2['size_out']}. So LeNet5's second 5×5 conv, "
+            f"after one 2×2 pool, sees {lenet_conv2['rf']}×{lenet_conv2['rf']} "
+            f"pixels, and AlexNetSmall's last pool sees {alex_last['rf']}×"
+            f"{alex_last['rf']} (more than the 28×28 image, thanks to padding). The "
+            "figure draws the receptive field of the centre unit after each layer "
+            "on a digit."
+        ),
+        figures[1].name: (
+            "im2col turns one digit into a matrix with one row per 5×5 patch; the "
+            "whole convolution is then one matrix product with the 30 filters "
+            "flattened to rows."
+        ),
+        figures[2].name: (
+            f"SimpleConvNet, trained as in the book (weights N(0, 0.01²), Adam lr "
+            f"1e-3, batch {cfg['batch_size']}) on {cfg['n_train']:,} digits, goes "
+            f"from a test accuracy of {pct(curve[0])} before training to "
+            f"{pct(curve[-1])} after {cfg['epochs']} epochs (the book's code run on "
+            f"this split for 20 epochs: {pct(BOOK_TEST_ACC)})."
+        ),
+        figures[3].name: (
+            "Its 30 first-layer filters start as uncorrelated noise; after "
+            "training the correlation between neighbouring filter pixels is "
+            f"{corr[1]:+.2f} (before: {corr[0]:+.2f}; of the change itself: "
+            f"{corr[2]:+.2f}), i.e. the filters have become smooth edge, stroke and "
+            "blob detectors. Some keep a trace of their random start: from such "
+            "small weights part of each update scales the existing pattern up (the "
+            f"mean cosine between each filter before and after training is "
+            f"{cosine:+.2f})."
+        ),
+        figures[4].name: (
+            "As in the book's chapter 7.6, the filters can be read by what they "
+            "respond to: each map is one filter slid over the digit, bright where "
+            "the digit has that filter's edge or stroke orientation."
+        ),
+    }
+
+
 def run(
     size: str = "quick", seed: int = 0, out: str | Path | None = None
 ) -> dict[str, Any]:
@@ -558,12 +620,16 @@ def run(
         )
     )
 
+    maps = model[0].forward(xt[:1])[0]
     figures = [
         _plot_receptive_fields(geoms, digit, out),
         _plot_im2col(digit, col_digit, shapes, out),
         _plot_training(res, out, cfg),
         _plot_filters(before, after, corr, out),
+        _plot_feature_maps(maps, digit, out),
     ]
+    active = float(np.mean(maps > 0))
+    texts = _texts(geoms, demo, res, cfg, corr, cosine, active, figures)
 
     table: list[dict[str, Any]] = [
         {
@@ -610,11 +676,16 @@ def run(
         f"y {tuple(shapes['y'])}.",
         figures[2].name: f"SimpleConvNet, {cfg['n_train']:,} training digits, "
         f"{epochs} epochs, batch {batch}: test accuracy "
-        f"{res['test_acc']:.3f} (book, 20 epochs: {BOOK_TEST_ACC}).",
+        f"{res['test_acc']:.3f} (the book's code on this split, 20 epochs: "
+        f"{BOOK_TEST_ACC}).",
         figures[3].name: f"First-layer filters before/after training; relative change "
         f"{change:.2f}; neighbour-pixel correlation {corr[0]:+.2f} "
         f"before, {corr[1]:+.2f} after, {corr[2]:+.2f} for the "
         "change.",
+        figures[4].name: f"What the trained first layer computes on one test digit: "
+        f"each filter's map lights up where its pattern (an edge or stroke "
+        f"direction) occurs; {pct(active)} of the map values are positive, i.e. "
+        "pass the ReLU.",
     }
     return make_result(
         NAME,
@@ -623,6 +694,34 @@ def run(
         figures,
         table,
         captions=captions,
+        texts=texts,
+        budget={
+            "training digits": cfg["n_train"],
+            "epochs": cfg["epochs"],
+            "seeds": 1,
+        },
+        takeaways=[
+            f"CNN: stride widens later receptive fields (two 3×3 convs see "
+            f"{demo['3x3 s1 → 3x3 s1'][-1]['rf']}×{demo['3x3 s1 → 3x3 s1'][-1]['rf']} "
+            f"pixels, {demo['3x3 s2 → 3x3 s1'][-1]['rf']}×"
+            f"{demo['3x3 s2 → 3x3 s1'][-1]['rf']} when the first has stride 2); "
+            f"SimpleConvNet reaches {pct(res['test_acc'])} in {cfg['epochs']} epochs."
+        ],
+        book_figures=[
+            {
+                "book": "Fig. 7-24, §7.6.1 (first-layer filters before/after; "
+                "the book's code)",
+                "figure": figures[3].name,
+                "note": "same init N(0, 0.01²); change panel added",
+            },
+            {
+                "book": "Fig. 7-25, §7.6.1 (what the first layer responds to; text)",
+                "figure": figures[4].name,
+                "note": "feature maps of the trained layer on one test digit",
+            },
+        ],
+        feature_maps=maps,
+        feature_maps_positive=active,
         size=size,
         seed=seed,
         settings=cfg,
