@@ -9,6 +9,7 @@ import pytest
 
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments import hyperparameter_search as hp
+from descentlab.experiments.api import pct
 from descentlab.search import SearchResults
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -118,3 +119,19 @@ def test_unknown_size_is_refused(tmp_path):
     """Check that a size other than quick/full raises InvalidParameterError."""
     with pytest.raises(InvalidParameterError, match="size"):
         hp.run(size="huge", out=tmp_path)
+
+
+def test_winner_is_scored_once_on_unseen_test_digits(result):
+    """Check the held-out score: disjoint digits, the winner's params, in the text."""
+    held = result["held_out"]
+    winner = result["best_trials"][0]
+    assert held["params"] == winner["params"]
+    assert held["overlap"] == 0 and held["n_test"] == 1000
+    assert 0.1 < held["test_acc"] <= 1.0
+    assert held["noise"] == pytest.approx(
+        (held["test_acc"] * (1 - held["test_acc"]) / 1000) ** 0.5
+    )
+    text = result["texts"]["ranges.png"]
+    assert pct(held["test_acc"]) in text and pct(winner["value"]) in text
+    widths = [r["log10_range"]["weight_decay"] for r in result["rounds"]]
+    assert " → ".join(f"{hi - lo:.1f}" for lo, hi in widths) in text
