@@ -227,8 +227,8 @@ def descend_1d(
 _LINEAR_LEVELS = ("rastrigin", "saddle")
 
 
-def _contour(ax, fn: Function2D, fine: bool) -> None:
-    x0, x1, y0, y1 = fn.box
+def _contour(ax, fn: Function2D, fine: bool, box=None) -> None:
+    x0, x1, y0, y1 = fn.box if box is None else box
     n = 500 if fine else 250
     X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     Z = fn.value(X, Y)
@@ -249,7 +249,7 @@ def _contour(ax, fn: Function2D, fine: bool) -> None:
 def _mark(ax, fn: Function2D, start) -> None:
     ax.plot(*start, "s", color="black", ms=7, zorder=5, label="start")
     if fn.minima:
-        mx, my = zip(*fn.minima)
+        mx, my = zip(*fn.minima, strict=False)
         ax.plot(
             mx,
             my,
@@ -273,18 +273,72 @@ def _mark(ax, fn: Function2D, start) -> None:
         )
 
 
+def frame(fn: Function2D, runs: dict[str, dict]) -> tuple[tuple, list[str]]:
+    """The plot box for ``fn``'s paths, and the optimizers whose path leaves it.
+
+    The box is ``fn.box`` grown to hold every path point that lies within one box
+    size of it (so end points stay in frame); paths that go further (diverging
+    ones) are listed instead, and their panel says where they ended. For Rastrigin,
+    whose paths stay inside one or two of its wells, the box zooms on the paths.
+    """
+    x0, x1, y0, y1 = fn.box
+    w, h = x1 - x0, y1 - y0
+    pts = np.concatenate([r["path"] for r in runs.values()])
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if fn.name == "rastrigin":
+        near = np.concatenate([pts, np.asarray(fn.minima or [(0.0, 0.0)])])
+        lo, hi = near.min(0), near.max(0)
+        pad = 0.25 * max(hi[0] - lo[0], hi[1] - lo[1], 0.5)
+        return (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad), []
+    inside = (
+        (pts[:, 0] > x0 - w)
+        & (pts[:, 0] < x1 + w)
+        & (pts[:, 1] > y0 - h)
+        & (pts[:, 1] < y1 + h)
+    )
+    keep = pts[inside]
+    box = (
+        min(x0, keep[:, 0].min()),
+        max(x1, keep[:, 0].max()),
+        min(y0, keep[:, 1].min()),
+        max(y1, keep[:, 1].max()),
+    )
+    bx0, bx1, by0, by1 = box
+    out = [
+        n
+        for n, r in runs.items()
+        if not np.all(
+            np.isfinite(r["path"])
+            & (r["path"] >= (bx0, by0))
+            & (r["path"] <= (bx1, by1))
+        )
+    ]
+    return box, out
+
+
+def gap_curve(fn: Function2D, path: np.ndarray) -> np.ndarray:
+    """f(theta_t) - f* per step (f itself when fn has no minimum); inf if diverged."""
+    v = np.array([fn.value(*p) if np.all(np.isfinite(p)) else np.inf for p in path])
+    return v - fn.min_value if fn.min_value is not None else v
+
+
 def _plot_function(
     fn: Function2D, runs: dict[str, dict], steps: int, out: Path, size: str
 ) -> Path:
-    x0, x1, y0, y1 = fn.box
-    height = 3.6 * (y1 - y0) / (x1 - x0)  # each panel is about 3.6 inches wide
+    box, leave = frame(fn, runs)
+    x0, x1, y0, y1 = box
+    height = 3.0 * (y1 - y0) / (x1 - x0)  # each panel is about 3 inches wide
     with plot_style() as plt:
-        fig, axes = plt.subplots(
-            2, 3, figsize=(12.6, 2 * (height + 0.8) + 1.0), sharex=True, sharey=True
-        )
-        for ax, name in zip(axes.flat, OPTIMIZERS):
+        fig = plt.figure(figsize=(15.5, 2 * (height + 0.8) + 1.2))
+        gs = fig.add_gridspec(2, 4, width_ratios=(1, 1, 1, 1.25))
+        first = fig.add_subplot(gs[0, 0])
+        axes = [first] + [
+            fig.add_subplot(gs[i // 3, i % 3], sharex=first, sharey=first)
+            for i in range(1, 6)
+        ]
+        for ax, name in zip(axes, OPTIMIZERS, strict=True):
             run = runs[name]
-            _contour(ax, fn, size == "full")
+            _contour(ax, fn, size == "full", box)
             path = run["path"]
             few = len(path) <= 60
             ax.plot(
@@ -314,20 +368,47 @@ def _plot_function(
                 end = f"final f = {run['value']:.3g}"
             else:
                 end = f"final distance {run['distance']:.2g}"
-            ax.set_title(f"{label(name)}  lr={run['lr']:g}\n{end}", fontsize=10)
+            if name in leave:
+                fin = path[np.all(np.isfinite(path), axis=1)][-1]
+                end += f"\nleaves the frame, last at ({fin[0]:.3g}, {fin[1]:.3g})"
+            ax.set_title(f"{label(name)}  lr={run['lr']:g}\n{end}", fontsize=9.5)
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
             ax.set_aspect("equal", adjustable="box")
-            ax.locator_params(axis="x", nbins=6)
-        for ax in axes[-1]:
+            ax.locator_params(axis="x", nbins=5)
+        for ax in axes[3:]:
             ax.set_xlabel("x")
-        for ax in axes[:, 0]:
+        for ax in (axes[0], axes[3]):
             ax.set_ylabel("y")
-        handles, labels = axes.flat[0].get_legend_handles_labels()
+        handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(
             handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9
         )
+        gx = fig.add_subplot(gs[:, 3])
+        for name in OPTIMIZERS:
+            g = runs[name]["gap"]
+            t = np.arange(len(g))
+            if fn.min_value is None:
+                gx.plot(t, g, color=color(name), label=label(name))
+            else:
+                gx.semilogy(
+                    t, np.maximum(g, 1e-16), color=color(name), label=label(name)
+                )
+        gx.set_xlabel("step t")
+        if fn.min_value is None:
+            gx.set_yscale("symlog", linthresh=1e-2)
+            gx.set_ylabel("f(θ_t)  (no minimum; symlog scale)")
+        else:
+            gx.set_ylabel("f(θ_t) − f*  (log scale, floor 1e-16)")
+        gx.set_title(
+            "f(θ_t) per step" if fn.min_value is None else "f(θ_t) − f* per step",
+            fontsize=10,
+        )
+        gx.legend(fontsize=8)
+        zoom = " (frame zoomed on the paths)" if fn.name == "rastrigin" else ""
         fig.suptitle(
             f"{fn.title}:  {fn.formula}\n{steps} steps from "
-            f"({fn.start[0]:g}, {fn.start[1]:g})",
+            f"({fn.start[0]:g}, {fn.start[1]:g}){zoom}",
             fontsize=12,
         )
         # PNG only: contour plots make SVG files of 5-20 MB
@@ -345,7 +426,7 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
         }
         ylo = float(loss.value(xs).min()) - 0.4
         yhi = float(loss.value(loss.start)) + 0.6
-        for ax, name in zip(axes.flat, ("sgd", "momentum", "nesterov")):
+        for ax, name in zip(axes.flat, ("sgd", "momentum", "nesterov"), strict=False):
             x = runs[name]["x"]
             ax.plot(xs, loss.value(xs), color="0.4", lw=1.4, zorder=1, label="f(x)")
             ax.plot(
@@ -374,7 +455,7 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
                     zorder=3,
                     label="look-ahead θ_t + μ·v_t",
                 )
-                for a, b in zip(x[1:], la[1:]):
+                for a, b in zip(x[1:], la[1:], strict=False):
                     ax.plot(
                         [a, b],
                         [loss.value(a), loss.value(b)],
@@ -447,6 +528,84 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
 # ----------------------------------------------------------------------- run
 
 
+BOOK_RATE_NOTE = (
+    "The learning rates on this bowl are the book's per-method rates (§6.1: SGD "
+    "0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3), chosen to show each method's "
+    "shape, not tuned to a common budget: compare the shapes of the paths, not "
+    "who arrives first."
+)
+
+
+def _caption(fn: Function2D, runs: dict[str, dict], steps: int) -> str:
+    best = _closest(fn, runs)
+    what = "final f" if fn.min_value is None else "final f − f*"
+    head = (
+        f"{fn.title}: {steps} steps, one panel per optimizer, "
+        f"{'f(θ_t)' if fn.min_value is None else 'f(θ_t) − f*'} per step on the "
+        f"right; lowest {what}: {label(best)} ({runs[best]['gap'][-1]:.2g})."
+    )
+    return head + (
+        " Rates: the book's, per method." if fn.name == "book_quadratic" else ""
+    )
+
+
+def _closest(fn: Function2D, runs: dict[str, dict]) -> str:
+    return min(runs, key=lambda n: runs[n]["gap"][-1])
+
+
+def _text(fn: Function2D, runs: dict[str, dict]) -> str:
+    order = sorted(runs, key=lambda n: runs[n]["gap"][-1])
+    div = [label(n) for n in runs if runs[n]["diverged"]]
+    what = "f" if fn.min_value is None else "f − f*"
+    ends = "; ".join(f"{label(n)} {runs[n]['gap'][-1]:.2g}" for n in order)
+    text = f"{fn.note} Final {what}, best first: {ends}." + (
+        f" Diverged: {', '.join(div)}." if div else ""
+    )
+    if fn.name == "book_quadratic":
+        text = (
+            "On the book's bowl x²/20 + y² the gradient points almost along y, so "
+            "plain SGD zig-zags across the valley while creeping along x; Momentum "
+            "and Nesterov build up speed along x and overshoot; AdaGrad and RMSProp "
+            "scale each coordinate by its own gradient history and head more "
+            "directly for the minimum; Adam combines both ideas. "
+            + BOOK_RATE_NOTE
+            + " "
+            + text
+        )
+    if fn.minima and len(fn.minima) > 1:
+        which = {
+            label(n): fn.minima.index(fn.nearest_minimum(runs[n]["path"][-1]))
+            for n in order
+            if not runs[n]["diverged"]
+        }
+        groups: dict[int, list[str]] = {}
+        for n, k in which.items():
+            groups.setdefault(k, []).append(n)
+        text += (
+            " End in minimum "
+            + "; ".join(
+                f"({fn.minima[k][0]:.2f}, {fn.minima[k][1]:.2f}): {', '.join(v)}"
+                for k, v in groups.items()
+            )
+            + "."
+        )
+    return text
+
+
+def _takeaway(final_distance: dict[str, dict]) -> str:
+    ros = final_distance["rosenbrock"]
+    near = [label(n) for n, d in ros.items() if d is not None and d < 0.02]
+    return (
+        "Paths: on the book's bowl each method has its own shape (SGD zig-zags, "
+        "momentum overshoots, adaptive methods go straight); on Rosenbrock "
+        + (
+            f"{', '.join(near)} end within 0.02 of the minimum."
+            if near
+            else "no method ends within 0.02 of the minimum."
+        )
+    )
+
+
 def run(
     size: str = "quick", seed: int = 0, out: str | Path | None = None
 ) -> dict[str, Any]:
@@ -460,7 +619,7 @@ def run(
     check_size(size)
     t0 = time.perf_counter()
     out = prepare_out(out, NAME)
-    figures, table, captions = [], [], {}
+    figures, table, captions, texts, gaps = [], [], {}, {}, {}
     final_distance: dict[str, dict] = {}
     final_point: dict[str, dict] = {}
     lrs: dict[str, dict] = {}
@@ -477,6 +636,7 @@ def run(
                 "lr": rates[name],
                 "distance": None if diverged else fn.distance_to_minimum(end),
                 "value": float(fn.value(*end)),
+                "gap": gap_curve(fn, path),
             }
         figures.append(_plot_function(fn, runs, steps, out, size))
         final_distance[fname] = {n: r["distance"] for n, r in runs.items()}
@@ -484,10 +644,9 @@ def run(
         lrs[fname] = dict(rates)
         if fname == "book_quadratic":
             book_paths = {n: r["path"] for n, r in runs.items()}
-        captions[figures[-1].name] = (
-            f"{fn.title}, {fn.formula}; {steps} steps from ({fn.start[0]:g}, "
-            f"{fn.start[1]:g}), one panel per optimizer. {fn.note}"
-        )
+        captions[figures[-1].name] = _caption(fn, runs, steps)
+        texts[figures[-1].name] = _text(fn, runs)
+        gaps[fname] = {n: r["gap"] for n, r in runs.items()}
         quantity = (
             "distance to nearest global minimum"
             if fn.minima
@@ -530,8 +689,19 @@ def run(
         figures,
         table,
         captions=captions,
-        size=size,
-        seed=seed,
+        texts=texts,
+        table_after=figures[-2].name,
+        budget={"2-D functions": len(SETTINGS), "optimizers": len(OPTIMIZERS)},
+        takeaways=[_takeaway(final_distance)],
+        book_figures=[
+            {
+                "book": "Fig. 6-3, 6-5, 6-6, 6-7, 6-8 (§6.1; paths on x²/20 + y², "
+                "the book's rates from its text)",
+                "figure": figures[0].name,
+                "note": "same rates and start; Nesterov, RMSProp and f − f* added",
+            }
+        ],
+        gap=gaps,
         final_distance=final_distance,
         final_point=final_point,
         lr=lrs,
