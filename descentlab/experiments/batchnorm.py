@@ -374,10 +374,11 @@ def _bn_prose(runs: list[dict], epochs: int, grads: dict) -> dict[str, str]:
     )
     norm = (
         f"With BN every scale from 0.02 to 0.3 spends {min(base, default=0)}–"
-        f"{max(base, default=0)} epochs at chance (accuracy ≤ 20 %; at lr {LR:g} and {BATCH} digits "
-        "per step the first few dozen steps are slow whatever the scale). Why the "
-        "plateau grows at the small scales: the output layer has no BN after it. Its weights start at the init std, "
-        "so the logits start near 0 and the softmax is uniform; the gradient that "
+        f"{max(base, default=0)} epochs at chance (accuracy ≤ 20 %; at lr {LR:g} "
+        f"and {BATCH} digits per step the first few dozen steps are slow whatever "
+        "the scale). Why the plateau grows at the small scales: the output layer "
+        "has no BN after it. Its weights start at the init std, so the logits "
+        "start near 0 and the softmax is uniform; the gradient that "
         "reaches the hidden layers is multiplied by these small output weights, "
         "so they barely move, while the output layer's own gradient (its inputs "
         "are normalised, of order 1) makes its weights grow steadily. Learning "
