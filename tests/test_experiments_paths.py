@@ -110,3 +110,36 @@ def test_bad_size_is_refused(tmp_path):
     """Check that an unknown size raises InvalidParameterError naming the choices."""
     with pytest.raises(InvalidParameterError, match="'quick', 'full'"):
         paths.run(size="medium", out=tmp_path)
+
+
+def test_gap_curves_frames_and_book_rate_note(result):
+    """Check f - f* per step for every 2-D function, frames that hold the paths,
+    the Rastrigin zoom, and the statement that the bowl uses the book's rates."""
+    from descentlab.experiments.paths import SETTINGS, frame
+
+    for fname, (steps, _) in SETTINGS.items():
+        fn = FUNCTIONS[fname]
+        gaps = result["gap"][fname]
+        for name, g in gaps.items():
+            assert len(g) == steps + 1, (fname, name)
+            end = result["final_point"][fname][name]
+            f_end = fn.value(*end) - (fn.min_value or 0.0)
+            if g[-1] is not None:
+                assert g[-1] == pytest.approx(f_end, rel=1e-9, abs=1e-12)
+        runs = {n: {"path": np.array([result["final_point"][fname][n]])} for n in gaps}
+        box, leave = frame(fn, runs)
+        for n, p in result["final_point"][fname].items():
+            if n not in leave and np.all(np.isfinite(p)):
+                assert box[0] <= p[0] <= box[1] and box[2] <= p[1] <= box[3]
+    x0, x1, _, _ = FUNCTIONS["rastrigin"].box
+    zoom, _ = frame(
+        FUNCTIONS["rastrigin"],
+        {
+            n: {"path": np.asarray(p)[None]}
+            for n, p in result["final_point"]["rastrigin"].items()
+        },
+    )
+    assert zoom[1] - zoom[0] < 0.5 * (x1 - x0)
+    text = result["texts"]["paths_book_quadratic.png"]
+    assert "book's per-method rates" in text and "SGD 0.95" in text
+    assert all(result["captions"][f] for f in result["figures"])

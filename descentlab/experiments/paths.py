@@ -528,12 +528,18 @@ def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> P
 # ----------------------------------------------------------------------- run
 
 
-BOOK_RATE_NOTE = (
-    "The learning rates on this bowl are the book's per-method rates (§6.1: SGD "
-    "0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3), chosen to show each method's "
-    "shape, not tuned to a common budget: compare the shapes of the paths, not "
-    "who arrives first."
-)
+def _book_rate_note() -> str:
+    rates = SETTINGS["book_quadratic"][1]
+    book = ", ".join(f"{label(n)} {rates[n]:g}" for n in BOOK_RATE_NAMES)
+    return (
+        f"The learning rates on this bowl are the book's per-method rates (its text, "
+        f"§6.1: {book}), chosen to show each method's shape, not tuned to a common "
+        "budget: compare the shapes of the paths, not who arrives first."
+    )
+
+
+#: The optimizers whose bowl rate is the book's (the others are this page's).
+BOOK_RATE_NAMES = ("sgd", "momentum", "adagrad", "adam")
 
 
 def _caption(fn: Function2D, runs: dict[str, dict], steps: int) -> str:
@@ -568,7 +574,7 @@ def _text(fn: Function2D, runs: dict[str, dict]) -> str:
             "and Nesterov build up speed along x and overshoot; AdaGrad and RMSProp "
             "scale each coordinate by its own gradient history and head more "
             "directly for the minimum; Adam combines both ideas. "
-            + BOOK_RATE_NOTE
+            + _book_rate_note()
             + " "
             + text
         )
