@@ -12,7 +12,6 @@ lr / (sqrt(v_t) + eps) for RMSProp (v_t = EMA of g^2, alpha = 0.99).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,11 @@ import numpy as np
 from ..nn.module import Parameter
 from ..optim import AdaGrad, RMSProp
 from ._common import (
-    check_size,
+    Run,
     color,
+    experiment,
     label,
-    make_result,
     plot_style,
-    prepare_out,
     save_figure,
 )
 
@@ -143,9 +141,8 @@ def _plot(res: dict, steps: int, out: Path, size: str) -> Path:
         return save_figure(fig, out, "adagrad_step", svg=size == "full")
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Measure the effective steps; write ``adagrad_step.png`` and JSON into ``out``.
 
     Result keys beyond the contract (arrays of length ``steps``): ``adagrad_constant``,
@@ -153,9 +150,7 @@ def run(
     ``travel_<optimizer>_<case>`` (final theta_0 - theta_t), ``lr``, ``grad``,
     ``noise``, ``alpha``, ``steps``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     steps = STEPS[size]
     rng = np.random.default_rng(seed)
     grads = {
@@ -191,15 +186,10 @@ def run(
             "1/sqrt(t), RMSProp's settles at lr/sqrt(E[g^2])."
         )
     }
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         [figure],
         table,
         captions=captions,
-        size=size,
-        seed=seed,
         lr=LR,
         grad=GRAD,
         noise=NOISE,

@@ -33,10 +33,9 @@ from ..train import Callback, Trainer
 from ._common import (
     SERIES_COLORS,
     EpochStatus,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     smooth,
     status,
@@ -377,9 +376,8 @@ def _prose(results: dict[str, dict], cfg: dict, size: str) -> dict[str, Any]:
     }
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Train every model of ``size``; write two figures and ``architectures.json``.
 
     Result keys beyond the contract: ``models`` (key -> {label, params, test_acc,
@@ -387,9 +385,7 @@ def run(
     epoch_seconds, seconds_per_epoch}), ``test_acc`` (key -> accuracy),
     ``settings``, ``size``, ``seed``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     cfg = SETTINGS[size]
     data = mnist_sample_splits(cfg["n_train"], cfg["n_val"], cfg["n_test"], seed=seed)
     keys = [key for key, spec in MODELS.items() if size in spec[3]]
@@ -419,10 +415,7 @@ def run(
         "training loss per batch (right, train mode: dropout on for the nets that "
         "have it); the dotted line at ln 10 is the loss of a uniform guess.",
     }
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
         captions=captions,
@@ -435,8 +428,6 @@ def run(
             "seeds": 1,
         },
         takeaways=[p["takeaway"]],
-        size=size,
-        seed=seed,
         settings=cfg,
         models=results,
         test_acc={k: r["test_acc"] for k, r in results.items()},

@@ -15,7 +15,6 @@ differences with ``descentlab.nn.gradcheck`` in float64.
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,9 @@ from ..nn import BatchNorm1d, BatchNorm2d, SoftmaxCrossEntropy, gradcheck
 from ..optim import SGD
 from ..train import Callback, Trainer
 from ._common import (
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     status,
 )
@@ -398,9 +396,8 @@ def _bn_prose(runs: list[dict], epochs: int, grads: dict) -> dict[str, str]:
 # ----------------------------------------------------------------------- run
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Train 16 scales x {BN, no BN}; gradient-check BN; write figures and JSON.
 
     Result keys beyond the contract: ``stds`` (16), ``final_acc_bn`` and
@@ -410,9 +407,7 @@ def run(
     with the higher accuracy), ``gradcheck`` {layer: {"x", "weight", "bias"}},
     ``gradcheck_max`` (largest relative error), ``epochs``, ``n_train``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     cfg = CONFIG[size]
     train = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True).train
     runs = []
@@ -468,14 +463,9 @@ def run(
     final_bn = [r["bn"]["final_acc"] for r in runs]
     final_plain = [r["plain"]["final_acc"] for r in runs]
     n_plain = sum(p is not None and p > 0.5 for p in final_plain)
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
-        size=size,
-        seed=seed,
         stds=STDS,
         final_acc_bn=final_bn,
         final_acc_plain=final_plain,

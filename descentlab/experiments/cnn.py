@@ -43,10 +43,9 @@ from ..receptive_field import layer_geometry
 from ..train import Trainer
 from ._common import (
     EpochStatus,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     smooth,
 )
@@ -571,9 +570,8 @@ def _texts(geoms, demo, res, cfg, corr, cosine, active, figures) -> dict[str, st
     }
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Run parts (a)-(e); write four figures and ``cnn.json`` into ``out``.
 
     Result keys beyond the contract: ``output_sizes`` (rows of part a),
@@ -587,9 +585,7 @@ def run(
     ``filter_cosine`` (mean cosine similarity of each filter before/after),
     ``filters_before``/``filters_after`` (30, 1, 5, 5), ``settings``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     cfg = SETTINGS[size]
 
     sizes = output_size_rows()
@@ -687,10 +683,7 @@ def run(
         f"direction) occurs; {pct(active)} of the map values are positive, i.e. "
         "pass the ReLU.",
     }
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
         captions=captions,
@@ -722,8 +715,6 @@ def run(
         ],
         feature_maps=maps,
         feature_maps_positive=active,
-        size=size,
-        seed=seed,
         settings=cfg,
         output_sizes=sizes,
         receptive_fields=geoms,

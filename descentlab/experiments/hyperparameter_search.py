@@ -21,7 +21,6 @@ Sizes: "quick" runs 3 rounds of 16, 10, 10 trials of 30 epochs (keep 20 %);
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,9 @@ from ..search import LogUniform, mnist_sample_objective, run_rounds
 from ..search.space import EDGE_TOLERANCE, WIDEN_FRACTION
 from ._common import (
     SERIES_COLORS,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     status,
 )
@@ -102,7 +100,8 @@ def _change(old: list[float], new: list[float]) -> str:
     return f"low {lo}, high {hi}"
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Run the search rounds; write the figures, ``trials.csv/json`` and the JSON.
 
     Result keys beyond the contract: ``rounds`` (per round: ``trials``,
@@ -112,9 +111,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     ``best_trials`` (the best ``best_k`` overall: number, round, params, value,
     curve), ``config`` and ``space``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     cfg = CONFIG[size]
     objective = mnist_sample_objective(
         N_SAMPLES,
@@ -219,10 +216,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         ),
     }
     texts = _texts(rounds, winner, held_out)
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
         captions=captions,

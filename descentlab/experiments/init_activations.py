@@ -20,7 +20,6 @@ also writes SVG figures.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,12 @@ import numpy as np
 
 from ..nn import Linear, ReLU, Sigmoid, Tanh
 from ..nn import init as nninit
-from ._common import check_size, make_result, plot_style, prepare_out, save_figure
+from ._common import (
+    Run,
+    experiment,
+    plot_style,
+    save_figure,
+)
 from .api import fmt, pct
 
 NAME = "init_activations"
@@ -232,9 +236,8 @@ def _plot_summary(runs: dict[str, dict], out: Path, size: str) -> Path:
         return save_figure(fig, out, "init_activations_summary", svg=size == "full")
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Forward the inputs for every configuration; write the figures and JSON.
 
     Result keys beyond the contract: ``configs`` {key: {"activation", "init",
@@ -244,9 +247,7 @@ def run(
     activation's own measure, see ``saturation_measure``). ``xavier_std`` and
     ``glorot_std`` are the two Xavier stds of a 100x100 layer (equal).
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     x = np.random.default_rng(seed).standard_normal((N_INPUTS, WIDTH))
     runs: dict[str, dict] = {}
     for key, (act, init, _) in CONFIGS.items():
@@ -301,10 +302,7 @@ def run(
             f"{fmt(st['relu_he'][-1], 2)}."
         ),
     }
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
         captions=captions,
@@ -324,8 +322,6 @@ def run(
                 "note": "all rows in one grid, shared axes; tanh row added",
             }
         ],
-        size=size,
-        seed=seed,
         stats=stats,
         configs={
             k: {"activation": a, "init": i, "label": t}

@@ -20,7 +20,6 @@ the contours on a finer grid and also writes an SVG of the 1-D figure.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,11 @@ from ..functions import FUNCTIONS, LOCAL_MINIMUM_LOSS, Function1D, Function2D
 from ..nn.module import Parameter
 from ..optim import SGD, AdaGrad, Adam, RMSProp
 from ._common import (
-    check_size,
+    Run,
     color,
+    experiment,
     label,
-    make_result,
     plot_style,
-    prepare_out,
     save_figure,
 )
 
@@ -612,9 +610,8 @@ def _takeaway(final_distance: dict[str, dict]) -> str:
     )
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Run all paths; write the figures and ``paths.json`` into ``out``; return results.
 
     Result keys beyond the contract: ``final_distance`` {function: {optimizer:
@@ -622,9 +619,7 @@ def run(
     layout), ``book_paths`` {optimizer: (31, 2) list}, ``one_d`` {optimizer:
     {"x": positions, "final": x_end[, "lookahead": ...]}}.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, out = r.size, r.out
     figures, table, captions, texts, gaps = [], [], {}, {}, {}
     final_distance: dict[str, dict] = {}
     final_point: dict[str, dict] = {}
@@ -688,10 +683,7 @@ def run(
         for n in OPTIMIZERS:
             r.setdefault(label(n), None)
 
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
         captions=captions,

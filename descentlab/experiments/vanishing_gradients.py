@@ -25,7 +25,6 @@ guard stops training.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,9 @@ from ..optim import SGD, clip_grad_norm
 from ..train import Trainer
 from ._common import (
     SERIES_COLORS,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
 )
 
@@ -362,9 +360,8 @@ def _plot_clipping(runs: dict[str, dict], n_train: int, out: Path, size: str) ->
 # ----------------------------------------------------------------------- run
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Measure per-layer gradient norms; train with/without clipping; write figures.
 
     Result keys beyond the contract: ``layer_norms`` {variant: 20 norms, input
@@ -375,9 +372,7 @@ def run(
     the last 10 recorded step losses), ``unclipped_stopped_nonfinite``,
     ``max_norm``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     cfg = CONFIG[size]
     splits = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True)
     x, y = splits.train
@@ -455,14 +450,9 @@ def run(
         }
     )
     plain, clipped = runs["no clipping"], runs["clipped"]
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
-        size=size,
-        seed=seed,
         layer_norms=layer_norms,
         initial_loss=initial_loss,
         clip_check=clip_check,

@@ -23,7 +23,6 @@ the same (full also writes SVG figures).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,12 @@ import numpy as np
 
 from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
-from ._common import check_size, make_result, plot_style, prepare_out, save_figure
+from ._common import (
+    Run,
+    experiment,
+    plot_style,
+    save_figure,
+)
 from .api import fmt
 
 NAME = "weight_sensitivity"
@@ -283,9 +287,8 @@ def _plot_tangents(curves: list[dict], out: Path, size: str) -> Path:
 # ----------------------------------------------------------------------- run
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Nudge, compare, plot; write figures and JSON into ``out``.
 
     Result keys beyond the contract: ``nudged`` (name, index, nudge), ``delta``
@@ -296,9 +299,7 @@ def run(
     nudge), ``checks`` (one dict per checked weight: grad, fd_change, predicted,
     rel_error, rel_error_central), ``max_rel_error``.
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     model, x, y = make_problem(seed)
     base = forward_all(model, x, y)
     p = _param(model, NUDGED[0])
@@ -377,10 +378,7 @@ def run(
             f"tangent agree to a relative error of at most {fmt(worst, 2)}."
         ),
     }
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figures,
         table,
         captions=captions,
@@ -391,8 +389,6 @@ def run(
             f"and the loss change matches ∂L/∂w·Δw to {fmt(worst, 2)} (relative) at "
             f"h = {H:g}."
         ],
-        size=size,
-        seed=seed,
         h=H,
         nudged={"name": NUDGED[0], "index": list(NUDGED[1]), "nudge": FIG_NUDGE},
         delta={lab: d for d, (_, lab) in zip(stages, STAGES, strict=True)},
