@@ -9,9 +9,8 @@ from descentlab.experiments import adagrad_step
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("adagrad")
-    return adagrad_step.run(size="quick", seed=0, out=out)
+def result(quick_run):
+    return quick_run("adagrad_step")
 
 
 def test_contract(result):

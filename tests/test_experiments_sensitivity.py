@@ -10,9 +10,8 @@ from descentlab.experiments import weight_sensitivity as ws
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("weight_sensitivity")
-    return ws.run(size="quick", seed=0, out=out)
+def result(quick_run):
+    return quick_run("weight_sensitivity")
 
 
 def test_contract(result):
@@ -32,7 +31,7 @@ def test_contract(result):
 
 
 def test_finite_difference_matches_backprop(result):
-    """Check L(w+h) - L(w) equals dL/dw * h to 1e-3 relative for every checked weight."""
+    """Check L(w+h) - L(w) equals dL/dw * h to 1e-3 relative for each checked weight."""
     assert result["h"] == 1e-6
     for c in result["checks"]:
         assert c["fd_change"] != 0.0, c["name"]
@@ -43,7 +42,7 @@ def test_finite_difference_matches_backprop(result):
 
 
 def test_upstream_activations_exactly_unchanged(result):
-    """Check the input, z1 and a1 (before the nudged weight) are bit-for-bit unchanged."""
+    """Check the input, z1 and a1 (before the nudged weight) are bit-for-bit equal."""
     assert result["unchanged_before"] is True
     for label in ("input x", "z1 (layer 1, pre-act.)", "a1 = σ(z1)"):
         assert np.all(np.asarray(result["delta"][label]) == 0.0), label
