@@ -142,7 +142,7 @@ def _plot(res: dict, steps: int, out: Path, size: str) -> Path:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Measure the effective steps; write ``adagrad_step.png`` and JSON into ``out``.
 
     Result keys beyond the contract (arrays of length ``steps``): ``adagrad_constant``,
@@ -150,7 +150,7 @@ def run(r: Run) -> dict[str, Any]:
     ``travel_<optimizer>_<case>`` (final theta_0 - theta_t), ``lr``, ``grad``,
     ``noise``, ``alpha``, ``steps``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     steps = STEPS[size]
     rng = np.random.default_rng(seed)
     grads = {
@@ -186,7 +186,7 @@ def run(r: Run) -> dict[str, Any]:
             "1/sqrt(t), RMSProp's settles at lr/sqrt(E[g^2])."
         )
     }
-    return r.result(
+    return ctx.result(
         [figure],
         table,
         captions=captions,

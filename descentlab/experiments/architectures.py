@@ -377,7 +377,7 @@ def _prose(results: dict[str, dict], cfg: dict, size: str) -> dict[str, Any]:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Train every model of ``size``; write two figures and ``architectures.json``.
 
     Result keys beyond the contract: ``models`` (key -> {label, params, test_acc,
@@ -385,7 +385,7 @@ def run(r: Run) -> dict[str, Any]:
     epoch_seconds, seconds_per_epoch}), ``test_acc`` (key -> accuracy),
     ``settings``, ``size``, ``seed``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = SETTINGS[size]
     data = mnist_sample_splits(cfg["n_train"], cfg["n_val"], cfg["n_test"], seed=seed)
     keys = [key for key, spec in MODELS.items() if size in spec[3]]
@@ -415,7 +415,7 @@ def run(r: Run) -> dict[str, Any]:
         "training loss per batch (right, train mode: dropout on for the nets that "
         "have it); the dotted line at ln 10 is the loss of a uniform guess.",
     }
-    return r.result(
+    return ctx.result(
         figures,
         table,
         captions=captions,

@@ -397,7 +397,7 @@ def _bn_prose(runs: list[dict], epochs: int, grads: dict) -> dict[str, str]:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Train 16 scales x {BN, no BN}; gradient-check BN; write figures and JSON.
 
     Result keys beyond the contract: ``stds`` (16), ``final_acc_bn`` and
@@ -407,7 +407,7 @@ def run(r: Run) -> dict[str, Any]:
     with the higher accuracy), ``gradcheck`` {layer: {"x", "weight", "bias"}},
     ``gradcheck_max`` (largest relative error), ``epochs``, ``n_train``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = CONFIG[size]
     train = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True).train
     runs = []
@@ -463,7 +463,7 @@ def run(r: Run) -> dict[str, Any]:
     final_bn = [r["bn"]["final_acc"] for r in runs]
     final_plain = [r["plain"]["final_acc"] for r in runs]
     n_plain = sum(p is not None and p > 0.5 for p in final_plain)
-    return r.result(
+    return ctx.result(
         figures,
         table,
         stds=STDS,

@@ -571,7 +571,7 @@ def _texts(geoms, demo, res, cfg, corr, cosine, active, figures) -> dict[str, st
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Run parts (a)-(e); write four figures and ``cnn.json`` into ``out``.
 
     Result keys beyond the contract: ``output_sizes`` (rows of part a),
@@ -585,7 +585,7 @@ def run(r: Run) -> dict[str, Any]:
     ``filter_cosine`` (mean cosine similarity of each filter before/after),
     ``filters_before``/``filters_after`` (30, 1, 5, 5), ``settings``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = SETTINGS[size]
 
     sizes = output_size_rows()
@@ -683,7 +683,7 @@ def run(r: Run) -> dict[str, Any]:
         f"direction) occurs; {pct(active)} of the map values are positive, i.e. "
         "pass the ReLU.",
     }
-    return r.result(
+    return ctx.result(
         figures,
         table,
         captions=captions,

@@ -101,7 +101,7 @@ def _change(old: list[float], new: list[float]) -> str:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Run the search rounds; write the figures, ``trials.csv/json`` and the JSON.
 
     Result keys beyond the contract: ``rounds`` (per round: ``trials``,
@@ -111,7 +111,7 @@ def run(r: Run) -> dict[str, Any]:
     ``best_trials`` (the best ``best_k`` overall: number, round, params, value,
     curve), ``config`` and ``space``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = CONFIG[size]
     objective = mnist_sample_objective(
         N_SAMPLES,
@@ -216,7 +216,7 @@ def run(r: Run) -> dict[str, Any]:
         ),
     }
     texts = _texts(rounds, winner, held_out)
-    return r.result(
+    return ctx.result(
         figures,
         table,
         captions=captions,

@@ -237,7 +237,7 @@ def _plot_summary(runs: dict[str, dict], out: Path, size: str) -> Path:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Forward the inputs for every configuration; write the figures and JSON.
 
     Result keys beyond the contract: ``configs`` {key: {"activation", "init",
@@ -247,7 +247,7 @@ def run(r: Run) -> dict[str, Any]:
     activation's own measure, see ``saturation_measure``). ``xavier_std`` and
     ``glorot_std`` are the two Xavier stds of a 100x100 layer (equal).
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     x = np.random.default_rng(seed).standard_normal((N_INPUTS, WIDTH))
     runs: dict[str, dict] = {}
     for key, (act, init, _) in CONFIGS.items():
@@ -302,7 +302,7 @@ def run(r: Run) -> dict[str, Any]:
             f"{fmt(st['relu_he'][-1], 2)}."
         ),
     }
-    return r.result(
+    return ctx.result(
         figures,
         table,
         captions=captions,

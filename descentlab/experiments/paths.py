@@ -611,7 +611,7 @@ def _takeaway(final_distance: dict[str, dict]) -> str:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Run all paths; write the figures and ``paths.json`` into ``out``; return results.
 
     Result keys beyond the contract: ``final_distance`` {function: {optimizer:
@@ -619,7 +619,7 @@ def run(r: Run) -> dict[str, Any]:
     layout), ``book_paths`` {optimizer: (31, 2) list}, ``one_d`` {optimizer:
     {"x": positions, "final": x_end[, "lookahead": ...]}}.
     """
-    size, out = r.size, r.out
+    size, out = ctx.size, ctx.out
     figures, table, captions, texts, gaps = [], [], {}, {}, {}
     final_distance: dict[str, dict] = {}
     final_point: dict[str, dict] = {}
@@ -683,7 +683,7 @@ def run(r: Run) -> dict[str, Any]:
         for n in OPTIMIZERS:
             r.setdefault(label(n), None)
 
-    return r.result(
+    return ctx.result(
         figures,
         table,
         captions=captions,

@@ -361,7 +361,7 @@ def _plot_clipping(runs: dict[str, dict], n_train: int, out: Path, size: str) ->
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Measure per-layer gradient norms; train with/without clipping; write figures.
 
     Result keys beyond the contract: ``layer_norms`` {variant: 20 norms, input
@@ -372,7 +372,7 @@ def run(r: Run) -> dict[str, Any]:
     the last 10 recorded step losses), ``unclipped_stopped_nonfinite``,
     ``max_norm``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = CONFIG[size]
     splits = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True)
     x, y = splits.train
@@ -450,7 +450,7 @@ def run(r: Run) -> dict[str, Any]:
         }
     )
     plain, clipped = runs["no clipping"], runs["clipped"]
-    return r.result(
+    return ctx.result(
         figures,
         table,
         layer_norms=layer_norms,

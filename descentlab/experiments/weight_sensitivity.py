@@ -288,7 +288,7 @@ def _plot_tangents(curves: list[dict], out: Path, size: str) -> Path:
 
 
 @experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
+def run(ctx: Run) -> dict[str, Any]:
     """Nudge, compare, plot; write figures and JSON into ``out``.
 
     Result keys beyond the contract: ``nudged`` (name, index, nudge), ``delta``
@@ -299,7 +299,7 @@ def run(r: Run) -> dict[str, Any]:
     nudge), ``checks`` (one dict per checked weight: grad, fd_change, predicted,
     rel_error, rel_error_central), ``max_rel_error``.
     """
-    size, seed, out = r.size, r.seed, r.out
+    size, seed, out = ctx.size, ctx.seed, ctx.out
     model, x, y = make_problem(seed)
     base = forward_all(model, x, y)
     p = _param(model, NUDGED[0])
@@ -378,7 +378,7 @@ def run(r: Run) -> dict[str, Any]:
             f"tangent agree to a relative error of at most {fmt(worst, 2)}."
         ),
     }
-    return r.result(
+    return ctx.result(
         figures,
         table,
         captions=captions,
