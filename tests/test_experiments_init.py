@@ -30,7 +30,7 @@ def _layer5(acts, key, stat):
 
 
 def test_activations_contract(acts):
-    """Check the contract keys, the PNG figures, the JSON and one row per configuration."""
+    """Check the contract keys, the PNG figures, the JSON, one row per configuration."""
     out = Path(acts["out"])
     assert acts["name"] == "init_activations"
     assert acts["figures"] == [
@@ -49,7 +49,7 @@ def test_activations_contract(acts):
 
 
 def test_sigmoid_std1_saturates(acts):
-    """Check sigmoid with std 1 puts most activations below 0.1 or above 0.9 in every layer."""
+    """Check sigmoid with std 1 puts most activations below 0.1 or above 0.9."""
     s = acts["stats"]["sigmoid_std1"]
     assert min(s["saturated"]) > 0.5
     assert s["near_zero"][-1] > 0.25 and s["near_one"][-1] > 0.25  # both ends
@@ -71,7 +71,7 @@ def test_sigmoid_xavier_spreads(acts):
 
 
 def test_relu_scales(acts):
-    """Check ReLU std 0.01 shrinks to ~0 by layer 5, Xavier decays, He keeps the scale."""
+    """Check ReLU std 0.01 shrinks to ~0 by layer 5, Xavier decays, He keeps scale."""
     stats = acts["stats"]
     assert _layer5(acts, "relu_std0.01", "std") < 1e-4
     he = stats["relu_he"]["std"]
@@ -84,7 +84,7 @@ def test_relu_scales(acts):
 
 
 def test_book_xavier_equals_glorot_here(acts):
-    """Check 1/sqrt(n) and sqrt(2/(n_in+n_out)) coincide (0.1) for the 100x100 layers."""
+    """Check 1/sqrt(n) and sqrt(2/(n_in+n_out)) coincide (0.1) for 100x100 layers."""
     assert acts["xavier_std"] == pytest.approx(0.1)
     assert acts["glorot_std"] == pytest.approx(0.1)
     assert acts["glorot_equals_xavier"] is True

@@ -36,7 +36,7 @@ def test_twenty_layer_norms_per_variant(result):
 
 
 def test_sigmoid_gradient_vanishes(result):
-    """Check sigmoid's first-layer gradient is >= 100x below ReLU+He's and residual's."""
+    """Check sigmoid's first-layer gradient is >= 100x below ReLU+He's, residual's."""
     n = {k: np.asarray(v) for k, v in result["layer_norms"].items()}
     assert n["sigmoid"][0] * 100 <= n["relu_he"][0]
     assert n["sigmoid"][0] * 100 <= n["residual"][0]
@@ -44,7 +44,7 @@ def test_sigmoid_gradient_vanishes(result):
 
 
 def test_healthy_nets_keep_gradients_through_depth(result):
-    """Check ReLU+He, BN and residual first layers get >= 1/10 of the last layer's norm."""
+    """Check ReLU+He, BN, residual first layers get >= 1/10 of the last layer's norm."""
     for key in ("relu_he", "relu_he_bn", "residual", "tanh"):
         norms = np.asarray(result["layer_norms"][key])
         assert norms[0] > 0.1 * norms[-1], key
@@ -69,7 +69,7 @@ def test_clip_grad_norm_returns_pre_clip_norm(result):
 
 
 def test_clipping_trains_where_plain_sgd_diverges(result):
-    """Check the unclipped run stops on non-finite; the clipped one ends finite and lower."""
+    """Check the unclipped run stops on non-finite; the clipped one ends finite, lower."""
     plain = result["clipping"]["no clipping"]
     clipped = result["clipping"]["clipped"]
     assert result["unclipped_stopped_nonfinite"]

@@ -182,8 +182,8 @@ def run(ctx: Run) -> dict[str, Any]:
     captions = {
         figure.name: (
             "Effective step size per iteration (log-log) for a constant and a noisy "
-            "gradient, and the distance each optimizer travels: AdaGrad's step falls like "
-            "1/sqrt(t), RMSProp's settles at lr/sqrt(E[g^2])."
+            "gradient, and the distance each optimizer travels: AdaGrad's step falls "
+            "like 1/sqrt(t), RMSProp's settles at lr/sqrt(E[g^2])."
         )
     }
     return ctx.result(

@@ -1,4 +1,4 @@
-"""Experiment 10: vanishing and exploding gradients in a 20-layer MLP; gradient clipping.
+"""Experiment 10: vanishing and exploding gradients in a 20-layer MLP; clipping.
 
 Part 1 measures, after one forward and backward pass of a batch of MNIST digits
 through the softmax cross-entropy loss, the L2 norm of the gradient of every
@@ -49,7 +49,8 @@ NAME = "vanishing_gradients"
 TITLE = "Vanishing and exploding gradients in a 20-layer network; gradient clipping"
 FORMULA = (
     "Backprop through layer l (h_l = f(a_l), a_l = W_l·h_{l−1}):\n"
-    "  ∂L/∂h_{l−1} = W_lᵀ·(f'(a_l) ⊙ ∂L/∂h_l),   ∂L/∂W_l = (f'(a_l) ⊙ ∂L/∂h_l)·h_{l−1}ᵀ\n"
+    "  ∂L/∂h_{l−1} = W_lᵀ·(f'(a_l) ⊙ ∂L/∂h_l),\n"
+    "  ∂L/∂W_l = (f'(a_l) ⊙ ∂L/∂h_l)·h_{l−1}ᵀ\n"
     "  ⇒ ||∂L/∂W_1|| ∝ Π_l ||W_lᵀ·diag f'(a_l)||: sigmoid f' ≤ 1/4 shrinks it "
     "≈ 4× per layer; ReLU + He keeps it ≈ 1\n"
     "Residual block: y = x + F(x)  ⇒  ∂L/∂x = ∂L/∂y + (∂F/∂x)ᵀ·∂L/∂y  "
