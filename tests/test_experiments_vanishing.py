@@ -69,7 +69,7 @@ def test_clip_grad_norm_returns_pre_clip_norm(result):
 
 
 def test_clipping_trains_where_plain_sgd_diverges(result):
-    """Check the unclipped run stops on non-finite; the clipped one ends finite, lower."""
+    """Check the unclipped run stops on non-finite; the clipped one ends lower."""
     plain = result["clipping"]["no clipping"]
     clipped = result["clipping"]["clipped"]
     assert result["unclipped_stopped_nonfinite"]
