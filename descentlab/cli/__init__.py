@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "landscape": ".landscape",
     "sharpness": ".sharpness",
     "playground": ".playground",
+    "compare": ".compare",
 }
 
 
