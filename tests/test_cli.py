@@ -210,6 +210,7 @@ def test_run_list_names_all_experiments(capsys):
     names = capsys.readouterr().out.split()
     assert names == experiments.names()
     assert names[0] == "paths" and names[12] == "weight_sensitivity"
+    assert "optimizer_choice" in names
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):

@@ -34,6 +34,7 @@ GUIDE_ORDER = [
     "lr_range_test",
     "loss_landscape",
     "edge_of_stability",
+    "optimizer_choice",
 ]
 EVIL = '<script>alert("x")</script> & a<b'
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}

@@ -93,7 +93,9 @@ def execute(
         pool.join()
 
 
-def _prepare_out(out: Path, manifest: dict[str, Any], overwrite: bool) -> bool:
+def _prepare_out(
+    out: Path, manifest: dict[str, Any], overwrite: bool, resume: bool
+) -> bool:
     """Check ``out`` and write the manifest; True when continuing an earlier start."""
     path = out / "manifest.json"
     store = TrialStore(out)
@@ -103,13 +105,16 @@ def _prepare_out(out: Path, manifest: dict[str, Any], overwrite: bool) -> bool:
         except (OSError, json.JSONDecodeError):
             old = {}
         if old.get("settings_hash") == manifest["settings_hash"]:
-            return True
-        if not overwrite:
+            if resume:
+                return True
+            store.clear()
+        elif not overwrite:
             raise OutputExistsError(
                 f"compare: {str(out)!r} holds another comparison (different "
                 "settings); choose another --out, or pass --overwrite to replace it."
             )
-        store.clear()
+        else:
+            store.clear()
     else:
         others = [p for p in out.iterdir() if p.name != ".lock"] if out.is_dir() else []
         if others and not overwrite:
@@ -130,8 +135,11 @@ def run_plan(
     progress: Progress | None = None,
     rerun_of: str | None = None,
     figures: bool = True,
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Run (or continue) ``plan`` into ``out``; return the results dict.
+
+    ``resume=False`` starts afresh even when ``out`` holds the same comparison.
 
     Raises OutputExistsError when ``out`` holds other files or another
     comparison (unless ``overwrite``) or another process is writing it, and
@@ -141,7 +149,7 @@ def run_plan(
     out = Path(out)
     manifest = build_manifest(plan, rerun_of=rerun_of)
     with lock_folder(out):
-        _prepare_out(out, manifest, overwrite)
+        _prepare_out(out, manifest, overwrite, resume)
         store = TrialStore(out)
         records: dict[str, Any] = {}
         t0 = time.perf_counter()

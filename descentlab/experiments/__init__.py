@@ -94,6 +94,7 @@ EXPERIMENTS: dict[str, str] = {
         "lr_range_test",
         "loss_landscape",
         "edge_of_stability",
+        "optimizer_choice",
     )
 }
 
