@@ -179,3 +179,89 @@ def test_ctrl_c_keeps_finished_runs_and_continues(workload_file, tmp_path):
     assert len(list(trials.glob("*.json"))) == 10
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("compare: ")]
     assert lines and lines[0].startswith(f"compare: {kept + 1}/10 runs")
+
+
+@pytest.mark.parametrize("kind", ["journal", "postgres"])
+def test_two_processes_share_one_comparison(kind, workload_file, tmp_path):
+    """Check that two processes started at once on one storage run every run
+    exactly once between them, both end with the whole results, and those equal
+    a local comparison's bit for bit."""
+    optuna = pytest.importorskip("optuna")
+    search = pytest.importorskip("descentlab.search")
+    if not hasattr(search, "run_configs"):
+        pytest.skip("descentlab.search.run_configs is not available")
+    if kind == "journal":
+        storage = str(tmp_path / "shared.journal")
+    else:
+        storage = os.environ.get("DESCENTLAB_TEST_POSTGRES_URL", "")
+        if not storage:
+            pytest.skip("set DESCENTLAB_TEST_POSTGRES_URL to test PostgreSQL storage")
+    study = f"cmp-test-{os.getpid()}-{time.time_ns()}"
+    slow = dict(TINY.to_dict(), name="sharedcli", steps=40, eval_every=20)
+    wfile = tmp_path / "shared.json"
+    wfile.write_text(json.dumps(slow))
+    args = [
+        "--optimizers",
+        "sgd,adam",
+        "--workloads",
+        str(wfile),
+        "--trials",
+        "2",
+        "--seeds",
+        "1",
+        "--storage",
+        storage,
+        "--study",
+        study,
+        "--quiet",
+    ]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "descentlab",
+                "compare",
+                *args,
+                "--out",
+                str(tmp_path / name),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("a", "b")
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    from descentlab.compare import make_plan, run_plan, same_numbers
+
+    assert same_numbers(a, b)
+    if kind == "journal":  # the storage changes where runs run, not their numbers
+        plan = make_plan(["sgd", "adam"], [Workload.from_dict(slow)], trials=2, seeds=1)
+        run_plan(plan, tmp_path / "local", figures=False)
+        local = json.loads((tmp_path / "local" / "results.json").read_text())
+        assert same_numbers(a, local)
+    from descentlab.search.storage import open_storage
+
+    opened = open_storage(storage)
+    workers = set()
+    keys = []
+    for phase, n in (("tune", 2 * 2), ("seed", 2 * 1)):
+        trials = optuna.load_study(study_name=f"{study}-{phase}", storage=opened)
+        done = [t for t in trials.get_trials() if t.state.name == "COMPLETE"]
+        assert len(done) == n
+        keys += [t.user_attrs["dl_config"]["key"] for t in done]
+        workers |= {
+            json.dumps(t.user_attrs.get("dl_worker"), sort_keys=True) for t in done
+        }
+        if kind == "postgres":
+            optuna.delete_study(study_name=f"{study}-{phase}", storage=opened)
+    assert len(keys) == len(set(keys)) == 6
+    assert len(workers) >= 2  # both processes took part

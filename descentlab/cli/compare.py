@@ -61,6 +61,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=1, help="parallel worker processes (default 1)"
     )
     c.add_argument(
+        "--storage",
+        default=None,
+        help=(
+            "Optuna storage (journal file or database URL, as for `search`) shared "
+            "by every process that runs the same comparison on it (needs optuna)"
+        ),
+    )
+    c.add_argument(
+        "--study",
+        default=None,
+        help="study name prefix in --storage (default: compare-<settings hash>)",
+    )
+    c.add_argument(
         "--rerun",
         metavar="MANIFEST",
         default=None,
@@ -218,6 +231,8 @@ def run(a: argparse.Namespace) -> int:
                 workers=a.workers,
                 overwrite=a.overwrite,
                 progress=progress,
+                storage=a.storage,
+                study=a.study,
             )
         else:
             plan = make_plan(
@@ -228,7 +243,13 @@ def run(a: argparse.Namespace) -> int:
                 seed=a.seed,
             )
             results = run_plan(
-                plan, a.out, workers=a.workers, overwrite=a.overwrite, progress=progress
+                plan,
+                a.out,
+                workers=a.workers,
+                overwrite=a.overwrite,
+                progress=progress,
+                storage=a.storage,
+                study=a.study,
             )
     except Interrupted as exc:
         if progress is not None:

@@ -16,6 +16,7 @@ and library versions (the manifest records them).
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import numbers
@@ -136,16 +137,26 @@ def run_plan(
     rerun_of: str | None = None,
     figures: bool = True,
     resume: bool = True,
+    storage: str | None = None,
+    study: str | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) ``plan`` into ``out``; return the results dict.
 
     ``resume=False`` starts afresh even when ``out`` holds the same comparison.
+    ``storage`` (an Optuna storage URL or journal file, as for ``descentlab
+    search``) shares the runs with every process that runs the same plan on
+    it (see :mod:`.shared`), in the studies ``<study>-tune`` and
+    ``<study>-seed`` (default study: ``compare-`` and the settings hash).
 
     Raises OutputExistsError when ``out`` holds other files or another
     comparison (unless ``overwrite``) or another process is writing it, and
     :class:`Interrupted` on Ctrl-C (finished runs are kept).
     """
     check_scalar(workers, "workers", numbers.Integral, min_val=1, owner="compare")
+    if storage is not None:
+        from ..search.storage import optuna_module
+
+        optuna_module()  # a clear message now, not in every worker, without optuna
     out = Path(out)
     manifest = build_manifest(plan, rerun_of=rerun_of)
     with lock_folder(out):
@@ -168,13 +179,24 @@ def run_plan(
                     }
                 )
 
+        run = functools.partial(
+            _phase if storage is None else _shared_phase,
+            plan,
+            store=store,
+            records=records,
+            workers=workers,
+            on_record=on_record,
+        )
+        if storage is not None:
+            study = study or f"compare-{manifest['settings_hash'][:16]}"
+            run = functools.partial(run, storage=storage, study=study)
         try:
-            _phase(plan, plan.tune_tasks(), store, records, workers, on_record)
+            run(plan.tune_tasks())
             best = {}
             for w, o in plan.cells():
                 tune = [records[f"tune/{w}/{o}/{k:03d}"] for k in range(plan.trials)]
                 best[w, o] = tune[select_best(tune)]["params"]
-            _phase(plan, plan.seed_tasks(best), store, records, workers, on_record)
+            run(plan.seed_tasks(best))
         except KeyboardInterrupt:
             raise Interrupted(out, len(records), total) from None
         results = summarize(plan, records)
@@ -191,6 +213,7 @@ def run_plan(
 def _phase(
     plan: Plan,
     tasks: list[Task],
+    *,
     store: TrialStore,
     records: dict[str, Any],
     workers: int,
@@ -214,6 +237,8 @@ def rerun(
     overwrite: bool = False,
     progress: Progress | None = None,
     figures: bool = True,
+    storage: str | None = None,
+    study: str | None = None,
 ) -> dict[str, Any]:
     """Run the comparison a manifest describes into ``out`` (another folder).
 
@@ -239,6 +264,8 @@ def rerun(
         progress=progress,
         rerun_of=manifest["settings_hash"],
         figures=figures,
+        storage=storage,
+        study=study,
     )
     original = manifest_path.parent / "results.json"
     identical = None
@@ -248,3 +275,45 @@ def rerun(
         identical = same_numbers(old, new)
     results["rerun"] = {"of": str(manifest_path), "identical": identical}
     return results
+
+
+def _shared_phase(
+    plan: Plan,
+    tasks: list[Task],
+    *,
+    store: TrialStore,
+    records: dict[str, Any],
+    workers: int,
+    on_record: Callable[[dict], Any],
+    storage: str,
+    study: str,
+) -> None:
+    from .shared import run_shared_phase
+
+    configs = []
+    for task in tasks:
+        key, wdict, optimizer, params, seed = _payload(plan, task)
+        configs.append(
+            {
+                "key": key,
+                "workload": wdict,
+                "optimizer": optimizer,
+                "params": params,
+                "seed": seed,
+            }
+        )
+    phase = tasks[0].phase if tasks else "none"
+
+    def on_new(record: dict[str, Any]) -> None:
+        if record["key"] not in records:
+            on_record(record)
+
+    for record in run_shared_phase(
+        configs,
+        storage=storage,
+        study=f"{study}-{phase}",
+        out=store.folder.parent,
+        workers=workers,
+        on_new=on_new,
+    ):
+        records[record["key"]] = record
