@@ -63,15 +63,24 @@ def test_text_is_formatted_from_the_numbers(result):
     top = max(cmp["optimizers"], key=lambda o: area[o])
     advice = result["advice"]
     assert f"start with {optimizer_label(top)}" in advice
-    assert f"{optimizer_label(top)} {area[top]:.2f}" in advice
+    texts = result["texts"]
+    assert (
+        f"{optimizer_label(top)} {area[top]:.2f}"
+        in texts["comparison/performance_profile.png"]
+    )
     for w in cmp["workloads"]:
         cells = [c for c in cmp["cells"] if c["workload"] == w]
         best = max(c["test_acc"]["median"] for c in cells)
-        assert f"{best:.3f}" in advice
+        assert f"{best:.3f}" in texts["comparison/learning_curves.png"]
     assert any("Noise floor" in c for c in result["caveats"])
     n_test = result["settings"]["workloads"][0]["n_test"]
     se = math.sqrt(0.9 * 0.1 / n_test)
-    assert f"{se:.3f} at 90% accuracy" in result["explanation"]
-    assert result["explanation"].startswith(advice)
+    lr_text = result["texts"]["comparison/lr_sensitivity.png"]
+    assert lr_text.startswith("What this budget cannot support:")
+    assert f"{se:.3f} at 90% accuracy" in lr_text
+    assert advice in result["explanation"] and result["takeaways"] == [advice]
     cap = result["captions"]["comparison/learning_curves.png"]
     assert f"best of {result['settings']['trials']} trials" in cap
+    assert (
+        result["budget"]["tuning trials per optimizer"] == result["settings"]["trials"]
+    )

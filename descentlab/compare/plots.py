@@ -8,7 +8,7 @@
   sensitive).
 
 Labels and titles come from the plan and the results, never typed by hand.
-Colours: one per optimizer, from :func:`optimizer_color`.
+Colours: one per optimizer, the project's palette (:mod:`descentlab.palette`).
 """
 
 from __future__ import annotations
@@ -21,44 +21,23 @@ from typing import Any
 
 import numpy as np
 
+from .. import palette
 from ..io import atomic_write_bytes
 from .plan import Plan
 
 __all__ = ["optimizer_color", "optimizer_label", "write_figures"]
 
-# One colour per optimizer (Okabe-Ito plus Paul Tol), the same as the report's;
-# kept in this one table so a shared palette can replace it in one place.
-_COLORS = {
-    "sgd": "#000000",
-    "momentum": "#E69F00",
-    "nesterov": "#D55E00",
-    "adagrad": "#009E73",
-    "rmsprop": "#56B4E9",
-    "adam": "#0072B2",
-    "adamw": "#CC79A7",
-    "nadam": "#882255",
-    "lion": "#999933",
-}
-_LABELS = {
-    "sgd": "SGD",
-    "momentum": "Momentum",
-    "nesterov": "Nesterov",
-    "adagrad": "AdaGrad",
-    "rmsprop": "RMSProp",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "nadam": "NAdam",
-    "lion": "Lion",
-}
 _SYMBOLS = {"lr": "lr", "momentum": "μ", "beta1": "β1", "beta2": "β2", "alpha": "α"}
 
 
 def optimizer_color(name: str) -> str:
-    return _COLORS.get(name, "#777777")
+    """The optimizer's colour in every descentlab figure (:mod:`descentlab.palette`)."""
+    return palette.optimizer_color(name)
 
 
 def optimizer_label(name: str) -> str:
-    return _LABELS.get(name, name)
+    """Display name ("adagrad" -> "AdaGrad")."""
+    return palette.optimizer_label(name)
 
 
 def params_text(params: Mapping[str, float]) -> str:

@@ -17,13 +17,13 @@ comparison with SimpleConvNet is ``descentlab compare`` with its defaults.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 from ..compare import Workload, make_plan, run_plan
 from ..compare.plots import optimizer_label, params_text
-from ._common import check_size, make_result, prepare_out, status
+from ._common import Run, experiment
+from .api import binomial_se, status
 
 NAME = "optimizer_choice"
 TITLE = "Which optimizer? A fair comparison with equal tuning budgets"
@@ -87,8 +87,8 @@ SETTINGS = {
 }
 
 
-def _noise(p: float, n: int) -> float:
-    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else math.nan
+def _steps(v: float) -> str:
+    return "never" if math.isinf(v) else f"{v:.0f}"
 
 
 def _profile_area(prof: dict[str, Any]) -> dict[str, float]:
@@ -107,80 +107,70 @@ def _profile_area(prof: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _steps(v: float) -> str:
-    return "never" if math.isinf(v) else f"{v:.0f}"
+def _labels(names: Any) -> str:
+    return ", ".join(optimizer_label(o) for o in names)
 
 
-def _advice(plan: Any, results: dict[str, Any]) -> tuple[str, list[str]]:
-    """The explanation paragraph and the list of caveats, from the results."""
+def _advice(plan: Any, results: dict[str, Any]) -> dict[str, Any]:
+    """Every sentence of the section, formatted from the results."""
     cells = {(c["workload"], c["optimizer"]): c for c in results["cells"]}
     prof = results["profile"]
-    rho = prof["rho"]
-    taus = prof["taus"]
-    at = {t: taus.index(t) for t in (1.0, 4.0)}
     n_w = len(plan.workloads)
     area = _profile_area(prof)
     order = sorted(plan.optimizers, key=lambda o: -area[o])
-    robust = [o for o in plan.optimizers if rho[o][at[4.0]] == 1.0]
+    robust = [o for o in plan.optimizers if prof["rho"][o][-1] == 1.0]
     close = [o for o in order[1:] if area[order[0]] - area[o] <= 0.05]
-    parts = [
+    protocol = (
         f"Each of {len(plan.optimizers)} optimizers had exactly {plan.trials} tuning "
         f"trials per workload at the same quasi-random points, and its best setting "
-        f"was rerun on seeds {', '.join(map(str, plan.rerun_seeds))}.",
+        f"was rerun on seeds {', '.join(map(str, plan.rerun_seeds))}."
+    )
+    advice = (
+        f"Advice from this run: start with {optimizer_label(order[0])}"
+        + (f" ({_labels(close)} within 0.05 of it)" if close else "")
+        + "; "
+        + (
+            f"within 4x of the fastest on every workload: {_labels(robust)}."
+            if robust
+            else "no optimizer reached every target within 4x of the fastest."
+        )
+    )
+    profile_text = (
         "Ordered by the area under the performance profile (the mean of ρ(τ) over "
         "1 ≤ τ ≤ 4: higher means it reaches the targets sooner across the "
         f"{n_w} workloads): "
         + ", ".join(f"{optimizer_label(o)} {area[o]:.2f}" for o in order)
-        + ".",
-        f"Advice from this run: start with {optimizer_label(order[0])}"
-        + (
-            f" ({', '.join(optimizer_label(o) for o in close)} within 0.05 of it)"
-            if close
-            else ""
-        )
-        + "; "
-        + (
-            f"within 4x of the fastest on every workload: "
-            f"{', '.join(optimizer_label(o) for o in robust)}."
-            if robust
-            else "no optimizer reached every target within 4x of the fastest."
-        ),
-    ]
-    caveats = []
+        + "."
+    )
+    per_workload, edges = [], []
     for w in plan.workloads:
         row = [cells[w.name, o] for o in plan.optimizers]
         best = max(row, key=lambda c: c["test_acc"]["median"])
         p = best["test_acc"]["median"]
-        se = _noise(p, w.n_test)
-        tied = [
-            c
-            for c in row
-            if best["test_acc"]["median"] - c["test_acc"]["median"] <= 2 * se
-        ]
+        se = binomial_se(p, w.n_test)
+        tied = [c["optimizer"] for c in row if p - c["test_acc"]["median"] <= 2 * se]
         quickest = min(row, key=lambda c: c["steps_to_target"]["median"])
-        parts.append(
+        per_workload.append(
             f"On {w.name} ({w.summary()}), the best median test accuracy is "
             f"{optimizer_label(best['optimizer'])}'s {p:.3f} "
-            f"({params_text(best['best_params'])}); "
-            f"{len(tied)} of {len(row)} optimizers are within two standard errors "
-            f"(2 × {se:.3f}) of it "
-            f"({', '.join(optimizer_label(c['optimizer']) for c in tied)}), so the "
-            "test set cannot rank them; the first to reach the target was "
-            f"{optimizer_label(quickest['optimizer'])} after "
+            f"({params_text(best['best_params'])}); {len(tied)} of {len(row)} "
+            f"optimizers are within two standard errors (2 × {se:.3f}) of it "
+            f"({_labels(tied)}), so the test set cannot rank them; the first to "
+            f"reach the target was {optimizer_label(quickest['optimizer'])} after "
             f"{_steps(quickest['steps_to_target']['median'])} steps (median)."
         )
-        edge = [optimizer_label(c["optimizer"]) for c in row if c["lr_at_edge"]]
+        edge = [c["optimizer"] for c in row if c["lr_at_edge"]]
         if edge:
-            caveats.append(
-                f"{w.name}: the best lr of {', '.join(edge)} is the smallest or "
-                f"largest of its {plan.trials} trials, so a wider or denser search "
-                "may find a better one."
+            edges.append(
+                f"On {w.name} the best lr of {_labels(edge)} is the smallest or "
+                f"largest of its {plan.trials} trials: a wider or denser search may "
+                "find a better one."
             )
     n_test = plan.workloads[0].n_test
-    caveats += [
+    caveats = [
         f"Noise floor: on {n_test:,} test digits, one binomial standard error is "
-        f"{_noise(0.9, n_test):.3f} at 90% accuracy; differences below about twice "
-        "that are not evidence.",
+        f"{binomial_se(0.9, n_test):.3f} at 90% accuracy; differences below about "
+        "twice that are not evidence.",
         f"{plan.trials} trials per optimizer sample a space of up to "
         f"{max(len(d) for d in plan.spaces.values())} dimensions thinly (SGD has 1, "
         "Adam 3): the adaptive methods are the more likely to be under-tuned.",
@@ -191,16 +181,23 @@ def _advice(plan: Any, results: dict[str, Any]) -> tuple[str, list[str]]:
         f"These are small networks on a few thousand digits with {n_w} workloads: "
         "they do not say which optimizer wins on large convnets or transformers.",
     ]
-    return " ".join(parts), caveats
+    return {
+        "protocol": protocol,
+        "advice": advice,
+        "profile": profile_text,
+        "workloads": per_workload,
+        "edges": edges,
+        "caveats": edges + caveats,
+    }
 
 
-def _captions(plan: Any, results: dict[str, Any], figs: list[str]) -> dict[str, str]:
+def _captions(plan: Any, results: dict[str, Any]) -> dict[str, str]:
     prof = results["profile"]
     solved = {
         o: sum(math.isfinite(r) for r in prof["ratios"][o].values())
         for o in plan.optimizers
     }
-    text = {
+    return {
         "performance_profile.png": (
             f"Share of the {len(plan.workloads)} workloads on which each optimizer "
             f"reaches the target within τ times the fastest one's steps; at τ = 4: "
@@ -218,46 +215,41 @@ def _captions(plan: Any, results: dict[str, Any], figs: list[str]) -> dict[str, 
             "curve forgives a badly chosen lr, a sharp peak does not."
         ),
     }
-    return {f: text[Path(f).name] for f in figs}
 
 
-def run(
-    size: str = "quick", seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
     """Run the comparison at ``size`` into ``out/comparison`` and write the advice.
 
     Result keys beyond the contract: ``settings`` (trials, seeds, optimizers,
-    workloads), ``advice`` (the generated paragraph), ``caveats`` (what the
-    budget cannot support), ``comparison`` (the compare results dict).
+    workloads), ``advice`` (the advice sentence), ``caveats`` (what the budget
+    cannot support), ``comparison`` (the compare results dict).
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
-    cfg = SETTINGS[size]
-    optimizers = _QUICK_OPTIMIZERS if size == "quick" else _FULL_OPTIMIZERS
+    cfg = r.pick(SETTINGS)
+    optimizers = _QUICK_OPTIMIZERS if r.quick else _FULL_OPTIMIZERS
     workloads = _quick_workloads()
     plan = make_plan(
-        optimizers, workloads, trials=cfg["trials"], seeds=cfg["seeds"], seed=seed
+        optimizers, workloads, trials=cfg["trials"], seeds=cfg["seeds"], seed=r.seed
     )
 
     def progress(event: dict[str, Any]) -> None:
-        r = event["record"]
+        rec = event["record"]
         status(
-            f"run {event['done']}/{event['total']}: {r['phase']} "
-            f"{optimizer_label(r['optimizer'])} on {r['workload']}"
+            f"run {event['done']}/{event['total']}: {rec['phase']} "
+            f"{optimizer_label(rec['optimizer'])} on {rec['workload']}"
         )
 
     results = run_plan(
         plan,
-        out / "comparison",
+        r.out / "comparison",
         workers=cfg["workers"],
         overwrite=True,
         resume=False,
         progress=progress,
     )
-    figs = [f"comparison/{f}" for f in results["figures"]]
-    advice, caveats = _advice(plan, results)
-    explanation = advice + " What this budget cannot support: " + " ".join(caveats)
+    figs = {Path(f).stem: f"comparison/{f}" for f in results["figures"]}
+    text = _advice(plan, results)
+    captions = {figs[Path(k).stem]: v for k, v in _captions(plan, results).items()}
     table = [
         {
             "workload": c["workload"],
@@ -265,24 +257,37 @@ def run(
             "best setting": params_text(c["best_params"]),
             "val acc (median)": c["val_acc"]["median"],
             "test acc (median)": c["test_acc"]["median"],
-            "test acc range": f"{c['test_acc']['min']:.3f}-{c['test_acc']['max']:.3f}",
+            "test acc (min–max)": f"{c['test_acc']['min']:.3f}–"
+            f"{c['test_acc']['max']:.3f}",
             "steps to target (median)": _steps(c["steps_to_target"]["median"]),
             "reached": f"{c['reached']}/{len(c['seeds'])}",
         }
         for c in results["cells"]
     ]
-    return make_result(
-        NAME,
-        out,
-        t0,
-        figs,
+    w0 = workloads[0]
+    return r.result(
+        list(figs.values()),
         table,
-        captions=_captions(plan, results, figs),
-        explanation=explanation,
-        advice=advice,
-        caveats=caveats,
-        size=size,
-        seed=seed,
+        captions=captions,
+        explanation=f"{text['protocol']} {text['advice']}",
+        texts={
+            figs["performance_profile"]: text["profile"],
+            figs["learning_curves"]: " ".join(text["workloads"]),
+            figs["lr_sensitivity"]: "What this budget cannot support: "
+            + " ".join(text["caveats"]),
+        },
+        table_after=figs["learning_curves"],
+        budget={
+            "optimizers": len(plan.optimizers),
+            "workloads": len(plan.workloads),
+            "tuning trials per optimizer": plan.trials,
+            "seeds": plan.seeds,
+            "steps per run": w0.steps,
+            "training digits": w0.n_train,
+        },
+        takeaways=[text["advice"]],
+        advice=text["advice"],
+        caveats=text["caveats"],
         settings={
             "trials": plan.trials,
             "seeds": plan.rerun_seeds,
