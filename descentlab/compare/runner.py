@@ -28,7 +28,7 @@ from typing import Any
 
 from .._threads import blas_threads_env
 from .._validation import check_scalar
-from ..errors import OutputExistsError
+from ..errors import MissingDependencyError, OutputExistsError
 from .manifest import build_manifest, write_manifest
 from .plan import Plan, Task, select_best
 from .protocol import run_trial
@@ -94,6 +94,23 @@ def execute(
         pool.join()
 
 
+def _check_storage_support() -> None:
+    """Fail now, in one line, rather than in every worker."""
+    from .. import search
+
+    if not hasattr(search, "run_configs"):
+        raise MissingDependencyError(
+            "compare: --storage needs descentlab.search.run_configs (shared batches "
+            "of fixed runs), which this descentlab lacks; run without --storage."
+        )
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "compare: --storage needs optuna: pip install 'descentlab[optuna]'"
+        ) from None
+
+
 def _prepare_out(
     out: Path, manifest: dict[str, Any], overwrite: bool, resume: bool
 ) -> bool:
@@ -154,9 +171,7 @@ def run_plan(
     """
     check_scalar(workers, "workers", numbers.Integral, min_val=1, owner="compare")
     if storage is not None:
-        from ..search.storage import optuna_module
-
-        optuna_module()  # a clear message now, not in every worker, without optuna
+        _check_storage_support()
     out = Path(out)
     manifest = build_manifest(plan, rerun_of=rerun_of)
     with lock_folder(out):
