@@ -41,8 +41,16 @@ def optimizer_label(name: str) -> str:
 
 
 def params_text(params: Mapping[str, float]) -> str:
-    """``lr=0.0123, μ=0.95`` (wd for weight decay)."""
-    return ", ".join(f"{_SYMBOLS.get(k, 'wd')}={v:.3g}" for k, v in params.items())
+    """``lr=0.0123, μ=0.95, β2=0.9999`` (wd for weight decay); values near 1 keep
+    enough digits to tell them from 1."""
+
+    def num(v: float) -> str:
+        digits = 3
+        while 0.9 < v < 1 and f"{v:.{digits}g}" == "1" and digits < 8:
+            digits += 1
+        return f"{v:.{max(digits, 4 if 0.9 < v < 1 else 3)}g}"
+
+    return ", ".join(f"{_SYMBOLS.get(k, 'wd')}={num(v)}" for k, v in params.items())
 
 
 def _figure(width: float, height: float) -> Any:
