@@ -346,6 +346,39 @@ def test_early_stopping_restores_best_weights(sample):
         assert np.array_equal(v, best[best_epoch][1][k])
 
 
+class _ScriptedValLoss(Callback):
+    """Replaces the epoch's val_loss by a scripted value (runs before EarlyStopping)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+@pytest.mark.parametrize("patience, epochs_run", [(0, 3), (1, 3), (2, 4), (3, 5)])
+def test_early_stopping_runs_exactly_patience_epochs_without_improvement(
+    sample, patience, epochs_run
+):
+    """Check that with the best val_loss at epoch 2, training stops at the end of the
+    `patience`-th following epoch without improvement (Keras's count), not one later."""
+    train, val = _small(sample, 100, 50)
+    model = MLP([784, 8, 10], seed=0)
+    scripted = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
+    es = EarlyStopping("val_loss", patience=patience)
+    t = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.01),
+        callbacks=[_ScriptedValLoss(scripted), es],
+        verbose=0,
+    )
+    h = t.fit(train, val, epochs=len(scripted), batch_size=50)
+    assert h.epochs_done == epochs_run
+    assert h.stopped == "early_stopping"
+    assert es.best_epoch == 1 and es.stopped_epoch == epochs_run - 1
+
+
 def test_csv_logger_checkpoint_and_progress(sample, tmp_path):
     """Check that CSVLogger writes one row per epoch, ModelCheckpoint files load, and the
     progress line shows epoch and metrics."""

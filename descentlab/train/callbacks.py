@@ -87,7 +87,11 @@ def _resolve_mode(mode: str, monitor: str) -> str:
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
-    With ``restore_best_weights`` the model gets the weights of the best epoch back.
+    Training ends at the end of the ``patience``-th consecutive epoch without
+    improvement, as in Keras: with ``patience=2`` and the best value at epoch 3,
+    epochs 4 and 5 run and training stops after epoch 5 (``patience=0`` stops at the
+    first epoch without improvement, like ``patience=1``). With
+    ``restore_best_weights`` the model gets the weights of the best epoch back.
     """
 
     def __init__(
@@ -134,7 +138,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.trainer.model.state_dict()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.trainer.stop_training = True
             self.trainer.stop_reason = "early_stopping"
