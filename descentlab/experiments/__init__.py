@@ -62,7 +62,7 @@ Module contract (every ``descentlab/experiments/<name>.py``):
     skeleton of ``run`` is ``_common.experiment`` (decorator) and ``_common.Run``;
     colours come from :mod:`descentlab.palette`.
     matplotlib is imported only inside plotting code, through ``_common.pyplot()``
-    (Agg backend).
+    (``Figure`` objects built directly: never pyplot, never a backend switch).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Helpers shared by every experiment: output folder, figures, JSON, style.
 
-matplotlib is imported only inside :func:`pyplot` (with the non-interactive
-"Agg" backend), so importing an experiment module never needs a display.
+matplotlib is imported only inside :func:`pyplot`, which builds
+``matplotlib.figure.Figure`` objects directly: no display is needed and the
+user's pyplot backend (e.g. Jupyter's inline one) is never switched or used.
 """
 
 from __future__ import annotations
@@ -93,14 +94,57 @@ def prepare_out(out: str | Path | None, name: str) -> Path:
     return path
 
 
-def pyplot():
-    """matplotlib.pyplot with the non-interactive Agg backend selected."""
-    import matplotlib  # noqa: PLC0415
+class _Figures:
+    """The slice of the pyplot interface that the experiments use, built on
+    ``matplotlib.figure.Figure`` without pyplot's global state: figures are not
+    registered with any backend, so ``close`` has nothing to do."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    _SUBPLOTS_KW = (
+        "sharex",
+        "sharey",
+        "squeeze",
+        "width_ratios",
+        "height_ratios",
+        "subplot_kw",
+        "gridspec_kw",
+    )
 
-    return plt
+    def __init__(self) -> None:
+        import matplotlib  # noqa: PLC0415
+        from matplotlib.lines import Line2D  # noqa: PLC0415
+        from matplotlib.patches import Rectangle  # noqa: PLC0415
+
+        self.cm = matplotlib.cm
+        self.rc_context = matplotlib.rc_context
+        self.Rectangle, self.Line2D = Rectangle, Line2D
+
+    @staticmethod
+    def figure(**kw: Any) -> Any:
+        from matplotlib.figure import Figure  # noqa: PLC0415
+
+        return Figure(**kw)
+
+    def subplots(self, nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Any, Any]:
+        grid = {k: kw.pop(k) for k in self._SUBPLOTS_KW if k in kw}
+        fig = self.figure(**kw)
+        return fig, fig.subplots(nrows, ncols, **grid)
+
+    @staticmethod
+    def get_cmap(name: str) -> Any:
+        import matplotlib  # noqa: PLC0415
+
+        return matplotlib.colormaps[name]
+
+    @staticmethod
+    def close(fig: Any = None) -> None:
+        pass
+
+
+def pyplot() -> _Figures:
+    """A pyplot-like factory of ``Figure`` objects (``subplots``, ``figure``,
+    ``Rectangle``, ``Line2D``, ``cm``, ``get_cmap``, ``rc_context``, ``close``) that
+    never selects a backend nor touches pyplot's figure manager."""
+    return _Figures()
 
 
 _STYLE = {
@@ -126,7 +170,7 @@ _STYLE = {
 
 @contextlib.contextmanager
 def plot_style() -> Iterator[Any]:
-    """Context manager applying descentlab's figure style; yields pyplot.
+    """Context manager applying descentlab's figure style; yields :func:`pyplot`.
 
     Usage::
 
@@ -145,20 +189,16 @@ def plot_style() -> Iterator[Any]:
 def save_figure(
     fig: Any, out: str | Path, stem: str, *, svg: bool = False, dpi: int = 110
 ) -> Path:
-    """Write ``fig`` as ``<out>/<stem>.png`` (and .svg if asked), atomically; close it.
+    """Write ``fig`` as ``<out>/<stem>.png`` (and .svg if asked), atomically.
 
     Returns the PNG path.
     """
-    plt = pyplot()
     out = Path(out)
-    try:
-        formats = ["png"] + (["svg"] if svg else [])
-        for fmt in formats:
-            buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, dpi=dpi)
-            atomic_write_bytes(out / f"{stem}.{fmt}", buf.getvalue())
-    finally:
-        plt.close(fig)
+    formats = ["png"] + (["svg"] if svg else [])
+    for fmt in formats:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
+        atomic_write_bytes(out / f"{stem}.{fmt}", buf.getvalue())
     return out / f"{stem}.png"
 
 

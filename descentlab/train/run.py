@@ -321,29 +321,6 @@ def run_training(
 
 
 def _plot_curves(history, path: Path, title: str) -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from ..io import atomic_write_bytes
 
-    ep = history.epoch["epoch"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax1.plot(ep, history.epoch["loss"], "o-", label="train")
-    if not all(math.isnan(v) for v in history.epoch["val_loss"]):
-        ax1.plot(ep, history.epoch["val_loss"], "s--", label="validation")
-        ax2.plot(ep, history.epoch["val_acc"], "s--", label="validation")
-    ax2.plot(ep, history.epoch["acc"], "o-", label="train")
-    ax1.set(xlabel="epoch", ylabel="cross-entropy loss", title=f"{title}: loss")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, history.to_png(title))
