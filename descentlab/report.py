@@ -12,7 +12,6 @@ import contextlib
 import datetime as _dt
 import html
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -24,8 +23,9 @@ from typing import Any
 
 from . import __version__, experiments
 from .errors import OutputExistsError
-from .experiments.api import check_size, fmt, status_to, to_jsonable
+from .experiments.api import check_size, fmt, to_jsonable
 from .io import atomic_write_json, atomic_write_text, check_output_dir
+from .terminal import is_live, live_line
 
 __all__ = ["OutputExistsError", "build_report", "run_report"]
 
@@ -382,26 +382,6 @@ def build_report(
 
 
 @contextlib.contextmanager
-def live_line(prefix: str, stream: Any = None) -> Iterator[None]:
-    """Keep ``prefix`` plus the running experiment's latest ``status`` text on one
-    terminal line (rewritten in place with ``\\r``), and clear it at the end."""
-    stream = sys.stdout if stream is None else stream
-    width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
-
-    def show(text: str) -> None:
-        stream.write("\r\033[K" + f"{prefix} {text}".rstrip()[:width])
-        stream.flush()
-
-    show("")
-    try:
-        with status_to(show):
-            yield
-    finally:
-        stream.write("\r\033[K")
-        stream.flush()
-
-
-@contextlib.contextmanager
 def _ctrl_c_noted() -> Iterator[dict[str, bool]]:
     """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that one
     Python swallows (it cannot leave a finalizer or weakref callback) still stops."""
@@ -466,7 +446,7 @@ def run_report(
     out = check_output_dir(out, overwrite, owner="report")
     say = progress or (lambda _line: None)
     if live is None:
-        live = progress is print and sys.stdout.isatty()
+        live = progress is print and is_live(sys.stdout)
     results: dict[str, dict] = {}
     width = len(str(len(chosen)))
     interrupted = False
@@ -475,7 +455,7 @@ def run_report(
             t0 = time.perf_counter()
             prefix = f"[{i:{width}d}/{len(chosen)}] {name} ..."
             try:
-                with live_line(prefix) if live else contextlib.nullcontext():
+                with live_line(prefix, live=True) if live else contextlib.nullcontext():
                     result = dict(
                         experiments.run(name, size=size, seed=seed, out=out / name)
                     )

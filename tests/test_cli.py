@@ -203,14 +203,17 @@ def test_corrupt_checkpoint_is_a_failed_run(tmp_path, capsys):
 
 
 def test_run_list_names_all_experiments(capsys):
-    """Check that `run --list` prints every experiment name in report order."""
+    """Check that `run --list` prints every experiment name in report order, each
+    with its module's title."""
     from descentlab import experiments
 
     assert main(["run", "--list"]) == 0
-    names = capsys.readouterr().out.split()
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
     assert names == experiments.names()
-    assert names[0] == "paths" and names[12] == "weight_sensitivity"
-    assert "optimizer_choice" in names
+    assert names[0] == "paths" and "optimizer_choice" in names
+    for name, line in zip(names, lines, strict=True):
+        assert line.split(None, 1)[1] == experiments.get(name).TITLE
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):

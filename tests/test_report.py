@@ -269,8 +269,9 @@ def test_run_report_live_line_shows_status_then_the_result(
     )
     shown = capsys.readouterr().out
     clear = "\r\x1b[K"
-    assert f"{clear}[1/2] alpha ... alpha half done" in shown
-    assert f"{clear}[2/2] gamma ... gamma half done" in shown
+    # each status is drawn from the line start, then the rest of the row is erased
+    assert "\r[1/2] alpha ... alpha half done\x1b[K" in shown
+    assert "\r[2/2] gamma ... gamma half done\x1b[K" in shown
     assert shown.endswith(clear)  # the live line is cleared before the result line
     assert lines[0].startswith("[1/2] alpha ... ") and lines[0].endswith(" s")
     assert (

@@ -6,16 +6,20 @@ the order ``--help`` shows them. Adding a command is one module and one line.
 
 Errors print one line on stderr starting with ``error:``; exit code 2 for bad
 usage (invalid arguments, existing output folder), 1 for a failed run, 130 on
-Ctrl-C. ``--debug`` shows the traceback instead.
+Ctrl-C. ``--debug`` (before or after the subcommand) shows the traceback too.
+Python warnings reach the terminal as one ``warning: ...`` line each (with the
+file and line only under ``--debug``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from .. import __version__
 from ..errors import InvalidParameterError, MissingDependencyError, OutputExistsError
@@ -26,6 +30,8 @@ USAGE_ERRORS = (InvalidParameterError, OutputExistsError)
 #: subcommand name -> module (relative to this package) with add_parser/run
 COMMANDS: dict[str, str] = {
     "train": ".train",
+    "evaluate": ".evaluate",
+    "predict": ".predict",
     "run": ".run",
     "report": ".report",
     "search": ".search",
@@ -42,22 +48,58 @@ def _command_module(name: str):
     return importlib.import_module(COMMANDS[name], __name__)
 
 
+EPILOG = """\
+environment:
+  DESCENTLAB_DATA     cache folder for downloaded MNIST/Fashion-MNIST (default: the
+                      platform cache, e.g. ~/.cache/descentlab); --data-root wins
+  DESCENTLAB_BACKEND  array backend: numpy (default) or cupy (needs a GPU and cupy)
+  COLUMNS             width of the progress line (default: the terminal's)
+
+Run `descentlab COMMAND --help` for a command's flags and examples.
+"""
+
+DEBUG_HELP = "show the full traceback on errors (accepted anywhere on the line)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog="descentlab", description="A deep-learning optimization laboratory."
+        prog="descentlab",
+        description="A deep-learning optimization laboratory.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version=f"descentlab {__version__}"
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks on errors"
-    )
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(
         dest="command", metavar="{" + ",".join(COMMANDS) + "}", parser_class=Parser
     )
     for name in COMMANDS:
         _command_module(name).add_parser(sub)
+    for command in sub.choices.values():  # --debug after the subcommand, too
+        # SUPPRESS: the subcommand must not reset a --debug given before it
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+        )
     return parser
+
+
+@contextlib.contextmanager
+def _one_line_warnings(debug: bool) -> Iterator[None]:
+    """Show each warning as ``warning: message`` on stderr (plus where it came from
+    under --debug) instead of ``file.py:NN: RuntimeWarning`` and a source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        where = f" [{category.__name__} at {filename}:{lineno}]" if debug else ""
+        print(f"warning: {_one_line(message)}{where}", file=sys.stderr)
+
+    previous = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,13 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    debug = "--debug" in argv[: argv.index("--") if "--" in argv else len(argv)]
     try:
-        args = build_parser().parse_args(argv)
-        if not args.command:
-            build_parser().print_help()
-            return 2
-        return _command_module(args.command).run(args)
+        with _one_line_warnings(debug):
+            args = build_parser().parse_args(argv)
+            if not args.command:
+                build_parser().print_help()
+                return 2
+            args.argv = ["descentlab", *argv]  # as typed, for run records
+            return _command_module(args.command).run(args)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
@@ -94,13 +138,15 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a failed run: one line unless --debug
         if debug:
             traceback.print_exc()
-        print(
-            f"error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the "
-            "traceback)"
-            if not isinstance(exc, (ValueError, OSError))
-            else f"error: {_one_line(exc)}",
-            file=sys.stderr,
-        )
+            print(f"error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        elif isinstance(exc, (ValueError, OSError)):  # the message says it all
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+        else:
+            print(
+                f"error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug "
+                "for the traceback)",
+                file=sys.stderr,
+            )
         return 1
 
 

@@ -8,15 +8,21 @@ from .common import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..bench import CASES
+
     b = sub.add_parser("bench", help="throughput benchmark vs PyTorch (when installed)")
     b.add_argument(
-        "--repeats", type=int, default=5, help="timed repeats per case (median)"
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed repeats per case, the median is reported (default: 5)",
     )
     b.add_argument(
         "--only",
         nargs="+",
         metavar="CASE",
-        help="run only these cases (an unknown name lists the valid ones)",
+        choices=CASES,
+        help="run only these cases, of: " + ", ".join(CASES),
     )
     b.add_argument(
         "--threads",
@@ -28,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--size",
         choices=("full", "tiny"),
         default="full",
-        help="tiny: small batches, a quick check that everything runs",
+        help="tiny: small batches, a quick check that everything runs (default: full)",
     )
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory case")
     b.add_argument(

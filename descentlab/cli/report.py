@@ -8,12 +8,26 @@ from .common import add_common
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    rep = sub.add_parser("report", help="run every experiment and write index.html")
+    from ..experiments import names
+
+    rep = sub.add_parser(
+        "report",
+        help="run every experiment and write index.html",
+        description="Run the experiments (all, or those given with --only) and "
+        "write an HTML report with their figures, formulas and numbers.",
+        epilog="examples:\n  descentlab report --out site\n"
+        "  descentlab report --only paths schedules --out site-partial",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     size = rep.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="quick size (default)")
     size.add_argument("--full", action="store_true", help="book-scale runs")
     rep.add_argument(
-        "--only", nargs="+", metavar="NAME", help="run only these experiments"
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=names(),
+        help="run only these experiments, of: " + ", ".join(names()),
     )
     add_common(rep, "descentlab-report")
 
