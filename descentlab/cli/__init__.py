@@ -30,8 +30,6 @@ USAGE_ERRORS = (InvalidParameterError, OutputExistsError)
 #: subcommand name -> module (relative to this package) with add_parser/run
 COMMANDS: dict[str, str] = {
     "train": ".train",
-    "evaluate": ".evaluate",
-    "predict": ".predict",
     "run": ".run",
     "report": ".report",
     "search": ".search",
