@@ -23,6 +23,7 @@ _NO_BACKEND_SWITCH = textwrap.dedent(
     with plot_style() as plt:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(4, 2), sharey=True)
         ax.add_patch(plt.Rectangle((0, 0), 1, 1))
+        assert plt.Normalize(0, 2)(1.0) == 0.5
         ax.legend(handles=[plt.Line2D([], [], label="x")])
         fig.colorbar(plt.cm.ScalarMappable(cmap=plt.get_cmap("viridis")), ax=bx)
     save_figure(fig, out, "probe")

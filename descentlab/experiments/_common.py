@@ -111,10 +111,12 @@ class _Figures:
 
     def __init__(self) -> None:
         import matplotlib  # noqa: PLC0415
+        from matplotlib.colors import Normalize  # noqa: PLC0415
         from matplotlib.lines import Line2D  # noqa: PLC0415
         from matplotlib.patches import Rectangle  # noqa: PLC0415
 
         self.cm = matplotlib.cm
+        self.Normalize = Normalize
         self.rc_context = matplotlib.rc_context
         self.Rectangle, self.Line2D = Rectangle, Line2D
 
