@@ -6,6 +6,8 @@ No test touches the internet: every URL points at 127.0.0.1.
 import dataclasses
 import hashlib
 import http.server
+import io
+import re
 import threading
 import time
 
@@ -23,6 +25,7 @@ from descentlab.data import (
     load_idx_dataset,
 )
 from descentlab.data import datasets as datasets_mod
+from descentlab.data import download as download_mod
 from descentlab.errors import DataError, InvalidParameterError
 
 RNG = np.random.default_rng(0)
@@ -259,11 +262,13 @@ def test_real_tables():
     """Check the shipped tables: file names, digest lengths, algorithms, mirror."""
     assert [f.name for f in MNIST.files] == NAMES
     assert [f.name for f in FASHION_MNIST.files] == NAMES
-    assert all(f.algorithm == "sha256" and len(f.digest) == 64 for f in MNIST.files)
+    for spec in (MNIST, FASHION_MNIST):  # SHA-256 pinned for every file
+        for f in spec.files:
+            assert f.algorithm == "sha256" and len(f.digest) == 64, f
+            assert int(f.digest, 16) >= 0 and f.digest == f.digest.lower()
     assert MNIST.train_images.digest.startswith("440fcabf73cc546f")
-    assert all(
-        f.algorithm == "md5" and len(f.digest) == 32 for f in FASHION_MNIST.files
-    )
+    assert MNIST.test_labels.digest.endswith("efb259924204aec6")
+    assert FASHION_MNIST.train_images.digest.startswith("08dc20ab1689590a")
     assert MNIST.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert FASHION_MNIST.classes[9] == "Ankle boot"
 
@@ -302,3 +307,86 @@ def test_file_url_mirror_for_offline_copies(tmp_path):
     assert set(paths) == set(NAMES)
     for name in NAMES:
         assert paths[name].read_bytes() == FILES[name]
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_download_progress_lines_off_and_on_a_terminal(tmp_path, monkeypatch, capsys):
+    """Check progress: in a plain stream one 'downloading URL (size)' line and one
+    'verified' line per file; on a terminal the line is rewritten in place with
+    bytes and percent, then replaced by the 'verified' line; False is silent."""
+    src = tmp_path / "copies"
+    src.mkdir()
+    for name, body in FILES.items():
+        (src / name).write_bytes(body)
+    spec = _spec(["http://127.0.0.1:1/never-used/"])
+    mirror = src.as_uri() + "/"
+    plain = io.StringIO()
+    fetch_files(spec, root=tmp_path / "a", mirror=mirror, progress=plain)
+    lines = plain.getvalue().splitlines()
+    assert len(lines) == 8 and "\r" not in plain.getvalue()
+    size = len(FILES[NAMES[0]]) / 1e3
+    assert lines[0] == f"downloading {mirror}{NAMES[0]} ({size:.1f} kB)"
+    assert re.fullmatch(
+        rf"{NAMES[0]}: {size:.1f} kB in [\d.]+ s, sha256 verified", lines[1]
+    )
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(download_mod, "_CHUNK", 64)
+    tty = _FakeTTY()
+    fetch_files(spec, root=tmp_path / "b", mirror=mirror, progress=tty)
+    shown = tty.getvalue()
+    assert re.search(
+        rf"\rdownloading {NAMES[0]}: [\d.]+ kB / {size:.1f} kB \(\d+%\)", shown
+    )
+    assert f"\r\x1b[K{NAMES[0]}: {size:.1f} kB in " in shown
+    assert "downloading file:" not in shown  # no start line on a live terminal
+    capsys.readouterr()
+    fetch_files(spec, root=tmp_path / "c", mirror=mirror, progress=False)
+    assert capsys.readouterr() == ("", "")
+    fetch_files(spec, root=tmp_path / "d", mirror=mirror)  # default: stderr
+    assert capsys.readouterr().err.count("sha256 verified") == 4
+
+
+_FETCH = """
+import hashlib, sys
+from descentlab import data
+from descentlab.cli import main
+from descentlab.data import DatasetSpec, RemoteFile
+
+src = sys.argv[1]
+names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+files = [RemoteFile(n, hashlib.sha256(open(src + "/" + n, "rb").read()).hexdigest())
+         for n in names]
+data.DATASETS["mnist"] = DatasetSpec("mnist", ("http://127.0.0.1:1/",), *files)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_data_fetch_command_fills_the_cache_from_a_file_mirror(tmp_path):
+    """Check `descentlab data fetch mnist --mirror file://... --data-root DIR` in a
+    real process: exit 0, progress on stderr, the verified files in DIR/mnist, and a
+    second run finds them cached (no download)."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "copies"
+    src.mkdir()
+    for name, body in FILES.items():
+        (src / name).write_bytes(body)
+    script = tmp_path / "fetch.py"
+    script.write_text(_FETCH)
+    argv = [sys.executable, str(script), str(src), "data", "fetch", "mnist"]
+    argv += ["--mirror", src.as_uri() + "/", "--data-root", str(tmp_path / "cache")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("sha256 verified") == 4
+    assert done.stdout.startswith("mnist: 4 files, ") and "verified, in " in done.stdout
+    for name, body in FILES.items():
+        assert (tmp_path / "cache" / "mnist" / name).read_bytes() == body
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stderr == ""

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "sharpness": ".sharpness",
     "playground": ".playground",
     "compare": ".compare",
+    "data": ".data",
 }
 
 
@@ -75,12 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name in COMMANDS:
         _command_module(name).add_parser(sub)
-    for command in sub.choices.values():  # --debug after the subcommand, too
-        # SUPPRESS: the subcommand must not reset a --debug given before it
+    _add_debug(sub)
+    return parser
+
+
+def _add_debug(sub: argparse._SubParsersAction) -> None:
+    """--debug after the (sub)subcommand, too; SUPPRESS, so that a subcommand does
+    not reset a --debug given before it."""
+    for command in sub.choices.values():
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
         )
-    return parser
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_debug(action)
 
 
 @contextlib.contextmanager

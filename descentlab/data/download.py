@@ -7,7 +7,9 @@ and the four gzip IDX files with their digests. Files are cached in
 or ``~/.cache/descentlab`` on Linux). A download streams into a temporary file
 beside its target, is checked against its digest, and only then is renamed
 into place; a failed download leaves nothing behind. A cached file whose digest
-is wrong is downloaded again.
+is wrong is downloaded again. Progress goes to stderr (``progress=False`` to
+silence it): on a terminal one line rewritten in place with bytes and percent,
+elsewhere one line when a file starts and one when it is verified.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import numbers
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .._validation import check_scalar
 from ..errors import DataError, InvalidParameterError
@@ -89,8 +92,13 @@ def fetch_files(
     root: str | os.PathLike | None = None,
     mirror: str | Sequence[str] | None = None,
     timeout: float = 60.0,
+    progress: bool | TextIO = True,
 ) -> dict[str, Path]:
-    """Make sure every file of ``spec`` is cached and verified; map name -> path."""
+    """Make sure every file of ``spec`` is cached and verified; map name -> path.
+
+    ``progress``: True reports downloads on stderr, a stream reports there, False
+    is silent.
+    """
     mirrors = _check_mirrors(spec.mirrors if mirror is None else mirror)
     check_scalar(
         timeout,
@@ -115,7 +123,9 @@ def fetch_files(
                 f"{remote.digest}, got {actual}); downloading it again.",
                 stacklevel=2,
             )
-        paths[remote.name] = download_file(remote, folder, mirrors, timeout=timeout)
+        paths[remote.name] = download_file(
+            remote, folder, mirrors, timeout=timeout, progress=progress
+        )
     return paths
 
 
@@ -125,6 +135,7 @@ def download_file(
     mirrors: Sequence[str],
     *,
     timeout: float = 60.0,
+    progress: bool | TextIO = True,
 ) -> Path:
     """Download ``remote`` from the first mirror that serves it with the right digest.
 
@@ -135,11 +146,16 @@ def download_file(
     folder, failures = Path(folder), []
     for base in mirrors:
         url = base.rstrip("/") + "/" + remote.name
+        report = _Progress(remote.name, url, progress)
         try:
-            return _download_one(url, remote, folder, timeout)
+            path = _download_one(url, remote, folder, timeout, report)
         except _DownloadFailed as exc:
+            report.failed(str(exc))
             log.warning("download of %s failed: %s", url, exc)
             failures.append(f"{url}: {exc}")
+        else:
+            report.done(remote.algorithm)
+            return path
     raise DataError(
         f"could not download {remote.name}:\n  "
         + "\n  ".join(failures)
@@ -153,12 +169,71 @@ class _DownloadFailed(Exception):
     """One URL failed; the next mirror is tried."""
 
 
-def _download_one(url: str, remote: RemoteFile, folder: Path, timeout: float) -> Path:
+def _size(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+class _Progress:
+    """Download progress of one file on a stream (see the module doc)."""
+
+    def __init__(self, name: str, url: str, progress: bool | TextIO) -> None:
+        from ..terminal import LiveLine  # noqa: PLC0415
+
+        self.name, self.url = name, url
+        self.stream = (
+            None
+            if progress is False
+            else (sys.stderr if progress is True else progress)
+        )
+        self.line = LiveLine(self.stream) if self.stream is not None else None
+        self.t0 = time.perf_counter()
+        self.last = -1.0
+        self.received, self.size = 0, None
+
+    def start(self, size: int | None) -> None:
+        self.size = size
+        if self.line is not None and not self.line.live:
+            total = f" ({_size(size)})" if size else ""
+            print(f"downloading {self.url}{total}", file=self.stream, flush=True)
+
+    def update(self, received: int) -> None:
+        self.received = received
+        now = time.perf_counter()
+        if self.line is None or not self.line.live or now - self.last < 0.1:
+            return
+        self.last = now
+        if self.size:
+            pct = 100.0 * received / self.size
+            text = f"{_size(received)} / {_size(self.size)} ({pct:.0f}%)"
+        else:
+            text = _size(received)
+        self.line.show(f"downloading {self.name}: {text}")
+
+    def done(self, algorithm: str) -> None:
+        if self.line is None:
+            return
+        self.line.clear()
+        seconds = time.perf_counter() - self.t0
+        print(
+            f"{self.name}: {_size(self.received)} in {seconds:.1f} s, "
+            f"{algorithm} verified",
+            file=self.stream,
+            flush=True,
+        )
+
+    def failed(self, why: str) -> None:
+        if self.line is not None:
+            self.line.clear()
+
+
+def _download_one(
+    url: str, remote: RemoteFile, folder: Path, timeout: float, report: _Progress
+) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=folder)
     try:
         hasher = hashlib.new(remote.algorithm)
         with os.fdopen(fd, "wb") as out:
-            received = _stream(url, out, hasher, timeout)
+            received = _stream(url, out, hasher, timeout, report)
         actual = hasher.hexdigest()
         if actual != remote.digest.lower():
             raise _DownloadFailed(
@@ -173,18 +248,20 @@ def _download_one(url: str, remote: RemoteFile, folder: Path, timeout: float) ->
             os.unlink(tmp)
 
 
-def _stream(url: str, out: Any, hasher: Any, timeout: float) -> int:
+def _stream(url: str, out: Any, hasher: Any, timeout: float, report: Any) -> int:
     """Copy ``url`` into ``out`` while hashing; return the byte count."""
     log.info("downloading %s", url)
     try:
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             size = response.headers.get("Content-Length")
+            report.start(int(size) if size and size.isdigit() else None)
             received = 0
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
                 hasher.update(chunk)
                 received += len(chunk)
+                report.update(received)
     except urllib.error.HTTPError as exc:
         exc.close()
         raise _DownloadFailed(f"HTTP {exc.code} {exc.reason}") from exc
