@@ -47,9 +47,14 @@ def check_scalar(
 ) -> Any:
     """Check that ``value`` is a scalar of ``target_type`` inside a range.
 
-    Returns the value unchanged. Raises InvalidParameterError naming the owner,
-    the parameter, the allowed range and the value received. ``bool`` is never
+    Returns the value as a Python ``float`` when ``target_type`` is
+    ``numbers.Real``, as a Python ``int`` when it is ``numbers.Integral`` (so a
+    NumPy scalar never leaks into a config or a checkpoint), and unchanged for
+    any other type. Raises InvalidParameterError naming the owner, the
+    parameter, the allowed range and the value received. ``bool`` is never
     accepted as a number, and NaN is never inside a range.
+
+    Example message: ``Adam: 'eps' must be a float in (0.0, inf]. Got -1.0.``
     """
     lo_b, hi_b = _BRACKETS[include_boundaries]
     lo = "-inf" if min_val is None else min_val
@@ -76,35 +81,11 @@ def check_scalar(
         raise InvalidParameterError(
             f"{_prefix(owner)}{name!r} must be {allowed}. Got {value!r}."
         )
+    if target_type is numbers.Real:
+        return float(value)
+    if target_type is numbers.Integral:
+        return int(value)
     return value
-
-
-def check_real(
-    owner: str,
-    name: str,
-    value: Any,
-    lo: float | None = None,
-    hi: float | None = None,
-    bounds: str = "both",
-) -> float:
-    """Check a real argument against ``[lo, hi]`` (``bounds`` says which ends are
-    included, as in :func:`check_scalar`) and return it as a float."""
-    check_scalar(
-        value,
-        name,
-        numbers.Real,
-        min_val=lo,
-        max_val=hi,
-        include_boundaries=bounds,
-        owner=owner,
-    )
-    return float(value)
-
-
-def check_int(owner: str, name: str, value: Any, lo: int = 1) -> int:
-    """Check an integer argument ``>= lo`` and return it as an int."""
-    check_scalar(value, name, numbers.Integral, min_val=lo, owner=owner)
-    return int(value)
 
 
 def check_option(
@@ -169,10 +150,13 @@ def check_array(x: Any, name: str, *, owner: str = "", floating: bool = False) -
     return x
 
 
-def check_positive_int_pair(
+def check_int_pair(
     value: Any, name: str, *, owner: str = "", min_val: int = 1
 ) -> tuple[int, int]:
-    """Accept an int or a pair of ints (e.g. kernel_size) and return a pair."""
+    """Accept an int or a pair of ints, each ``>= min_val``, and return a pair.
+
+    ``kernel_size=3`` -> ``(3, 3)``; padding passes ``min_val=0``.
+    """
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise InvalidParameterError(

@@ -125,10 +125,10 @@ def test_random_search_rounds(tmp_path, capsys):
         (["--space", "lr=gauss:1:2"], "must start with one of 'log:'"),
         (["--space", "lr"], "must have the form NAME=SPEC"),
         (["--space", "momentum=uniform:0:1"], "cannot tune 'momentum'"),
-        (["--trials", "0"], "--trials must be >= 1. Got 0."),
+        (["--trials", "0"], "'--trials' must be an int in [1, inf]. Got 0."),
         (["--random-search", "--workers", "2"], "does not use --workers"),
         (["--rounds", "2"], "only --random-search uses --rounds"),
-        (["--keep", "1.5", "--random-search"], "--keep must be in (0, 1]"),
+        (["--keep", "1.5", "--random-search"], "'--keep' must be a float in (0, 1]"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, match):

@@ -721,3 +721,47 @@ def test_step_is_math_consistent_with_lr_zero():
         opt.step()
         np.testing.assert_array_equal(p.data, [1.0, -2.0]), cls
     assert math.isclose(Adam([Parameter(np.zeros(1))]).lr, 1e-3)
+
+
+def test_signature_comes_from_the_declared_hyperparameters():
+    """Check each class's signature lists its declared, non-fixed hyperparameters."""
+    import inspect
+
+    for cls in (
+        SGD,
+        Momentum,
+        Nesterov,
+        AdaGrad,
+        RMSProp,
+        Adam,
+        AdamW,
+        NAdam,
+        Lion,
+        Adadelta,
+        Yogi,
+    ):
+        sig = inspect.signature(cls)
+        declared = {n: h.default for n, h in cls.hyperparameters.items() if not h.fixed}
+        assert list(sig.parameters) == ["params", *declared]
+        assert {n: p.default for n, p in sig.parameters.items() if n != "params"} == (
+            declared
+        )
+    assert str(inspect.signature(Nesterov)) == (
+        "(params, lr=0.01, momentum=0.9, *, weight_decay=0.0)"
+    )
+
+
+def test_fixed_and_unknown_arguments_are_type_errors():
+    """Check positional hyperparameters bind in order; fixed/unknown ones raise."""
+    p = Parameter(np.zeros(2))
+    opt = SGD([p], 0.5, 0.9)
+    assert (opt.defaults["lr"], opt.defaults["momentum"]) == (0.5, 0.9)
+    with pytest.raises(
+        TypeError, match="Nesterov: got an unexpected keyword .*nesterov"
+    ):
+        Nesterov([p], nesterov=False)
+    with pytest.raises(TypeError, match="Adam: got an unexpected keyword .*momentum"):
+        Adam([p], momentum=0.9)
+    with pytest.raises(TypeError, match="Momentum: too many positional"):
+        Momentum([p], 0.1, 0.9, 0.0)
+    assert Nesterov([p]).defaults["nesterov"] is True

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_real, check_scalar
+from .._validation import check_scalar
 from ..errors import InvalidParameterError
 from .sample import load_mnist_sample
 
@@ -69,7 +69,15 @@ def train_val_split(
             f"Got val_fraction={val_fraction!r}, n_val={n_val!r}."
         )
     if val_fraction is not None:
-        check_real(owner, "val_fraction", val_fraction, 0.0, 1.0, "neither")
+        check_scalar(
+            val_fraction,
+            "val_fraction",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
         n_val = max(1, int(round(val_fraction * n)))
     check_scalar(
         n_val, "n_val", numbers.Integral, min_val=1, max_val=n - 1, owner=owner

@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend as B
 from .._validation import (
     check_array,
-    check_positive_int_pair,
+    check_int_pair,
     check_scalar,
     check_shape,
 )
@@ -68,13 +68,9 @@ class Conv2d(Module):
             out_channels, "out_channels", numbers.Integral, min_val=1, owner="Conv2d"
         )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = check_positive_int_pair(
-            kernel_size, "kernel_size", owner="Conv2d"
-        )
-        self.stride = check_positive_int_pair(stride, "stride", owner="Conv2d")
-        self.padding = check_positive_int_pair(
-            padding, "padding", owner="Conv2d", min_val=0
-        )
+        self.kernel_size = check_int_pair(kernel_size, "kernel_size", owner="Conv2d")
+        self.stride = check_int_pair(stride, "stride", owner="Conv2d")
+        self.padding = check_int_pair(padding, "padding", owner="Conv2d", min_val=0)
         kh, kw = self.kernel_size
         self.weight = Parameter(
             init_weight(

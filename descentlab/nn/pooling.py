@@ -12,7 +12,7 @@ AvgPool:  y = mean over the window, zero padding counted (count_include_pad=True
 from __future__ import annotations
 
 from .. import backend as B
-from .._validation import check_array, check_positive_int_pair
+from .._validation import check_array, check_int_pair
 from ..errors import InvalidParameterError, ShapeError
 from .im2col import fold, output_size, pad, windows
 from .module import Module
@@ -23,17 +23,13 @@ class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = check_positive_int_pair(
-            kernel_size, "kernel_size", owner=name
-        )
+        self.kernel_size = check_int_pair(kernel_size, "kernel_size", owner=name)
         self.stride = (
             self.kernel_size
             if stride is None
-            else check_positive_int_pair(stride, "stride", owner=name)
+            else check_int_pair(stride, "stride", owner=name)
         )
-        self.padding = check_positive_int_pair(
-            padding, "padding", owner=name, min_val=0
-        )
+        self.padding = check_int_pair(padding, "padding", owner=name, min_val=0)
         for p, k in zip(self.padding, self.kernel_size):
             if 2 * p > k:
                 raise InvalidParameterError(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from .base import Optimizer, ParamsT, check_hp
+from .base import Optimizer, ema_
+from .hyper import nonnegative, positive
 
 
 class Adadelta(Optimizer):
@@ -32,24 +33,12 @@ class Adadelta(Optimizer):
         Zeiler, "ADADELTA: an adaptive learning rate method", arXiv:1212.5701, 2012.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1.0,
-        rho: float = 0.9,
-        eps: float = 1e-6,
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(
-            params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
-        )
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        owner = type(self).__name__
-        hp["rho"] = check_hp(owner, "rho", hp["rho"], 0.0, 1.0)
-        hp["eps"] = check_hp(owner, "eps", hp["eps"], 0.0, None, "neither")
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
+    hyperparameters = {
+        "lr": nonnegative(1.0),
+        "rho": nonnegative(0.9, max_val=1.0),
+        "eps": positive(1e-6),
+        "weight_decay": nonnegative(0.0),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
         xp = B.get_array_module(p.data)
@@ -60,19 +49,15 @@ class Adadelta(Optimizer):
         rho, eps = group["rho"], group["eps"]
         g = self._l2(p, g, group["weight_decay"])
         v, u, d, w = state["v"], state["u"], self._tmp(p), self._tmp(p, 1)
-        v *= rho
         xp.multiply(g, g, out=w)
-        w *= 1.0 - rho
-        v += w
+        ema_(v, w, rho, out=w)
         xp.add(u, eps, out=d)
         xp.sqrt(d, out=d)
         xp.add(v, eps, out=w)
         xp.sqrt(w, out=w)
         d /= w
         d *= g
-        u *= rho
         xp.multiply(d, d, out=w)
-        w *= 1.0 - rho
-        u += w
+        ema_(u, w, rho, out=w)
         d *= group["lr"]
         p.data -= d

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from .base import Optimizer, ParamsT, check_hp
+from .base import Optimizer
+from .hyper import nonnegative, positive
 
 
 class AdaGrad(Optimizer):
@@ -33,35 +34,13 @@ class AdaGrad(Optimizer):
         and stochastic optimization", JMLR 2011.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 0.01,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-    ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                lr_decay=lr_decay,
-                weight_decay=weight_decay,
-                initial_accumulator_value=initial_accumulator_value,
-                eps=eps,
-            ),
-        )
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        owner = type(self).__name__
-        hp["lr_decay"] = check_hp(owner, "lr_decay", hp["lr_decay"], 0.0)
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
-        hp["initial_accumulator_value"] = check_hp(
-            owner, "initial_accumulator_value", hp["initial_accumulator_value"], 0.0
-        )
-        hp["eps"] = check_hp(owner, "eps", hp["eps"], 0.0, None, "neither")
+    hyperparameters = {
+        "lr": nonnegative(0.01),
+        "lr_decay": nonnegative(0.0),
+        "weight_decay": nonnegative(0.0),
+        "initial_accumulator_value": nonnegative(0.0),
+        "eps": positive(1e-10),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
         xp = B.get_array_module(p.data)

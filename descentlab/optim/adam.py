@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 from .. import backend as B
-from ..errors import InvalidParameterError
-from .base import Optimizer, ParamsT, check_betas, check_hp
+from .base import Optimizer, ema_
+from .hyper import betas, flag, nonnegative, positive
 
 
 class Adam(Optimizer):
@@ -29,37 +29,20 @@ class Adam(Optimizer):
         weight_decay: L2 penalty coefficient (>= 0), added to the gradient.
         amsgrad: keep the running maximum of v (never increase the step size).
 
+    Subclasses change one hook: ``_decay`` (AdamW), ``_second_moment`` (Yogi).
+
     References:
         Kingma, Ba, "Adam: a method for stochastic optimization", ICLR 2015.
         Reddi, Kale, Kumar, "On the convergence of Adam and beyond", ICLR 2018.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-    ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
-            ),
-        )
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        owner = type(self).__name__
-        hp["betas"] = check_betas(owner, hp["betas"])
-        hp["eps"] = check_hp(owner, "eps", hp["eps"], 0.0, None, "neither")
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
-        if not isinstance(hp.get("amsgrad", False), bool):
-            raise InvalidParameterError(
-                f"{owner}: 'amsgrad' must be a bool. Got {hp['amsgrad']!r}."
-            )
+    hyperparameters = {
+        "lr": nonnegative(1e-3),
+        "betas": betas((0.9, 0.999)),
+        "eps": positive(1e-8),
+        "weight_decay": nonnegative(0.0),
+        "amsgrad": flag(False),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
         xp = B.get_array_module(p.data)
@@ -68,31 +51,32 @@ class Adam(Optimizer):
             state["v_max"] = xp.zeros_like(p.data)
         return state
 
-    def _moments(self, p, g, state, beta1: float, beta2: float) -> None:
-        """m <- beta1*m + (1-beta1)*g;  v <- beta2*v + (1-beta2)*g^2 (in place)."""
-        xp, w = B.get_array_module(p.data), self._tmp(p, 1)
-        m, v = state["m"], state["v"]
-        m *= beta1
-        xp.multiply(g, 1.0 - beta1, out=w)
-        m += w
-        v *= beta2
-        xp.multiply(g, g, out=w)
-        w *= 1.0 - beta2
-        v += w
-
     def _decay(self, p, g, group) -> Any:
         """Return the gradient to use; AdamW overrides this to decay theta instead."""
         return self._l2(p, g, group["weight_decay"])
+
+    def _second_moment(self, p, g, v, beta2: float) -> None:
+        """``v <- beta2 * v + (1 - beta2) * g^2`` in place."""
+        g2 = self._tmp(p, 1)
+        B.get_array_module(g).multiply(g, g, out=g2)
+        ema_(v, g2, beta2, out=g2)
+
+    def _moments(self, p, g, state, group) -> Any:
+        """Decay, then update m and v in place; return the gradient used."""
+        beta1, beta2 = group["betas"]
+        g = self._decay(p, g, group)
+        ema_(state["m"], g, beta1, out=self._tmp(p, 1))
+        self._second_moment(p, g, state["v"], beta2)
+        return g
 
     def _update(self, p, g, state, group) -> None:
         xp = B.get_array_module(p.data)
         beta1, beta2 = group["betas"]
         t = state["step"]
-        g = self._decay(p, g, group)
-        self._moments(p, g, state, beta1, beta2)
+        self._moments(p, g, state, group)
         v = state["v"]
-        if group["amsgrad"]:
-            v = state.setdefault("v_max", xp.zeros_like(p.data))
+        if group.get("amsgrad"):
+            v = state["v_max"]
             xp.maximum(v, state["v"], out=v)
         w = self._tmp(p)
         xp.sqrt(v, out=w)
@@ -116,23 +100,7 @@ class AdamW(Adam):
         Loshchilov, Hutter, "Decoupled weight decay regularization", ICLR 2019.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-    ):
-        super().__init__(
-            params,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-        )
+    hyperparameters = {**Adam.hyperparameters, "weight_decay": nonnegative(1e-2)}
 
     def _decay(self, p, g, group) -> Any:
         if group["weight_decay"] != 0:
@@ -163,57 +131,29 @@ class NAdam(Adam):
         Dozat, "Incorporating Nesterov momentum into Adam", ICLR workshop 2016.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 2e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum_decay: float = 4e-3,
-    ):
-        Optimizer.__init__(
-            self,
-            params,
-            dict(
-                lr=lr,
-                betas=betas,
-                eps=eps,
-                weight_decay=weight_decay,
-                momentum_decay=momentum_decay,
-            ),
-        )
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        hp["momentum_decay"] = check_hp(
-            type(self).__name__, "momentum_decay", hp["momentum_decay"], 0.0
-        )
+    hyperparameters = {
+        **{k: h for k, h in Adam.hyperparameters.items() if k != "amsgrad"},
+        "lr": nonnegative(2e-3),
+        "momentum_decay": nonnegative(4e-3),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
-        xp = B.get_array_module(p.data)
-        return {
-            "m": xp.zeros_like(p.data),
-            "v": xp.zeros_like(p.data),
-            "mu_product": 1.0,
-        }
+        return {**super()._init_state(p), "mu_product": 1.0}
 
     def _update(self, p, g, state, group) -> None:
         xp = B.get_array_module(p.data)
         beta1, beta2 = group["betas"]
         t, psi = state["step"], group["momentum_decay"]
-        g = self._decay(p, g, group)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu
         prod = state["mu_product"]
-        self._moments(p, g, state, beta1, beta2)
-        denom, w = self._tmp(p), self._tmp(p, 1)
+        g = self._moments(p, g, state, group)
+        denom, w, wm = self._tmp(p), self._tmp(p, 1), self._tmp(p, 2)
         xp.divide(state["v"], 1.0 - beta2**t, out=denom)
         xp.sqrt(denom, out=denom)
         denom += group["eps"]
         xp.multiply(g, (1.0 - mu) / (1.0 - prod), out=w)
-        wm = self._tmp(p, 2)
         xp.multiply(state["m"], mu_next / (1.0 - prod * mu_next), out=wm)
         w += wm
         w /= denom

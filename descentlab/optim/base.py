@@ -1,18 +1,19 @@
-"""The Optimizer base class: parameter groups, per-parameter state, checkpoints.
+"""The Optimizer base class: declared hyperparameters, groups, state, checkpoints.
 
-Subclasses implement only two methods:
+A subclass states its hyperparameters once, as a ``hyperparameters`` mapping of
+name -> :class:`Hyper` (the default and the allowed range), in the order of the
+constructor's arguments. The base builds the constructor's signature from it,
+fills and validates every parameter group against it, and implements
 
-* ``_init_state(p) -> dict`` creates the state arrays of one parameter (called
-  lazily on the parameter's first step; ``self._group_of(p)`` gives its group;
-  the base adds the step counter ``state["step"]``, which is already t = 1, 2,
-  ... when ``_update`` runs);
-* ``_update(p, g, state, group)`` applies one step in place. Its last line
-  subtracts ``lr * direction`` from ``p.data``; nothing else flips a sign.
+* ``_init_state(p) -> dict``: the state arrays of one parameter, created once on
+  its first step (``self._group_of(p)`` gives its group; the base adds the step
+  counter ``state["step"]``, which is already t = 1, 2, ... when ``_update``
+  runs); nothing else creates state;
+* ``_update(p, g, state, group)``: one step in place. Its last line subtracts
+  ``lr * direction`` from ``p.data``; nothing else flips a sign.
 
-and, to validate hyperparameters, ``_validate(hp)`` (called on the defaults and
-on every group added, so per-group values are checked too).
-
-The API follows ``torch.optim``::
+``_validate(hp)`` may be extended for rules that tie hyperparameters together
+(SGD's ``nesterov`` needs ``momentum > 0``). The API follows ``torch.optim``::
 
     opt = Adam(model.parameters(), lr=1e-3)
     opt = SGD([{"params": weights, "weight_decay": 1e-4},
@@ -29,36 +30,24 @@ into a fresh optimizer built over a copy of the model.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .. import backend as B
-from .._validation import check_real
 from ..errors import CheckpointError, InvalidParameterError
 from ..nn.module import Parameter
+from .hyper import Hyper, nonnegative, signature
 
 ParamsT = Iterable[Parameter] | Iterable[dict[str, Any]]
 
 
-check_hp = check_real  # optimizer hyperparameters: same rule and message
-
-
-def check_betas(owner: str, betas: Any, n: int = 2) -> tuple[float, ...]:
-    """Check a tuple of ``n`` betas, each in ``[0, 1)``; the message names the index."""
-    if (
-        isinstance(betas, (str, bytes))
-        or not isinstance(betas, Sequence)
-        or len(betas) != n
-    ):
-        raise InvalidParameterError(
-            f"{owner}: 'betas' must be a tuple of {n} floats in [0.0, 1.0). "
-            f"Got {betas!r}."
-        )
-    return tuple(
-        check_hp(owner, f"betas[{i}]", b, 0.0, 1.0, "left") for i, b in enumerate(betas)
-    )
+def ema_(avg: Any, x: Any, beta: float, out: Any) -> None:
+    """``avg <- beta * avg + (1 - beta) * x`` in place (out: scratch, may be x)."""
+    avg *= beta
+    B.get_array_module(avg).multiply(x, 1.0 - beta, out=out)
+    avg += out
 
 
 class Optimizer:
@@ -67,21 +56,37 @@ class Optimizer:
     Args:
         params: a list of Parameters, or a list of dicts ``{"params": [...],
             <hyperparameter>: value}`` (parameter groups with their own settings).
-        defaults: default hyperparameters for groups that do not set them.
+        *args, **kwargs: the hyperparameters, as the class's ``hyperparameters``
+            declare them (``inspect.signature(Adam)`` shows names and defaults);
+            they are the defaults of groups that do not set their own.
 
     Raises:
         InvalidParameterError: for a set, an empty list, a non-Parameter entry,
             a parameter listed twice or an out-of-range hyperparameter.
     """
 
-    def __init__(self, params: ParamsT, defaults: dict[str, Any]):
-        self.defaults = dict(defaults)
+    hyperparameters: ClassVar[Mapping[str, Hyper]] = {"lr": nonnegative(1e-3)}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "hyperparameters" in cls.__dict__:
+            cls.__signature__ = signature(cls.hyperparameters)  # type: ignore[attr-defined]
+
+    def __init__(self, params: ParamsT, *args: Any, **kwargs: Any) -> None:
+        owner = type(self).__name__
+        try:
+            bound = signature(self.hyperparameters).bind(params, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{owner}: {exc}") from None
+        self.defaults = {n: h.default for n, h in self.hyperparameters.items()}
+        self.defaults.update(
+            (k, v) for k, v in bound.arguments.items() if k != "params"
+        )
         self._validate(self.defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}
         self._scratch: dict[tuple, Any] = {}
         self._group_index: dict[int, int] = {}
-        owner = type(self).__name__
         if isinstance(params, Parameter) or hasattr(params, "shape"):
             raise InvalidParameterError(
                 f"{owner}: 'params' must be a list of Parameters or of dicts; got a "
@@ -107,9 +112,11 @@ class Optimizer:
 
     # ------------------------------------------------------------ hooks
     def _validate(self, hp: dict[str, Any]) -> None:
-        """Check (and normalise in place) hyperparameters; subclasses extend."""
-        if "lr" in hp:
-            hp["lr"] = check_hp(type(self).__name__, "lr", hp["lr"], 0.0)
+        """Check (and normalise in place) the declared hyperparameters in ``hp``."""
+        owner = type(self).__name__
+        for name, spec in self.hyperparameters.items():
+            if name in hp:
+                hp[name] = spec.check(hp[name], name, owner)
 
     def _init_state(self, p: Parameter) -> dict[str, Any]:
         return {}
@@ -180,7 +187,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        value = check_hp(type(self).__name__, "lr", value, 0.0)
+        value = self.hyperparameters["lr"].check(value, "lr", type(self).__name__)
         for group in self.param_groups:
             group["lr"] = value
 
@@ -269,7 +276,7 @@ class Optimizer:
                 f"{owner}: the state has {len(saved_groups)} parameter group(s), this "
                 f"optimizer has {len(self.param_groups)}."
             )
-        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups)):
+        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
             if len(sg["params"]) != len(g["params"]):
                 raise CheckpointError(
                     f"{owner}: group {i} has {len(sg['params'])} parameter(s) in the "
@@ -303,7 +310,7 @@ class Optimizer:
                 else:
                     entry[name] = copy.deepcopy(value)
             new_state[idx] = entry
-        for sg, g in zip(saved_groups, self.param_groups):
+        for sg, g in zip(saved_groups, self.param_groups, strict=True):
             for k, v in sg.items():
                 if k == "params":
                     continue

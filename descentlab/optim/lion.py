@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from .base import Optimizer, ParamsT, check_betas, check_hp
+from .base import Optimizer, ema_
+from .hyper import betas, nonnegative
 
 
 class Lion(Optimizer):
@@ -30,20 +31,11 @@ class Lion(Optimizer):
         Chen et al., "Symbolic discovery of optimization algorithms", NeurIPS 2023.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.99),
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        owner = type(self).__name__
-        hp["betas"] = check_betas(owner, hp["betas"])
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
+    hyperparameters = {
+        "lr": nonnegative(1e-4),
+        "betas": betas((0.9, 0.99)),
+        "weight_decay": nonnegative(0.0),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
         return {"m": B.get_array_module(p.data).zeros_like(p.data)}
@@ -60,8 +52,6 @@ class Lion(Optimizer):
         if wd != 0:
             xp.multiply(p.data, wd, out=w)
             c += w
-        m *= beta2
-        xp.multiply(g, 1.0 - beta2, out=w)
-        m += w
+        ema_(m, g, beta2, out=w)
         c *= group["lr"]
         p.data -= c

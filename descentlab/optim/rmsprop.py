@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from ..errors import InvalidParameterError
-from .base import Optimizer, ParamsT, check_hp
+from .base import Optimizer, ema_
+from .hyper import flag, nonnegative, positive
 
 
 class RMSProp(Optimizer):
@@ -39,39 +39,14 @@ class RMSProp(Optimizer):
         neural networks", 2013 (centered form).
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 0.01,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-    ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                alpha=alpha,
-                eps=eps,
-                weight_decay=weight_decay,
-                momentum=momentum,
-                centered=centered,
-            ),
-        )
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        owner = type(self).__name__
-        hp["alpha"] = check_hp(owner, "alpha", hp["alpha"], 0.0, 1.0, "left")
-        hp["eps"] = check_hp(owner, "eps", hp["eps"], 0.0, None, "neither")
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
-        hp["momentum"] = check_hp(owner, "momentum", hp["momentum"], 0.0)
-        if not isinstance(hp["centered"], bool):
-            raise InvalidParameterError(
-                f"{owner}: 'centered' must be a bool. Got {hp['centered']!r}."
-            )
+    hyperparameters = {
+        "lr": nonnegative(0.01),
+        "alpha": nonnegative(0.99, max_val=1.0, include_boundaries="left"),
+        "eps": positive(1e-8),
+        "weight_decay": nonnegative(0.0),
+        "momentum": nonnegative(0.0),
+        "centered": flag(False),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
         xp, group = B.get_array_module(p.data), self._group_of(p)
@@ -87,15 +62,11 @@ class RMSProp(Optimizer):
         alpha, mu = group["alpha"], group["momentum"]
         g = self._l2(p, g, group["weight_decay"])
         v, avg, w = state["v"], self._tmp(p), self._tmp(p, 1)
-        v *= alpha
         xp.multiply(g, g, out=w)
-        w *= 1.0 - alpha
-        v += w
+        ema_(v, w, alpha, out=w)
         if group["centered"]:
-            gbar = state.setdefault("gbar", xp.zeros_like(p.data))
-            gbar *= alpha
-            xp.multiply(g, 1.0 - alpha, out=w)
-            gbar += w
+            gbar = state["gbar"]
+            ema_(gbar, g, alpha, out=w)
             xp.multiply(gbar, gbar, out=w)
             xp.subtract(v, w, out=avg)
             xp.sqrt(avg, out=avg)
@@ -104,7 +75,7 @@ class RMSProp(Optimizer):
         avg += group["eps"]
         xp.divide(g, avg, out=w)
         if mu > 0:
-            b = state.setdefault("b", xp.zeros_like(p.data))
+            b = state["b"]
             b *= mu
             b += w
             xp.multiply(b, group["lr"], out=w)

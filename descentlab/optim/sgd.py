@@ -6,7 +6,8 @@ from typing import Any
 
 from .. import backend as B
 from ..errors import InvalidParameterError
-from .base import Optimizer, ParamsT, check_hp
+from .base import Optimizer
+from .hyper import flag, nonnegative
 
 
 class SGD(Optimizer):
@@ -38,63 +39,49 @@ class SGD(Optimizer):
         initialization and momentum in deep learning", ICML 2013.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 0.01,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-    ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=weight_decay,
-                nesterov=nesterov,
-            ),
-        )
+    hyperparameters = {
+        "lr": nonnegative(0.01),
+        "momentum": nonnegative(0.0),
+        "dampening": nonnegative(0.0, max_val=1.0),
+        "weight_decay": nonnegative(0.0),
+        "nesterov": flag(False),
+    }
 
     def _validate(self, hp: dict[str, Any]) -> None:
         super()._validate(hp)
         owner = type(self).__name__
-        hp["momentum"] = check_hp(owner, "momentum", hp["momentum"], 0.0)
-        hp["dampening"] = check_hp(owner, "dampening", hp["dampening"], 0.0, 1.0)
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
-        if not isinstance(hp["nesterov"], bool):
-            raise InvalidParameterError(
-                f"{owner}: 'nesterov' must be a bool. Got {hp['nesterov']!r}."
-            )
         if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
             raise InvalidParameterError(
                 f"{owner}: nesterov=True requires momentum > 0 and dampening = 0. "
                 f"Got momentum={hp['momentum']}, dampening={hp['dampening']}."
             )
 
+    def _init_state(self, p) -> dict[str, Any]:
+        if self._group_of(p)["momentum"] == 0:
+            return {}
+        return {"b": B.get_array_module(p.data).zeros_like(p.data)}
+
     def _update(self, p, g, state, group) -> None:
+        xp = B.get_array_module(p.data)
         mu, damp = group["momentum"], group["dampening"]
         g = self._l2(p, g, group["weight_decay"])
-        d = g
+        d, w = g, self._tmp(p, 1)
         if mu != 0:
-            b = state.get("b")
-            if b is None:
-                b = state["b"] = B.get_array_module(g).array(g, copy=True)
+            d = b = state["b"]
+            if state["step"] == 1:
+                b[...] = g
             else:
                 b *= mu
                 if damp == 0:
                     b += g
                 else:
-                    b += (1.0 - damp) * g
-            d = b
+                    xp.multiply(g, 1.0 - damp, out=w)
+                    b += w
             if group["nesterov"]:
                 d = self._tmp(p)
-                B.get_array_module(g).multiply(b, mu, out=d)
+                xp.multiply(b, mu, out=d)
                 d += g
-        w = self._tmp(p, 1)
-        B.get_array_module(g).multiply(d, group["lr"], out=w)
+        xp.multiply(d, group["lr"], out=w)
         p.data -= w
 
 
@@ -105,23 +92,13 @@ class Momentum(SGD):
     to the book's ``v <- mu*v - lr*g; theta <- theta + v`` for a constant lr.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 0.01,
-        momentum: float = 0.9,
-        *,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(
-            params,
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=False,
-        )
+    hyperparameters = {
+        "lr": nonnegative(0.01),
+        "momentum": nonnegative(0.9),
+        "dampening": nonnegative(0.0, max_val=1.0, keyword_only=True),
+        "weight_decay": nonnegative(0.0, keyword_only=True),
+        "nesterov": flag(False, fixed=True),
+    }
 
 
 class Nesterov(SGD):
@@ -130,19 +107,8 @@ class Nesterov(SGD):
     ``b <- mu*b + g; theta <- theta - lr*(g + mu*b)`` (b = g on the first step).
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 0.01,
-        momentum: float = 0.9,
-        *,
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(
-            params,
-            lr=lr,
-            momentum=momentum,
-            dampening=0.0,
-            weight_decay=weight_decay,
-            nesterov=True,
-        )
+    hyperparameters = {
+        **Momentum.hyperparameters,
+        "dampening": nonnegative(0.0, fixed=True),
+        "nesterov": flag(True, fixed=True),
+    }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .. import backend as B
-from .base import Optimizer, ParamsT, check_betas, check_hp
+from .adam import Adam
+from .hyper import nonnegative, positive
 
 
-class Yogi(Optimizer):
+class Yogi(Adam):
     """Yogi, with Adam-style bias correction.
 
     Update rule (t counts from 1; g = grad + weight_decay*theta; m starts at 0,
@@ -22,8 +22,9 @@ class Yogi(Optimizer):
 
     Adam's ``v <- v + (1-beta2)(g^2 - v)`` can shrink v fast when gradients
     become small and rare, inflating the step; Yogi changes v by at most
-    (1-beta2)*g^2 per step in either direction. The paper's Algorithm 2 shows
-    no bias correction; like the common implementations (Keras/TF-Addons,
+    (1-beta2)*g^2 per step in either direction. Only that line differs from
+    Adam (``_second_moment``). The paper's Algorithm 2 shows no bias
+    correction; like the common implementations (Keras/TF-Addons,
     torch-optimizer) this class applies Adam's correction, placed as in torch's
     Adam (eps added to sqrt(v_hat)), with the paper's defaults eps=1e-3 and
     v_0 = 1e-6.
@@ -41,59 +42,25 @@ class Yogi(Optimizer):
         optimization", NeurIPS 2018.
     """
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-2,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-3,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 1e-6,
-    ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                betas=betas,
-                eps=eps,
-                weight_decay=weight_decay,
-                initial_accumulator_value=initial_accumulator_value,
-            ),
-        )
-
-    def _validate(self, hp: dict[str, Any]) -> None:
-        super()._validate(hp)
-        owner = type(self).__name__
-        hp["betas"] = check_betas(owner, hp["betas"])
-        hp["eps"] = check_hp(owner, "eps", hp["eps"], 0.0, None, "neither")
-        hp["weight_decay"] = check_hp(owner, "weight_decay", hp["weight_decay"], 0.0)
-        hp["initial_accumulator_value"] = check_hp(
-            owner, "initial_accumulator_value", hp["initial_accumulator_value"], 0.0
-        )
+    hyperparameters = {
+        **{k: h for k, h in Adam.hyperparameters.items() if k != "amsgrad"},
+        "lr": nonnegative(1e-2),
+        "eps": positive(1e-3),
+        "initial_accumulator_value": nonnegative(1e-6),
+    }
 
     def _init_state(self, p) -> dict[str, Any]:
         xp = B.get_array_module(p.data)
         v0 = self._group_of(p)["initial_accumulator_value"]
         return {"m": xp.zeros_like(p.data), "v": xp.full_like(p.data, v0)}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = B.get_array_module(p.data)
-        beta1, beta2 = group["betas"]
-        t = state["step"]
-        g = self._l2(p, g, group["weight_decay"])
-        m, v, g2, w = state["m"], state["v"], self._tmp(p), self._tmp(p, 1)
-        m *= beta1
-        xp.multiply(g, 1.0 - beta1, out=w)
-        m += w
+    def _second_moment(self, p, g, v, beta2: float) -> None:
+        """``v <- v - (1 - beta2) * sign(v - g^2) * g^2`` in place."""
+        xp = B.get_array_module(g)
+        g2, w = self._tmp(p), self._tmp(p, 1)
         xp.multiply(g, g, out=g2)
         xp.subtract(v, g2, out=w)
         xp.sign(w, out=w)
         w *= g2
         w *= 1.0 - beta2
         v -= w
-        xp.sqrt(v, out=w)
-        w /= math.sqrt(1.0 - beta2**t)
-        w += group["eps"]
-        xp.divide(m, w, out=w)
-        w *= group["lr"] / (1.0 - beta1**t)
-        p.data -= w

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_int, check_real, check_scalar  # noqa: F401 (re-exported)
+from .._validation import check_scalar
 
 
 class Schedule:
@@ -46,7 +46,12 @@ class Schedule:
     def values(self, n: int) -> np.ndarray:
         """``[lr_at(0), ..., lr_at(n-1)]`` as a float64 array (for plots)."""
         return np.array(
-            [self._lr(t) for t in range(check_int("values", "n", n, 0))],
+            [
+                self._lr(t)
+                for t in range(
+                    check_scalar(n, "n", numbers.Integral, min_val=0, owner="values")
+                )
+            ],
             dtype=np.float64,
         )
 

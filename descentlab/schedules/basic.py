@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import bisect
+import numbers
 from collections.abc import Sequence
 
+from .._validation import check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule, check_int, check_real
+from .base import Schedule
 
 
 class Constant(Schedule):
     """lr(t) = base_lr."""
 
     def __init__(self, base_lr: float = 1.0):
-        self.base_lr = check_real("Constant", "base_lr", base_lr, 0.0, None, "neither")
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="Constant",
+        )
 
     def _lr(self, t: int) -> float:
         return self.base_lr
@@ -28,9 +37,25 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, base_lr: float, factor: float = 0.1, every: int = 10):
-        self.base_lr = check_real("StepDecay", "base_lr", base_lr, 0.0, None, "neither")
-        self.factor = check_real("StepDecay", "factor", factor, 0.0, None, "neither")
-        self.every = check_int("StepDecay", "every", every)
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="StepDecay",
+        )
+        self.factor = check_scalar(
+            factor,
+            "factor",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="StepDecay",
+        )
+        self.every = check_scalar(
+            every, "every", numbers.Integral, min_val=1, owner="StepDecay"
+        )
 
     def _lr(self, t: int) -> float:
         return self.base_lr * self.factor ** (t // self.every)
@@ -41,8 +66,22 @@ class MultiStep(Schedule):
 
     def __init__(self, base_lr: float, milestones: Sequence[int], factor: float = 0.1):
         owner = "MultiStep"
-        self.base_lr = check_real(owner, "base_lr", base_lr, 0.0, None, "neither")
-        self.factor = check_real(owner, "factor", factor, 0.0, None, "neither")
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.factor = check_scalar(
+            factor,
+            "factor",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
         if (
             isinstance(milestones, (str, bytes))
             or not isinstance(milestones, Sequence)
@@ -52,7 +91,12 @@ class MultiStep(Schedule):
                 f"{owner}: 'milestones' must be a non-empty list of increasing ints. "
                 f"Got {milestones!r}."
             )
-        ms = [check_int(owner, f"milestones[{i}]", m) for i, m in enumerate(milestones)]
+        ms = [
+            check_scalar(
+                m, f"milestones[{i}]", numbers.Integral, min_val=1, owner=owner
+            )
+            for i, m in enumerate(milestones)
+        ]
         if any(b <= a for a, b in zip(ms, ms[1:])):
             raise InvalidParameterError(
                 f"{owner}: 'milestones' must be strictly increasing. Got {ms}."
@@ -67,10 +111,23 @@ class Exponential(Schedule):
     """lr(t) = base_lr * gamma^t, gamma in (0, 1]   (torch: ExponentialLR)."""
 
     def __init__(self, base_lr: float, gamma: float = 0.95):
-        self.base_lr = check_real(
-            "Exponential", "base_lr", base_lr, 0.0, None, "neither"
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="Exponential",
         )
-        self.gamma = check_real("Exponential", "gamma", gamma, 0.0, 1.0, "right")
+        self.gamma = check_scalar(
+            gamma,
+            "gamma",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="right",
+            owner="Exponential",
+        )
 
     def _lr(self, t: int) -> float:
         return self.base_lr * self.gamma**t
@@ -84,10 +141,31 @@ class Polynomial(Schedule):
 
     def __init__(self, base_lr: float, T: int, power: float = 1.0, end_lr: float = 0.0):
         owner = "Polynomial"
-        self.base_lr = check_real(owner, "base_lr", base_lr, 0.0, None, "neither")
-        self.T = check_int(owner, "T", T)
-        self.power = check_real(owner, "power", power, 0.0, None, "neither")
-        self.end_lr = check_real(owner, "end_lr", end_lr, 0.0, self.base_lr)
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.T = check_scalar(T, "T", numbers.Integral, min_val=1, owner=owner)
+        self.power = check_scalar(
+            power,
+            "power",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.end_lr = check_scalar(
+            end_lr,
+            "end_lr",
+            numbers.Real,
+            min_val=0.0,
+            max_val=self.base_lr,
+            owner=owner,
+        )
 
     def _lr(self, t: int) -> float:
         frac = 1.0 - min(t, self.T) / self.T
@@ -111,10 +189,23 @@ class LinearWarmup(Schedule):
         base_lr: float = 1.0,
     ):
         owner = "LinearWarmup"
-        self.start_factor = check_real(owner, "start_factor", start_factor, 0.0)
-        self.steps = check_int(owner, "steps", steps)
-        self.end_factor = check_real(owner, "end_factor", end_factor, 0.0)
-        self.base_lr = check_real(owner, "base_lr", base_lr, 0.0, None, "neither")
+        self.start_factor = check_scalar(
+            start_factor, "start_factor", numbers.Real, min_val=0.0, owner=owner
+        )
+        self.steps = check_scalar(
+            steps, "steps", numbers.Integral, min_val=1, owner=owner
+        )
+        self.end_factor = check_scalar(
+            end_factor, "end_factor", numbers.Real, min_val=0.0, owner=owner
+        )
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
 
     def _lr(self, t: int) -> float:
         frac = min(t, self.steps) / self.steps

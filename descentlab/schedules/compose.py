@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from .._validation import check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule, check_int, check_real
+from .base import Schedule
 from .basic import LinearWarmup
 from .cosine import CosineAnnealing
 
@@ -60,7 +62,14 @@ def sequential(items: Sequence[Any]) -> Sequential:
                 f"{owner}: item {i} must be a (Schedule, n_steps) pair"
                 f"{' or a Schedule' if is_last else ''}. Got {item!r}."
             )
-        parts.append((item[0], check_int(owner, f"items[{i}][1]", item[1])))
+        parts.append(
+            (
+                item[0],
+                check_scalar(
+                    item[1], f"items[{i}][1]", numbers.Integral, min_val=1, owner=owner
+                ),
+            )
+        )
     return Sequential([(s, n) for s, n in parts[:-1]], parts[-1][0])
 
 
@@ -114,9 +123,20 @@ def warmup_cosine(
         hour", 2017 (gradual warmup).
     """
     owner = "warmup_cosine"
-    base_lr = check_real(owner, "base_lr", base_lr, 0.0, None, "neither")
-    warmup_steps = check_int(owner, "warmup_steps", warmup_steps, 0)
-    total_steps = check_int(owner, "total_steps", total_steps)
+    base_lr = check_scalar(
+        base_lr,
+        "base_lr",
+        numbers.Real,
+        min_val=0.0,
+        include_boundaries="neither",
+        owner=owner,
+    )
+    warmup_steps = check_scalar(
+        warmup_steps, "warmup_steps", numbers.Integral, min_val=0, owner=owner
+    )
+    total_steps = check_scalar(
+        total_steps, "total_steps", numbers.Integral, min_val=1, owner=owner
+    )
     if total_steps <= warmup_steps:
         raise InvalidParameterError(
             f"{owner}: 'total_steps' must be greater than warmup_steps={warmup_steps}. "

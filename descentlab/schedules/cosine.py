@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import numbers
 
-from .._validation import check_option
+from .._validation import check_option, check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule, check_int, check_real
+from .base import Schedule
 
 
 def _cos_anneal(start: float, end: float, frac: float) -> float:
@@ -27,9 +28,23 @@ class CosineAnnealing(Schedule):
 
     def __init__(self, base_lr: float, T: int, min_lr: float = 0.0):
         owner = "CosineAnnealing"
-        self.base_lr = check_real(owner, "base_lr", base_lr, 0.0, None, "neither")
-        self.T = check_int(owner, "T", T)
-        self.min_lr = check_real(owner, "min_lr", min_lr, 0.0, self.base_lr)
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.T = check_scalar(T, "T", numbers.Integral, min_val=1, owner=owner)
+        self.min_lr = check_scalar(
+            min_lr,
+            "min_lr",
+            numbers.Real,
+            min_val=0.0,
+            max_val=self.base_lr,
+            owner=owner,
+        )
 
     def _lr(self, t: int) -> float:
         return _cos_anneal(self.base_lr, self.min_lr, min(t, self.T) / self.T)
@@ -51,10 +66,26 @@ class CosineWarmRestarts(Schedule):
 
     def __init__(self, base_lr: float, T_0: int, T_mult: int = 1, min_lr: float = 0.0):
         owner = "CosineWarmRestarts"
-        self.base_lr = check_real(owner, "base_lr", base_lr, 0.0, None, "neither")
-        self.T_0 = check_int(owner, "T_0", T_0)
-        self.T_mult = check_int(owner, "T_mult", T_mult)
-        self.min_lr = check_real(owner, "min_lr", min_lr, 0.0, self.base_lr)
+        self.base_lr = check_scalar(
+            base_lr,
+            "base_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.T_0 = check_scalar(T_0, "T_0", numbers.Integral, min_val=1, owner=owner)
+        self.T_mult = check_scalar(
+            T_mult, "T_mult", numbers.Integral, min_val=1, owner=owner
+        )
+        self.min_lr = check_scalar(
+            min_lr,
+            "min_lr",
+            numbers.Real,
+            min_val=0.0,
+            max_val=self.base_lr,
+            owner=owner,
+        )
 
     def _lr(self, t: int) -> float:
         T_i = self.T_0
@@ -97,14 +128,41 @@ class OneCycle(Schedule):
         three_phase: bool = False,
     ):
         owner = "OneCycle"
-        self.base_lr = check_real(owner, "max_lr", max_lr, 0.0, None, "neither")
-        self.total_steps = check_int(owner, "total_steps", total_steps)
-        self.pct_start = check_real(owner, "pct_start", pct_start, 0.0, 1.0, "neither")
-        self.div_factor = check_real(
-            owner, "div_factor", div_factor, 0.0, None, "neither"
+        self.base_lr = check_scalar(
+            max_lr,
+            "max_lr",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
         )
-        self.final_div_factor = check_real(
-            owner, "final_div_factor", final_div_factor, 0.0, None, "neither"
+        self.total_steps = check_scalar(
+            total_steps, "total_steps", numbers.Integral, min_val=1, owner=owner
+        )
+        self.pct_start = check_scalar(
+            pct_start,
+            "pct_start",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.div_factor = check_scalar(
+            div_factor,
+            "div_factor",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.final_div_factor = check_scalar(
+            final_div_factor,
+            "final_div_factor",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner=owner,
         )
         self.anneal = check_option(anneal, "anneal", ("cos", "linear"), owner=owner)
         self.three_phase = bool(three_phase)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
+from .._validation import check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule, check_int
+from .base import Schedule
 from .basic import Constant, Exponential, MultiStep, Polynomial, StepDecay
 from .compose import warmup_cosine
 from .cosine import CosineAnnealing, CosineWarmRestarts, OneCycle
@@ -92,8 +94,12 @@ def make_schedule(name: str, base_lr: float, total: int, **kw: Any) -> Schedule:
             f"make_schedule: unknown schedule {name!r}; valid names are "
             f"{', '.join(SCHEDULE_NAMES)} (and plateau, through Scheduler)."
         )
-    total = check_int(
-        "make_schedule", "total", total, 2 if key == "warmup-cosine" else 1
+    total = check_scalar(
+        total,
+        "total",
+        numbers.Integral,
+        min_val=2 if key == "warmup-cosine" else 1,
+        owner="make_schedule",
     )
     builder, defaults = _BUILDERS[key]
     options = defaults(total)

@@ -7,9 +7,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from .._validation import check_option
+from .._validation import check_option, check_scalar
 from ..errors import CheckpointError, InvalidParameterError
-from .base import check_int, check_real
 
 
 class ReduceOnPlateau:
@@ -54,19 +53,36 @@ class ReduceOnPlateau:
     ):
         owner = "ReduceOnPlateau"
         self.mode = check_option(mode, "mode", ("min", "max"), owner=owner)
-        self.factor = check_real(owner, "factor", factor, 0.0, 1.0, "neither")
-        self.patience = check_int(owner, "patience", patience, 0)
-        self.threshold = check_real(owner, "threshold", threshold, 0.0)
+        self.factor = check_scalar(
+            factor,
+            "factor",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="neither",
+            owner=owner,
+        )
+        self.patience = check_scalar(
+            patience, "patience", numbers.Integral, min_val=0, owner=owner
+        )
+        self.threshold = check_scalar(
+            threshold, "threshold", numbers.Real, min_val=0.0, owner=owner
+        )
         self.threshold_mode = check_option(
             threshold_mode, "threshold_mode", ("rel", "abs"), owner=owner
         )
-        self.cooldown = check_int(owner, "cooldown", cooldown, 0)
+        self.cooldown = check_scalar(
+            cooldown, "cooldown", numbers.Integral, min_val=0, owner=owner
+        )
         if isinstance(min_lr, Sequence) and not isinstance(min_lr, str):
             self.min_lr: float | list[float] = [
-                check_real(owner, f"min_lr[{i}]", m, 0.0) for i, m in enumerate(min_lr)
+                check_scalar(m, f"min_lr[{i}]", numbers.Real, min_val=0.0, owner=owner)
+                for i, m in enumerate(min_lr)
             ]
         else:
-            self.min_lr = check_real(owner, "min_lr", min_lr, 0.0)
+            self.min_lr = check_scalar(
+                min_lr, "min_lr", numbers.Real, min_val=0.0, owner=owner
+            )
         self.reset()
 
     def reset(self) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from .._validation import check_option
+from .._validation import check_option, check_scalar
 from ..errors import CheckpointError, InvalidParameterError
-from .base import Schedule, check_int
+from .base import Schedule
 from .basic import Constant
 from .plateau import ReduceOnPlateau
 
@@ -188,7 +189,9 @@ class Scheduler:
                 f"plateau, this scheduler "
                 f"{'has one' if self.plateau is not None else 'has none'}."
             )
-        self.last_step = check_int(owner, "last_step", last_step, 0)
+        self.last_step = check_scalar(
+            last_step, "last_step", numbers.Integral, min_val=0, owner=owner
+        )
         self.base_lrs = [float(b) for b in base_lrs]
         if plateau is not None:
             self.plateau.load_state_dict(plateau)

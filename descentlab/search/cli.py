@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import numbers
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._validation import check_scalar
 from ..errors import InvalidParameterError, MissingDependencyError
 
 DEFAULT_STUDY = "descentlab"
@@ -266,28 +268,14 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ checks
 
 
-def _check_int(
-    args: argparse.Namespace, name: str, lo: int, hi: int | None = None
+def _check_flag(
+    args: argparse.Namespace, name: str, target_type: Any, **limits: Any
 ) -> None:
+    """check_scalar on ``args.<name>`` (when given), named as its ``--flag``."""
     value = getattr(args, name)
-    if value is None:
-        return
-    flag = "--" + name.replace("_", "-")
-    if value < lo or (hi is not None and value > hi):
-        allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise InvalidParameterError(f"search: {flag} must be {allowed}. Got {value}.")
-
-
-def _check_fraction(args: argparse.Namespace, name: str, right_closed: bool) -> None:
-    value = getattr(args, name)
-    if value is None:
-        return
-    flag = "--" + name.replace("_", "-")
-    below = value <= 1 if right_closed else value < 1
-    ok = math.isfinite(value) and 0 < value and below
-    if not ok:
-        allowed = "in (0, 1]" if right_closed else "in (0, 1)"
-        raise InvalidParameterError(f"search: {flag} must be {allowed}. Got {value}.")
+    if value is not None:
+        flag = "--" + name.replace("_", "-")
+        check_scalar(value, flag, target_type, owner="search", **limits)
 
 
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
@@ -329,13 +317,14 @@ def _check_args(args: argparse.Namespace) -> dict[str, Any]:
         ("sampler_seed", 0, None),
         ("seed", 0, None),
     ):
-        _check_int(args, name, lo, hi)
-    _check_fraction(args, "val_fraction", right_closed=False)
-    _check_fraction(args, "keep", right_closed=True)
-    if args.stale_after is not None and not (args.stale_after > 0):
-        raise InvalidParameterError(
-            f"search: --stale-after must be > 0 seconds. Got {args.stale_after}."
+        _check_flag(args, name, numbers.Integral, min_val=lo, max_val=hi)
+    for name, bounds in (("val_fraction", "neither"), ("keep", "right")):
+        _check_flag(
+            args, name, numbers.Real, min_val=0, max_val=1, include_boundaries=bounds
         )
+    _check_flag(
+        args, "stale_after", numbers.Real, min_val=0, include_boundaries="neither"
+    )
     if args.heartbeat is not None and args.heartbeat < 1:
         raise InvalidParameterError(
             f"search: --heartbeat must be >= 1 second. Got {args.heartbeat}."

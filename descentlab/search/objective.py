@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_real, check_scalar
+from .._validation import check_scalar
 from ..errors import InvalidParameterError, NonFiniteError
 
 TUNABLE = (
@@ -297,7 +297,15 @@ def mnist_sample_objective(
     check_scalar(
         n_samples, "n_samples", numbers.Integral, min_val=2, max_val=5000, owner=owner
     )
-    check_real(owner, "val_fraction", val_fraction, 0.0, 1.0, "neither")
+    check_scalar(
+        val_fraction,
+        "val_fraction",
+        numbers.Real,
+        min_val=0.0,
+        max_val=1.0,
+        include_boundaries="neither",
+        owner=owner,
+    )
     n_val = min(max(1, round(val_fraction * n_samples)), int(n_samples) - 1)
     splits = mnist_sample_splits(
         int(n_samples) - n_val, n_val=n_val, n_test=0, seed=seed, flatten=True

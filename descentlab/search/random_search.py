@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_option, check_real, check_scalar
+from .._validation import check_option, check_scalar
 from ..errors import InvalidParameterError
 from .results import SearchResults, TrialRecord
 from .space import check_space, narrow, sample_space
@@ -291,7 +291,15 @@ def run_rounds(
         )
     for c in counts:
         check_scalar(c, "trials_per_round", numbers.Integral, min_val=1, owner=owner)
-    check_real(owner, "keep", keep, 0.0, 1.0, "right")
+    check_scalar(
+        keep,
+        "keep",
+        numbers.Real,
+        min_val=0.0,
+        max_val=1.0,
+        include_boundaries="right",
+        owner=owner,
+    )
     check_scalar(seed, "seed", numbers.Integral, min_val=0, owner=owner)
     check_option(mode, "mode", ("max", "min"), owner=owner)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_option, check_real, check_scalar
+from .._validation import check_option, check_scalar
 from ..errors import InvalidParameterError
 
 #: Share of a range (in the dimension's own scale) within which the best
@@ -478,7 +478,15 @@ def narrow(
         LogUniform(lo=0.0001, hi=0.001)
     """
     space = check_space(space, owner="narrow")
-    check_real("narrow", "keep", keep, 0.0, 1.0, "right")
+    check_scalar(
+        keep,
+        "keep",
+        numbers.Real,
+        min_val=0.0,
+        max_val=1.0,
+        include_boundaries="right",
+        owner="narrow",
+    )
     check_option(metric_mode, "metric_mode", ("max", "min"), owner="narrow")
     done = _completed(trials)
     if not done:
