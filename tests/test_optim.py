@@ -765,3 +765,15 @@ def test_fixed_and_unknown_arguments_are_type_errors():
     with pytest.raises(TypeError, match="Momentum: too many positional"):
         Momentum([p], 0.1, 0.9, 0.0)
     assert Nesterov([p]).defaults["nesterov"] is True
+
+
+def test_default_lr_is_the_class_default():
+    """Check default_lr reads each class's declared lr (RMSProp: torch's 0.01)."""
+    from descentlab.optim import default_lr
+
+    p = Parameter(np.zeros(2))
+    for name, cls in OPTIMIZERS.items():
+        assert default_lr(name) == make_optimizer(name, [p]).lr == cls([p]).lr
+    assert default_lr("RMSProp") == 0.01 and default_lr("lion") == 1e-4
+    with pytest.raises(InvalidParameterError, match="valid names are sgd"):
+        default_lr("adamx")

@@ -6,7 +6,8 @@
     opt = Adam(model.parameters(), lr=1e-3)
     ...; clip_grad_norm(model.parameters(), 1.0); opt.step(); opt.zero_grad()
 
-``make_optimizer(name, params, lr=None, **kw)`` builds one from its CLI name.
+``make_optimizer(name, params, lr=None, **kw)`` builds one from its CLI name;
+``default_lr(name)`` is the learning rate it uses when none is given.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "adadelta": Adadelta,
     "yogi": Yogi,
 }
+
+
+def default_lr(name: str) -> float:
+    """The learning rate of ``OPTIMIZERS[name]`` when none is given.
+
+    It is the class's declared default, which is torch.optim's (the paper's for
+    Lion and Yogi, which torch lacks). The CLI and ``make_optimizer`` read it
+    from here, so ``descentlab train --optimizer X`` runs what ``X(params)``
+    runs, and a default changes in one place: the class's table.
+    """
+    key = name.strip().lower() if isinstance(name, str) else name
+    if key not in OPTIMIZERS:
+        raise InvalidParameterError(
+            f"default_lr: unknown optimizer {name!r}; valid names are "
+            f"{', '.join(OPTIMIZERS)}."
+        )
+    return float(OPTIMIZERS[key].hyperparameters["lr"].default)
 
 
 def make_optimizer(
@@ -86,5 +104,6 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "make_optimizer",
+    "default_lr",
     "OPTIMIZERS",
 ]

@@ -1,4 +1,4 @@
-"""``descentlab train``: build data, model, optimizer and schedule from a config and fit.
+"""``descentlab train``: data, model, optimizer and schedule from a config, then fit.
 
 A run folder holds ``config.json``, ``checkpoint.npz`` (rewritten every epoch and on
 Ctrl-C), ``history.csv``, ``history.json``, ``result.json`` and ``curves.png``; with
@@ -23,7 +23,7 @@ from ..errors import CheckpointError, InvalidParameterError
 from ..io import atomic_write_json, check_output_dir
 from ..models import MODELS, build_model, param_groups
 from ..nn import SoftmaxCrossEntropy
-from ..optim import OPTIMIZERS, make_optimizer
+from ..optim import OPTIMIZERS, default_lr, make_optimizer
 from ..schedules import Scheduler, make_schedule
 from .callbacks import CSVLogger
 from .checkpoint import load_checkpoint
@@ -67,19 +67,6 @@ DEFAULTS: dict[str, Any] = {
     "mirror": None,
     "save_every_epoch": False,
 }
-DEFAULT_LR = {
-    "sgd": 0.01,
-    "momentum": 0.01,
-    "nesterov": 0.01,
-    "adagrad": 0.01,
-    "rmsprop": 1e-3,
-    "adam": 1e-3,
-    "adamw": 1e-3,
-    "nadam": 2e-3,
-    "lion": 1e-4,
-    "adadelta": 1.0,
-    "yogi": 1e-2,
-}
 
 
 #: settings that only the MLP uses (the conv models have a fixed architecture)
@@ -104,7 +91,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     check_option(cfg["schedule"], "schedule", SCHEDULES, owner="train")
     check_option(cfg["data"], "data", DATASETS, owner="train")
     if cfg["lr"] is None:
-        cfg["lr"] = DEFAULT_LR.get(cfg["optimizer"], 1e-3)
+        cfg["lr"] = default_lr(cfg["optimizer"])
     check_scalar(
         cfg["lr"],
         "lr",
@@ -257,7 +244,8 @@ def run_training(
         if changed:
             raise InvalidParameterError(
                 "train: a resumed run keeps its configuration; only --epochs (and "
-                "--data-root/--mirror to find the data) may be given. The checkpoint has "
+                "--data-root/--mirror to find the data) may be given. The checkpoint "
+                "has "
                 + ", ".join(f"{k}={saved[k]!r} (given {given[k]!r})" for k in changed)
                 + "."
             )
