@@ -29,9 +29,13 @@ def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
 
 
 def csv_ints(text: str) -> list[int]:
+    """argparse type of a list flag: ``"100,100"`` -> ``[100, 100]`` (at least one)."""
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}"
         ) from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+    return values

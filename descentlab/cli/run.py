@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._text import short
 from .common import add_common
 
 
@@ -83,9 +84,5 @@ def run(a: argparse.Namespace) -> int:
         f"{a.name}: {len(result['figures'])} figures, {result['seconds']:.1f} s -> {out}"
     )
     for row in result.get("table", [])[:20]:
-        print("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))
+        print("  " + "  ".join(f"{k}={short(v)}" for k, v in row.items()))
     return 0
-
-
-def _short(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -88,61 +88,27 @@ DATASETS: dict[str, DatasetSpec] = {"mnist": MNIST, "fashion-mnist": FASHION_MNI
 Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def load_mnist(
-    *,
-    root: str | os.PathLike | None = None,
-    mirror: str | Sequence[str] | None = None,
-    normalize: bool = True,
-    flatten: bool = False,
-    one_hot: bool = False,
-    dtype: Any = np.float32,
-    timeout: float = 60.0,
-) -> Split:
+def load_mnist(**options: Any) -> Split:
     """The 70,000 MNIST digits: ``((x_train, y_train), (x_test, y_test))``.
 
     ``x_train: (60000, 1, 28, 28)`` float32 in [0, 1] (``(60000, 784)`` when
     ``flatten``), ``y_train: (60000,)`` int64; the test set has 10,000. The
-    options are those of :func:`load_idx_dataset`, which documents them and
-    the errors; the first call downloads about 11 MB.
+    keyword options (``root``, ``mirror``, ``normalize``, ``flatten``,
+    ``one_hot``, ``dtype``, ``timeout``) are those of :func:`load_idx_dataset`,
+    which documents them and the errors; the first call downloads about 11 MB.
 
     Reference: LeCun, Cortes & Burges, the MNIST database (1998).
     """
-    return load_idx_dataset(
-        MNIST,
-        root=root,
-        mirror=mirror,
-        normalize=normalize,
-        flatten=flatten,
-        one_hot=one_hot,
-        dtype=dtype,
-        timeout=timeout,
-    )
+    return load_idx_dataset(MNIST, **options)
 
 
-def load_fashion_mnist(
-    *,
-    root: str | os.PathLike | None = None,
-    mirror: str | Sequence[str] | None = None,
-    normalize: bool = True,
-    flatten: bool = False,
-    one_hot: bool = False,
-    dtype: Any = np.float32,
-    timeout: float = 60.0,
-) -> Split:
+def load_fashion_mnist(**options: Any) -> Split:
     """Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017), shaped as :func:`load_mnist`.
 
     Class names are ``FASHION_MNIST.classes``; the first call downloads ~30 MB.
+    The options are those of :func:`load_idx_dataset`.
     """
-    return load_idx_dataset(
-        FASHION_MNIST,
-        root=root,
-        mirror=mirror,
-        normalize=normalize,
-        flatten=flatten,
-        one_hot=one_hot,
-        dtype=dtype,
-        timeout=timeout,
-    )
+    return load_idx_dataset(FASHION_MNIST, **options)
 
 
 def load_idx_dataset(

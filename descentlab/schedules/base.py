@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .._validation import check_scalar
+
+
+def positive_real(value: Any, name: str, owner: str) -> float:
+    """``check_scalar`` for a float in ``(0, inf)``: a learning rate or a factor."""
+    return check_scalar(
+        value,
+        name,
+        numbers.Real,
+        min_val=0.0,
+        include_boundaries="neither",
+        owner=owner,
+    )
 
 
 class Schedule:

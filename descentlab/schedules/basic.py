@@ -8,21 +8,14 @@ from collections.abc import Sequence
 
 from .._validation import check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule
+from .base import Schedule, positive_real
 
 
 class Constant(Schedule):
     """lr(t) = base_lr."""
 
     def __init__(self, base_lr: float = 1.0):
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner="Constant",
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", "Constant")
 
     def _lr(self, t: int) -> float:
         return self.base_lr
@@ -37,22 +30,8 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, base_lr: float, factor: float = 0.1, every: int = 10):
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner="StepDecay",
-        )
-        self.factor = check_scalar(
-            factor,
-            "factor",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner="StepDecay",
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", "StepDecay")
+        self.factor = positive_real(factor, "factor", "StepDecay")
         self.every = check_scalar(
             every, "every", numbers.Integral, min_val=1, owner="StepDecay"
         )
@@ -66,22 +45,8 @@ class MultiStep(Schedule):
 
     def __init__(self, base_lr: float, milestones: Sequence[int], factor: float = 0.1):
         owner = "MultiStep"
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
-        self.factor = check_scalar(
-            factor,
-            "factor",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", owner)
+        self.factor = positive_real(factor, "factor", owner)
         if (
             isinstance(milestones, (str, bytes))
             or not isinstance(milestones, Sequence)
@@ -111,14 +76,7 @@ class Exponential(Schedule):
     """lr(t) = base_lr * gamma^t, gamma in (0, 1]   (torch: ExponentialLR)."""
 
     def __init__(self, base_lr: float, gamma: float = 0.95):
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner="Exponential",
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", "Exponential")
         self.gamma = check_scalar(
             gamma,
             "gamma",
@@ -141,23 +99,9 @@ class Polynomial(Schedule):
 
     def __init__(self, base_lr: float, T: int, power: float = 1.0, end_lr: float = 0.0):
         owner = "Polynomial"
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", owner)
         self.T = check_scalar(T, "T", numbers.Integral, min_val=1, owner=owner)
-        self.power = check_scalar(
-            power,
-            "power",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.power = positive_real(power, "power", owner)
         self.end_lr = check_scalar(
             end_lr,
             "end_lr",
@@ -198,14 +142,7 @@ class LinearWarmup(Schedule):
         self.end_factor = check_scalar(
             end_factor, "end_factor", numbers.Real, min_val=0.0, owner=owner
         )
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", owner)
 
     def _lr(self, t: int) -> float:
         frac = min(t, self.steps) / self.steps

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._validation import check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule
+from .base import Schedule, positive_real
 from .basic import LinearWarmup
 from .cosine import CosineAnnealing
 
@@ -123,14 +123,7 @@ def warmup_cosine(
         hour", 2017 (gradual warmup).
     """
     owner = "warmup_cosine"
-    base_lr = check_scalar(
-        base_lr,
-        "base_lr",
-        numbers.Real,
-        min_val=0.0,
-        include_boundaries="neither",
-        owner=owner,
-    )
+    base_lr = positive_real(base_lr, "base_lr", owner)
     warmup_steps = check_scalar(
         warmup_steps, "warmup_steps", numbers.Integral, min_val=0, owner=owner
     )

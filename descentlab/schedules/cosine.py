@@ -7,7 +7,7 @@ import numbers
 
 from .._validation import check_option, check_scalar
 from ..errors import InvalidParameterError
-from .base import Schedule
+from .base import Schedule, positive_real
 
 
 def _cos_anneal(start: float, end: float, frac: float) -> float:
@@ -28,14 +28,7 @@ class CosineAnnealing(Schedule):
 
     def __init__(self, base_lr: float, T: int, min_lr: float = 0.0):
         owner = "CosineAnnealing"
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", owner)
         self.T = check_scalar(T, "T", numbers.Integral, min_val=1, owner=owner)
         self.min_lr = check_scalar(
             min_lr,
@@ -66,14 +59,7 @@ class CosineWarmRestarts(Schedule):
 
     def __init__(self, base_lr: float, T_0: int, T_mult: int = 1, min_lr: float = 0.0):
         owner = "CosineWarmRestarts"
-        self.base_lr = check_scalar(
-            base_lr,
-            "base_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.base_lr = positive_real(base_lr, "base_lr", owner)
         self.T_0 = check_scalar(T_0, "T_0", numbers.Integral, min_val=1, owner=owner)
         self.T_mult = check_scalar(
             T_mult, "T_mult", numbers.Integral, min_val=1, owner=owner
@@ -128,14 +114,7 @@ class OneCycle(Schedule):
         three_phase: bool = False,
     ):
         owner = "OneCycle"
-        self.base_lr = check_scalar(
-            max_lr,
-            "max_lr",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
+        self.base_lr = positive_real(max_lr, "max_lr", owner)
         self.total_steps = check_scalar(
             total_steps, "total_steps", numbers.Integral, min_val=1, owner=owner
         )
@@ -148,21 +127,9 @@ class OneCycle(Schedule):
             include_boundaries="neither",
             owner=owner,
         )
-        self.div_factor = check_scalar(
-            div_factor,
-            "div_factor",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
-        )
-        self.final_div_factor = check_scalar(
-            final_div_factor,
-            "final_div_factor",
-            numbers.Real,
-            min_val=0.0,
-            include_boundaries="neither",
-            owner=owner,
+        self.div_factor = positive_real(div_factor, "div_factor", owner)
+        self.final_div_factor = positive_real(
+            final_div_factor, "final_div_factor", owner
         )
         self.anneal = check_option(anneal, "anneal", ("cos", "linear"), owner=owner)
         self.three_phase = bool(three_phase)

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import numbers
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._text import short
 from .._validation import check_scalar
+from ..cli.common import csv_ints
 from ..errors import InvalidParameterError, MissingDependencyError
 
 DEFAULT_STUDY = "descentlab"
@@ -88,18 +89,6 @@ space specs (--space NAME=SPEC, repeatable): log:LO:HI (10^U(log LO, log HI)),
 uniform:LO:HI, int:LO:HI, choice:A,B,C; NAME is one of lr, weight_decay,
 optimizer, batch_size, units, layers, activation, init, dropout, batchnorm.
 Default: --space lr=log:1e-6:1e-2 --space weight_decay=log:1e-8:1e-4."""
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        sizes = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not sizes:
-        raise argparse.ArgumentTypeError(f"expected at least one size, got {text!r}")
-    return sizes
 
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
@@ -252,7 +241,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     )
     m.add_argument(
         "--hidden",
-        type=_int_list,
+        type=csv_ints,
         default=list(DEFAULT_HIDDEN),
         metavar="SIZES",
         help="hidden layer sizes (default: " + ",".join(map(str, DEFAULT_HIDDEN)) + ")",
@@ -426,14 +415,6 @@ def _prepare_study_out(
 # --------------------------------------------------------------- reporting
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def _counts(results: Any) -> str:
     from .study_report import NOT_RUN
 
@@ -458,7 +439,7 @@ def _summary_lines(results: Any, k: int) -> list[str]:
     if not best:
         return ["no completed trial"]
     top = best[0]
-    params = "  ".join(f"{n}={_fmt(v)}" for n, v in top.params.items())
+    params = "  ".join(f"{n}={short(v)}" for n, v in top.params.items())
     lines = [f"best {results.metric} {top.value:.4f} (trial {top.number}): {params}"]
     table = format_summary(
         {
@@ -503,7 +484,7 @@ def _progress(quiet: bool):
 
     def show(t: Any) -> None:
         value = "" if t.value is None else f" {METRIC}={t.value:.4f}"
-        params = " ".join(f"{n}={_fmt(v)}" for n, v in t.params.items())
+        params = " ".join(f"{n}={short(v)}" for n, v in t.params.items())
         why = f" ({t.error})" if t.error and t.status == "failed" else ""
         print(
             f"trial {t.number} {t.status}{value} {params} [{t.seconds:.1f} s]{why}",

@@ -58,6 +58,11 @@ class MLPObjective:
     Raises (on call):
         InvalidParameterError: ``params`` names a hyperparameter it does not know.
         NonFiniteError: training diverged (the trial is recorded as failed).
+
+    Example (``mlp_objective`` is this class under a function-style name):
+        >>> f = mlp_objective(x_tr, y_tr, x_val, y_val, epochs=5)      # doctest: +SKIP
+        >>> f({"lr": 0.05, "weight_decay": 1e-6})                      # doctest: +SKIP
+        0.82
     """
 
     def __init__(
@@ -232,48 +237,7 @@ def _check_xy(x: Any, y: Any, part: str, owner: str) -> tuple[np.ndarray, np.nda
     return x, y
 
 
-def mlp_objective(
-    x_train: Any,
-    y_train: Any,
-    x_val: Any,
-    y_val: Any,
-    *,
-    epochs: int,
-    batch_size: int = 100,
-    hidden: Sequence[int] = (100, 100, 100, 100),
-    activation: str = "relu",
-    init: str | float = "he",
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    optimizer: str = "sgd",
-    lr: float = 0.01,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-) -> MLPObjective:
-    """Objective ``(params, report) -> val accuracy`` of an MLP (:class:`MLPObjective`).
-
-    Example:
-        >>> f = mlp_objective(x_tr, y_tr, x_val, y_val, epochs=5)      # doctest: +SKIP
-        >>> f({"lr": 0.05, "weight_decay": 1e-6})                      # doctest: +SKIP
-        0.82
-    """
-    return MLPObjective(
-        x_train,
-        y_train,
-        x_val,
-        y_val,
-        epochs=epochs,
-        batch_size=batch_size,
-        hidden=hidden,
-        activation=activation,
-        init=init,
-        dropout=dropout,
-        batchnorm=batchnorm,
-        optimizer=optimizer,
-        lr=lr,
-        weight_decay=weight_decay,
-        seed=seed,
-    )
+mlp_objective = MLPObjective  # the function-style name: mlp_objective(x, y, ...)
 
 
 def mnist_sample_objective(

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._text import short
 from .._validation import check_scalar
 from ..errors import InvalidParameterError
 from ..io import atomic_write_bytes
@@ -195,7 +196,7 @@ def plot_best_curves(
         steps, vals = zip(*t.intermediate)
         label = None
         if rank < 5:
-            desc = ", ".join(f"{n}={_short(v)}" for n, v in t.params.items())
+            desc = ", ".join(f"{n}={short(v, 2)}" for n, v in t.params.items())
             label = f"#{rank + 1} {t.value:.3g} ({desc})"
         ax.plot(
             steps,
@@ -229,7 +230,3 @@ def plot_best_curves(
     if title:
         fig.suptitle(title)
     return _save(fig, path)
-
-
-def _short(v: Any) -> str:
-    return f"{v:.2g}" if isinstance(v, float) else str(v)

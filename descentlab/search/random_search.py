@@ -199,27 +199,14 @@ class RandomSearch:
 
 
 def random_search(
-    space: Mapping[str, Any],
-    objective: Objective,
-    n_trials: int,
-    *,
-    seed: int = 0,
-    mode: str = "max",
-    out: str | os.PathLike | None = None,
-    metric: str = "value",
-    on_trial: Callable[[TrialRecord], None] | None = None,
+    space: Mapping[str, Any], objective: Objective, n_trials: int, **options: Any
 ) -> SearchResults:
-    """``RandomSearch(...).run()`` in one call."""
-    return RandomSearch(
-        space,
-        objective,
-        n_trials,
-        seed=seed,
-        mode=mode,
-        out=out,
-        metric=metric,
-        on_trial=on_trial,
-    ).run()
+    """``RandomSearch(space, objective, n_trials, **options).run()`` in one call.
+
+    ``options``: ``seed``, ``mode``, ``out``, ``metric``, ``on_trial``, as for
+    :class:`RandomSearch`.
+    """
+    return RandomSearch(space, objective, n_trials, **options).run()
 
 
 def _run_round(

@@ -24,25 +24,14 @@ from ..io import atomic_write_json, check_output_dir
 from ..models import MODELS, build_model, param_groups
 from ..nn import SoftmaxCrossEntropy
 from ..optim import OPTIMIZERS, default_lr, make_optimizer
-from ..schedules import Scheduler, make_schedule
+from ..schedules import SCHEDULE_NAMES, Scheduler, make_schedule
 from .callbacks import CSVLogger
 from .checkpoint import load_checkpoint
 from .snapshots import WeightSnapshots
 from .trainer import Trainer
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
-SCHEDULES = (
-    "constant",
-    "step",
-    "multistep",
-    "exp",
-    "cosine",
-    "cosine-restarts",
-    "poly",
-    "warmup-cosine",
-    "onecycle",
-    "plateau",
-)
+SCHEDULES = (*SCHEDULE_NAMES, "plateau")  # plateau reacts to metrics: Scheduler
 
 DEFAULTS: dict[str, Any] = {
     "model": "simplecnn",
