@@ -1,4 +1,8 @@
-"""Test functions with analytic gradients, for drawing optimizer paths.
+"""The library of 2-D test landscapes: loss surfaces with analytic gradients.
+
+Optimizers are drawn on these surfaces (experiment ``paths``, the playground);
+nothing here is a neural network, so the module sits beside ``nn`` rather than
+in it.
 
 Two-dimensional functions (``FUNCTIONS``) are :class:`Function2D` objects::
 

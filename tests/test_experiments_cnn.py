@@ -12,7 +12,7 @@ from descentlab.experiments import cnn
 from descentlab.experiments.api import pct
 from descentlab.models import MLP, AlexNetSmall, LeNet5, ResNetSmall, SimpleConvNet
 from descentlab.nn import AvgPool2d, Conv2d, MaxPool2d, Sequential
-from descentlab.receptive_field import layer_geometry, receptive_field, step
+from descentlab.nn.receptive_field import layer_geometry, receptive_field, step
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -604,3 +604,46 @@ def test_early_stopping_on_a_missing_metric_warns_once_and_does_not_stop(sample)
         h = trainer.fit(train, epochs=4, batch_size=50)
     assert len([w for w in rec if "not available" in str(w.message)]) == 1
     assert h.stopped is None and len(h.epoch["loss"]) == 4
+
+
+def test_max_steps_stops_mid_epoch_and_finishes_that_epoch(sample):
+    """Check fit(max_steps=) takes exactly those steps and logs the partial epoch."""
+    train, val = _small(sample, 300, 50)
+    model = MLP([784, 16, 10], seed=1)
+    seen = []
+
+    class Steps(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.trainer.global_step)
+
+    t = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.01),
+        callbacks=[Steps()],
+        verbose=0,
+    )
+    history = t.fit(train, val, max_steps=5, batch_size=128, seed=1)
+    assert t.global_step == 5 and len(history.step["loss"]) == 5
+    assert (t.epochs, t.epoch, seen) == (2, 2, [3, 5])  # 3 batches per epoch
+    assert history.stopped == "max_steps" and history.epochs_done == 2
+    assert not math.isnan(history.last("val_acc"))
+
+
+def test_max_steps_is_a_total_across_a_resume_and_needs_epochs_or_steps(
+    sample, tmp_path
+):
+    """Check a resumed fit counts earlier steps toward max_steps; fit needs a limit."""
+    train, _ = _small(sample, 300, 0)
+    model = MLP([784, 16, 10], seed=1)
+    t = Trainer(
+        model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.01), verbose=0
+    )
+    t.fit(train, epochs=1, batch_size=100, checkpoint=tmp_path / "ck.npz")
+    assert t.global_step == 3
+    t.fit(train, max_steps=4, batch_size=100, resume=tmp_path / "ck.npz")
+    assert t.global_step == 4 and t.history.stopped == "max_steps"
+    with pytest.raises(ValueError, match="give 'epochs', 'max_steps' or both"):
+        t.fit(train)
+    with pytest.raises(ValueError, match="'max_steps' must be an int in \\[1, inf\\]"):
+        t.fit(train, max_steps=0)

@@ -5,7 +5,7 @@ Five parts, all on descentlab's own layers:
 (a) output sizes M = floor((N + 2P - K)/S) + 1 for a few (N, K, P, S), each
     checked against the shape a real Conv2d (or MaxPool2d) produces;
 (b) receptive field r and jump j after every conv/pool layer of SimpleConvNet,
-    LeNet5 and AlexNetSmall (``descentlab.receptive_field``), plus two tiny
+    LeNet5 and AlexNetSmall (``descentlab.nn.receptive_field``), plus two tiny
     stacks that differ only in the first stride;
 (c) the im2col shapes of SimpleConvNet's convolution in the book's layout
     (col (N·24·24, 25), written out in ``book_im2col`` for the illustration),
@@ -38,8 +38,8 @@ from ..nn import (
     SoftmaxCrossEntropy,
     init,
 )
+from ..nn.receptive_field import layer_geometry
 from ..optim import Adam
-from ..receptive_field import layer_geometry
 from ..train import Trainer
 from ._common import (
     EpochStatus,

@@ -31,7 +31,6 @@ from ..optim import SGD
 from ..train import Callback, Trainer
 from ._common import Run, experiment, plot_style, save_figure, smooth, status
 from .api import full_result, pct
-from .optimizers_mnist import train_for
 
 NAME = "init_mnist"
 TITLE = "Weight initialisation on MNIST: std 0.01 vs Xavier vs He (ReLU MLP)"
@@ -226,14 +225,20 @@ def run(r: Run) -> dict[str, Any]:
             *splits.test
         )
         recorder = EpochRecorder()
-        trainer = train_for(
+        trainer = Trainer(
             model,
+            SoftmaxCrossEntropy(),
             opt,
-            splits.train,
-            iterations,
-            seed=seed,
-            val=splits.test,
             callbacks=[recorder],
+            verbose=0,
+            on_interrupt="raise",
+        )
+        trainer.fit(
+            splits.train,
+            val=splits.test,
+            max_steps=iterations,
+            batch_size=BATCH,
+            seed=seed,
         )
         loss = np.asarray(trainer.history.step["loss"])
         sm = smooth(loss, window)

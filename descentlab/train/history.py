@@ -21,7 +21,7 @@ class History:
             entry per finished epoch (val_* are NaN without validation data; loss/acc
             are running means over the epoch's batches, as Keras reports them).
         stopped: why training ended early ("early_stopping", "nonfinite", "interrupted",
-            "callback") or None.
+            "callback", "max_steps") or None.
         nonfinite: {"step", "epoch", "cause"} when a non-finite loss/gradient stopped it.
         checkpoint: path of the checkpoint written on interruption, if any.
     """

@@ -10,14 +10,12 @@ from which ``fit(..., resume=path)`` continues exactly.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,27 @@ from .checkpoint import (
     set_rng_states,
 )
 from .history import History
+from .interrupt import CtrlC
 from .progress import ProgressBar
+
+
+@dataclass
+class _EpochTotals:
+    """Running sums of the epoch so far (checkpointed: a resume continues them)."""
+
+    loss_sum: float = 0.0
+    correct: int = 0
+    count: int = 0
+
+    def add(self, loss: float, correct: int, n: int) -> None:
+        self.loss_sum += loss * n
+        self.correct += correct
+        self.count += n
+
+    def means(self, classify: bool) -> tuple[float, float]:
+        """(mean loss, accuracy or NaN) over the samples seen this epoch."""
+        c = max(self.count, 1)
+        return self.loss_sum / c, self.correct / c if classify else math.nan
 
 
 def _grads_finite(params) -> bool:
@@ -180,10 +198,10 @@ class Trainer:
         self.loader: DataLoader | None = None
         self.stop_training = False
         self.stop_reason: str | None = None
-        self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
-        self._interrupt = False
+        self.max_steps: int | None = None
+        self._totals = _EpochTotals()
+        self._ctrl_c = CtrlC(on_interrupt)
         self._callback_states: list[dict] = []  # from load_checkpoint, applied in fit
-        self._torn = self._own_checkpoint = False  # see fit
 
     # ------------------------------------------------------------ evaluation
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
@@ -238,7 +256,7 @@ class Trainer:
             "trainer": {
                 "epoch": self.epoch,
                 "global_step": self.global_step,
-                **self._running,
+                **asdict(self._totals),
             },
             "callbacks": [
                 {"class": type(cb).__name__, "state": cb.state_dict()}
@@ -288,11 +306,9 @@ class Trainer:
         set_rng_states(self.model, state.get("rngs") or [])
         tr = state["trainer"]
         self.epoch, self.global_step = int(tr["epoch"]), int(tr["global_step"])
-        self._running = {
-            "loss_sum": float(tr["loss_sum"]),
-            "correct": int(tr["correct"]),
-            "count": int(tr["count"]),
-        }
+        self._totals = _EpochTotals(
+            float(tr["loss_sum"]), int(tr["correct"]), int(tr["count"])
+        )
         self.history = History.from_dict(meta["history"])
         self._callback_states = list(state.get("callbacks") or [])  # applied in fit
         return meta
@@ -317,7 +333,8 @@ class Trainer:
         train: Any,
         val: tuple[Any, Any] | None = None,
         *,
-        epochs: int,
+        epochs: int | None = None,
+        max_steps: int | None = None,
         batch_size: int = 128,
         seed: int = 0,
         shuffle: bool = True,
@@ -325,17 +342,34 @@ class Trainer:
         resume: str | Path | None = None,
         checkpoint: str | Path | None = None,
     ) -> History:
-        """Train for ``epochs`` epochs in total (counting epochs done before a resume).
+        """Train for ``epochs`` epochs and/or ``max_steps`` optimizer steps in total.
+
+        Both count what was done before a resume. With ``max_steps`` training
+        stops after that step even in the middle of an epoch; that partial
+        epoch is then finished as usual (validation, callbacks, history), and
+        ``epochs`` defaults to the number of epochs the steps need.
 
         Args:
             train: (x, y) arrays or a DataLoader.
             val: optional (x_val, y_val) evaluated after every epoch.
+            epochs: total epochs (>= 1); needed unless ``max_steps`` is given.
+            max_steps: total optimizer steps (>= 1), or None for no step limit.
             resume: checkpoint path to continue from (exactly where it stopped).
             checkpoint: path rewritten at every epoch end and on Ctrl-C.
         Returns:
             The History (also ``self.history``).
         """
-        check_scalar(epochs, "epochs", numbers.Integral, min_val=1, owner="Trainer.fit")
+        owner = "Trainer.fit"
+        if epochs is None and max_steps is None:
+            raise InvalidParameterError(
+                f"{owner}: give 'epochs', 'max_steps' or both (totals of the run)."
+            )
+        if epochs is not None:
+            check_scalar(epochs, "epochs", numbers.Integral, min_val=1, owner=owner)
+        if max_steps is not None:
+            check_scalar(
+                max_steps, "max_steps", numbers.Integral, min_val=1, owner=owner
+            )
         if isinstance(train, DataLoader):
             self.loader = train
         else:
@@ -363,43 +397,37 @@ class Trainer:
             self.load_checkpoint(resume)
         else:
             self.history, self.epoch, self.global_step = History(), 0, 0
-            self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
-        self.epochs, self.batches_per_epoch = int(epochs), len(self.loader)
-        self.stop_training, self.stop_reason, self._interrupt = False, None, False
-        self._torn = False  # True while a step or an epoch end is half applied
-        # the checkpoint file holds this run's state: resumed from it, or written by it
-        self._own_checkpoint = (
-            checkpoint is not None
+            self._totals = _EpochTotals()
+        self.batches_per_epoch = len(self.loader)
+        if epochs is None:
+            epochs = -(-int(max_steps) // max(self.batches_per_epoch, 1))
+        self.epochs = int(epochs)
+        self.max_steps = None if max_steps is None else int(max_steps)
+        self.stop_training, self.stop_reason = False, None
+        self._ctrl_c.reset(
+            self.on_interrupt,
+            own_checkpoint=checkpoint is not None
             and resume is not None
-            and Path(checkpoint).resolve() == Path(resume).resolve()
+            and Path(checkpoint).resolve() == Path(resume).resolve(),
         )
         for cb in self.callbacks:
             cb.set_trainer(self)
             cb.on_train_begin({})
         if resume is not None:
             self._restore_callbacks()
-        on_ctrl_c = self.on_interrupt == "checkpoint"
+        ctrl_c = self._ctrl_c
         first = _data_layer(self.model)
         first_input_grad = getattr(first, "input_grad", None)
         try:
             if first is not None:
                 first.input_grad = False  # dx of the data is never used
-            guard = self._sigint_guard() if on_ctrl_c else contextlib.nullcontext()
-            with guard:
-                while (
-                    self.epoch < self.epochs
-                    and not self.stop_training
-                    and not self._interrupt
-                ):
+            with ctrl_c.caught(), ctrl_c.sigint_guard():
+                while self._keep_going():
                     self._run_epoch(val, checkpoint)
-        except KeyboardInterrupt:
-            if not on_ctrl_c:
-                raise
-            self._interrupt = True
         finally:
             if first is not None:
                 first.input_grad = first_input_grad
-        if self._interrupt:
+        if ctrl_c.requested:  # the one way out after a Ctrl-C
             self.stop_reason = "interrupted"
             saved = self._save_interrupted(checkpoint)
             self.history.checkpoint = None if saved is None else str(saved)
@@ -408,6 +436,15 @@ class Trainer:
             cb.on_train_end({})
         return self.history
 
+    def _keep_going(self) -> bool:
+        steps_left = self.max_steps is None or self.global_step < self.max_steps
+        return (
+            self.epoch < self.epochs
+            and steps_left
+            and not self.stop_training
+            and not self._ctrl_c.requested
+        )
+
     def _run_epoch(self, val, checkpoint) -> None:
         epoch, t0 = self.epoch, time.perf_counter()
         for cb in self.callbacks:
@@ -415,8 +452,9 @@ class Trainer:
         params = self.model.parameters()
         self.model.train()
         batches = iter(self.loader)
+        ctrl_c = self._ctrl_c
         while True:
-            self._torn = True  # the loader moves on before the step is applied
+            ctrl_c.torn = True  # the loader moves on before the step is applied
             try:
                 xb, yb = next(batches)
             except StopIteration:
@@ -432,28 +470,23 @@ class Trainer:
                 cb.on_train_batch_begin(self.global_step, {})
             logs = self._train_step(xb, yb, params)
             logs.update(batch=batch, batches=self.batches_per_epoch, size=len(xb))
-            try:
+            with ctrl_c.caught():  # the step is applied: stop as after a first Ctrl-C
                 for cb in self.callbacks:
                     cb.on_train_batch_end(self.global_step - 1, logs)
-            except (
-                KeyboardInterrupt
-            ):  # the step is applied: stop as after a first Ctrl-C
-                if self.on_interrupt == "raise":
-                    raise
-                self._interrupt = True
-            if self.stop_training or self._interrupt:
-                last_batch = (
-                    self.loader.position == 0
-                )  # the loader has finished its epoch
+            if self.max_steps is not None and self.global_step >= self.max_steps:
+                self.stop_training = True
+                self.stop_reason = self.stop_reason or "max_steps"
+            if self.stop_training or ctrl_c.requested:
+                last_batch = self.loader.position == 0  # the loader ended its epoch
                 if self.stop_reason == "nonfinite" or (
-                    self._interrupt and not last_batch
+                    ctrl_c.requested and not last_batch
                 ):
                     return  # resume continues inside this epoch
                 break
         self._finish_epoch(epoch, val, t0, checkpoint)
 
     def _train_step(self, xb, yb, params) -> dict[str, float]:
-        """One optimizer step on a batch; clears ``_torn`` once the step is applied."""
+        """One optimizer step on a batch; clears ``torn`` once the step is applied."""
         self.optimizer.zero_grad()
         logits = self.model.forward(xb)
         loss = self.loss.forward(logits, yb)
@@ -474,26 +507,17 @@ class Trainer:
         self.global_step += 1
         if cause is not None:
             self._on_nonfinite(cause)
-            self._torn = False
+            self._ctrl_c.torn = False
             return {"loss": loss, "lr": lr, "acc": math.nan}
         self.optimizer.step()
         if self.scheduler is not None and self.scheduler.interval == "step":
             self.scheduler.step()
-        n = len(yb)
-        self._running["loss_sum"] += loss * n
-        if self._classify:
-            self._running["correct"] += _correct(logits, yb)
-        self._running["count"] += n
+        correct = _correct(logits, yb) if self._classify else 0
+        self._totals.add(loss, correct, len(yb))
         self.history.add_step(loss, lr)
-        self._torn = False
-        c = max(self._running["count"], 1)
-        acc = self._running["correct"] / c if self._classify else math.nan
-        return {
-            "loss": self._running["loss_sum"] / c,
-            "acc": acc,
-            "lr": lr,
-            "step_loss": loss,
-        }
+        self._ctrl_c.torn = False
+        mean_loss, acc = self._totals.means(self._classify)
+        return {"loss": mean_loss, "acc": acc, "lr": lr, "step_loss": loss}
 
     def _on_nonfinite(self, cause: str) -> None:
         self.optimizer.zero_grad()
@@ -511,18 +535,18 @@ class Trainer:
             self.history.nonfinite = info
 
     def _finish_epoch(self, epoch: int, val, t0: float, checkpoint) -> None:
-        c = max(self._running["count"], 1)
+        mean_loss, acc = self._totals.means(self._classify)
         logs = {
             "epoch": epoch + 1,
-            "loss": self._running["loss_sum"] / c,
-            "acc": self._running["correct"] / c if self._classify else math.nan,
+            "loss": mean_loss,
+            "acc": acc,
             "lr": float(self.optimizer.param_groups[0]["lr"]),
         }
         if val is not None:
             ev = self.evaluate(*val)
             logs.update(val_loss=ev["loss"], val_acc=ev["acc"])
         self.epoch += 1
-        self._running = {"loss_sum": 0.0, "correct": 0, "count": 0}
+        self._totals = _EpochTotals()
         if self.scheduler is not None:
             if self.scheduler.interval == "epoch":
                 self.scheduler.step()
@@ -530,21 +554,21 @@ class Trainer:
                 self.scheduler.step_plateau(logs.get("val_loss", logs["loss"]))
         logs["seconds"] = time.perf_counter() - t0
         self.history.add_epoch(logs)
-        self._torn = False
+        self._ctrl_c.torn = False
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
         if self.stop_training and self.stop_reason is None:
             self.stop_reason = "callback"
         if checkpoint is not None:
             self.save_checkpoint(checkpoint)
-            self._own_checkpoint = True
+            self._ctrl_c.own_checkpoint = True
 
     def _save_interrupted(self, checkpoint) -> Path | None:
         """Checkpoint after an interrupt, unless it came in the middle of a step or an
         epoch end (a second Ctrl-C): that state is half updated, so the last
         per-epoch checkpoint (if any) is kept instead; returns the path or None."""
-        if self._torn:
-            kept = Path(checkpoint) if self._own_checkpoint else None
+        if self._ctrl_c.torn:
+            kept = Path(checkpoint) if self._ctrl_c.own_checkpoint else None
             where = (
                 f"the checkpoint of the last finished epoch, {kept}, is kept"
                 if kept
@@ -572,28 +596,6 @@ class Trainer:
             stacklevel=3,
         )
         return path
-
-    @contextlib.contextmanager
-    def _sigint_guard(self):
-        """First Ctrl-C finishes the current batch, then checkpoints and returns; a
-        second one raises KeyboardInterrupt at once."""
-        if (
-            threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        ):
-            yield  # another thread, or a background job that ignores Ctrl-C
-            return
-
-        def handler(signum, frame):
-            if self._interrupt:
-                raise KeyboardInterrupt
-            self._interrupt = True
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _correct(logits, y) -> int:

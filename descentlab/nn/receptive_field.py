@@ -30,9 +30,14 @@ import numbers
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-from ._validation import check_option, check_scalar
-from .nn import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Residual
-from .nn.im2col import output_size
+from .._validation import check_option, check_scalar
+from .activations import Flatten
+from .conv import Conv2d
+from .im2col import output_size
+from .linear import Linear
+from .module import Module
+from .pooling import AvgPool2d, MaxPool2d
+from .residual import Residual
 
 __all__ = ["LayerGeometry", "layer_geometry", "receptive_field", "step"]
 
