@@ -110,11 +110,12 @@ def check_shape(
 ) -> None:
     """Check an array shape against a pattern where ``None`` matches any size.
 
-    Example message: ``Conv2d.forward: x must have shape (N, 3, H, W); got (8, 1, 28, 28).``
+    Example message:
+    ``Conv2d.forward: x must have shape (N, 3, H, W); got (8, 1, 28, 28).``
     """
     shape = tuple(int(s) for s in shape)
     ok = len(shape) == len(expected) and all(
-        e is None or e == s for s, e in zip(shape, expected)
+        e is None or e == s for s, e in zip(shape, expected, strict=True)
     )
     if not ok:
         letters = "NCHWDEFG"  # positional: (None, 3, None, None) -> (N, 3, H, W)
@@ -160,7 +161,8 @@ def check_int_pair(
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise InvalidParameterError(
-                f"{_prefix(owner)}{name!r} must be an int or a pair of ints. Got {value!r}."
+                f"{_prefix(owner)}{name!r} must be an int or a pair of ints. Got "
+                f"{value!r}."
             )
         a, b = value
     else:

@@ -33,7 +33,7 @@ def _load(name: str) -> ModuleType:
     if name == "numpy":
         return np
     try:
-        import cupy  # noqa: PLC0415  (optional dependency, imported lazily)
+        import cupy  # optional dependency, imported lazily
     except ImportError as exc:
         raise MissingDependencyError(
             "The 'cupy' backend needs CuPy and an NVIDIA GPU. Install it with "
@@ -62,8 +62,8 @@ def xp() -> ModuleType:
         name_ = os.environ.get("DESCENTLAB_BACKEND", "numpy").strip().lower() or "numpy"
         if name_ not in _BACKENDS:
             raise InvalidParameterError(
-                f"environment variable DESCENTLAB_BACKEND must be one of 'numpy', 'cupy' "
-                f"(or unset). Got {os.environ['DESCENTLAB_BACKEND']!r}."
+                "environment variable DESCENTLAB_BACKEND must be one of 'numpy', "
+                f"'cupy' (or unset). Got {os.environ['DESCENTLAB_BACKEND']!r}."
             )
         use(name_)
     return _state["module"]

@@ -223,7 +223,8 @@ def load_state_npz(path: str | os.PathLike) -> tuple[Any, dict]:
         with np.load(path, allow_pickle=False) as npz:
             if _META_KEY not in npz.files:
                 raise CheckpointError(
-                    f"{str(path)!r} is not a descentlab state file (no {_META_KEY!r} entry)."
+                    f"{str(path)!r} is not a descentlab state file (no {_META_KEY!r} "
+                    "entry)."
                 )
             header = json.loads(bytes(npz[_META_KEY]).decode("utf-8"))
             arrays = {k: npz[k] for k in npz.files if k != _META_KEY}

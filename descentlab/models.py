@@ -50,7 +50,8 @@ def _act(name: str, owner: str) -> Module:
 
 
 class MLP(Sequential):
-    """Multi-layer perceptron ``MLP(sizes=[784, 100, 100, 10], activation="relu", ...)``.
+    """Multi-layer perceptron ``MLP(sizes=[784, 100, 100, 10], activation="relu",
+    ...)``.
 
     Each hidden layer is Linear -> [BatchNorm1d] -> activation -> [Dropout(p)].
     ``init`` is a name ("he", "xavier", "lecun", ...) or a float std.
@@ -69,7 +70,8 @@ class MLP(Sequential):
     ):
         if len(sizes) < 2:
             raise InvalidParameterError(
-                f"MLP: 'sizes' must list at least an input and an output size. Got {list(sizes)}."
+                "MLP: 'sizes' must list at least an input and an output size. Got "
+                f"{list(sizes)}."
             )
         check_scalar(
             dropout,
@@ -82,7 +84,7 @@ class MLP(Sequential):
         )
         rng = np.random.default_rng(seed)
         layers: list[Module] = []
-        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Linear(d_in, d_out, init=init, rng=rng, dtype=dtype))
             if i < len(sizes) - 2:
                 if batchnorm:
@@ -101,7 +103,8 @@ def _conv_stack_out(h: int, specs: Sequence[tuple[int, int, int]]) -> int:
 
 
 class SimpleConvNet(Sequential):
-    """conv 30@5x5 - ReLU - maxpool 2 - affine 100 - ReLU - affine 10 (the book's CNN)."""
+    """conv 30@5x5 - ReLU - maxpool 2 - affine 100 - ReLU - affine 10 (the book's
+    CNN)."""
 
     def __init__(
         self,
@@ -130,7 +133,8 @@ class SimpleConvNet(Sequential):
 
 
 class LeNet5(Sequential):
-    """LeNet-5 (LeCun et al., 1998) at 28x28: sigmoid/avg (classic) or relu/max (modern)."""
+    """LeNet-5 (LeCun et al., 1998) at 28x28: sigmoid/avg (classic) or relu/max
+    (modern)."""
 
     def __init__(
         self,
@@ -165,9 +169,10 @@ class LeNet5(Sequential):
 class AlexNetSmall(Sequential):
     """AlexNet's ideas scaled to 28x28 (Krizhevsky et al., 2012).
 
-    conv 32@5x5 p2 - ReLU - [LRN] - maxpool 3/2 (28->13) - conv 64@5x5 p2 - ReLU - [LRN] -
-    maxpool 3/2 (13->6) - conv 96@3x3 p1 - ReLU - conv 96@3x3 p1 - ReLU - conv 64@3x3 p1 -
-    ReLU - maxpool 3/2 (6->2) - [Dropout] - affine 256 - ReLU - [Dropout] - affine 10.
+    conv 32@5x5 p2 - ReLU - [LRN] - maxpool 3/2 (28->13) -
+    conv 64@5x5 p2 - ReLU - [LRN] - maxpool 3/2 (13->6) -
+    conv 96@3x3 p1 - ReLU - conv 96@3x3 p1 - ReLU - conv 64@3x3 p1 - ReLU -
+    maxpool 3/2 (6->2) - [Dropout] - affine 256 - ReLU - [Dropout] - affine 10.
     """
 
     def __init__(
@@ -221,7 +226,9 @@ class AlexNetSmall(Sequential):
 
 
 class DeepConvNet(Sequential):
-    """The book's deep CNN: conv3x3 16,16 | pool | 32,32 | pool | 64,64 | pool | 50 | drop | 10.
+    """The book's deep CNN.
+
+    conv3x3 16,16 | pool | 32,32 | pool | 64,64 | pool | affine 50 | dropout | 10.
 
     As in the book, the fourth conv uses padding 2 (14 -> 16), giving 64x4x4 features.
     """
@@ -285,7 +292,8 @@ def _basic_block(c_in: int, c_out: int, stride: int, rng, dtype) -> Sequential:
 
 
 class ResNetSmall(Sequential):
-    """A small ResNet (He et al., 2016) for 28x28: stem 16, stages 16, 32/2, 64/2, GAP, affine."""
+    """A small ResNet (He et al., 2016) for 28x28: stem 16, stages 16, 32/2, 64/2, GAP,
+    affine."""
 
     def __init__(
         self,
@@ -342,7 +350,8 @@ def needs_flat_input(model: Module) -> bool:
 
 
 def param_groups(model: Module, weight_decay: float) -> list[dict]:
-    """Two groups: weights (ndim >= 2) decayed by ``weight_decay``; biases and BN none."""
+    """Two groups: weights (ndim >= 2) decayed by ``weight_decay``; biases and BN
+    none."""
     decay = [p for p in model.parameters() if p.data.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.data.ndim < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}]

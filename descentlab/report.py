@@ -98,7 +98,7 @@ def _describe(name: str, result: Mapping) -> tuple[str, str, str]:
     module = None
     try:
         module = experiments.get(name)
-    except Exception:  # noqa: BLE001  (a fake or broken module still gets a section)
+    except Exception:  # a fake or broken module still gets a section
         module = None
 
     def pick(key: str, attr: str, default: str) -> Any:
@@ -471,7 +471,7 @@ def run_report(
                     "interrupted": True,
                 }
                 status = "  INTERRUPTED"
-            except Exception as exc:  # noqa: BLE001  (one failure must not stop the report)
+            except Exception as exc:  # one failure must not stop the report
                 result = {
                     "name": name,
                     "error": f"{type(exc).__name__}: {exc}",

@@ -39,7 +39,8 @@ def fails_for_small_x(params, report):
 
 
 def dies_once(params, report):
-    """The first call (over all processes) kills its own process; later calls return x."""
+    """The first call (over all processes) kills its own process; later calls return
+    x."""
     import os
 
     marker = os.environ.get("DESCENTLAB_TEST_DIE_MARKER")

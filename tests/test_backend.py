@@ -72,7 +72,8 @@ def test_env_variable_selects_backend(nn_fresh_backend, monkeypatch):
 
 
 def test_env_variable_with_unknown_name_is_refused(nn_fresh_backend, monkeypatch):
-    """Check a bad DESCENTLAB_BACKEND value raises an error naming the variable on first use."""
+    """Check a bad DESCENTLAB_BACKEND value raises an error naming the variable on first
+    use."""
     monkeypatch.setenv("DESCENTLAB_BACKEND", "tensorflow")
     with pytest.raises(
         InvalidParameterError,

@@ -40,7 +40,8 @@ def _check_case(case: dict, with_torch: bool) -> None:
 
 
 def test_main_returns_documented_keys():
-    """Check that a tiny in-process run returns meta, cases (with the GEMM reference) and notes."""
+    """Check that a tiny in-process run returns meta, cases (with the GEMM reference)
+    and notes."""
     torch = pytest.importorskip("torch")
     res = bench.main(
         repeats=1,
@@ -85,7 +86,7 @@ def test_without_pytorch_ratios_are_none(monkeypatch):
 
 def test_worker_processes_and_memory():
     """Check the default mode (a worker process per framework) and the memory case."""
-    torch = pytest.importorskip("torch")  # noqa: F841
+    pytest.importorskip("torch")
     res = bench.main(
         repeats=1, only=["adam_1m", "memory"], size="tiny", threads=1, verbose=False
     )
@@ -108,7 +109,8 @@ def test_worker_processes_and_memory():
     ],
 )
 def test_bad_arguments(kwargs, match):
-    """Check that unknown cases, sizes and repeat counts are refused with a clear message."""
+    """Check that unknown cases, sizes and repeat counts are refused with a clear
+    message."""
     with pytest.raises(InvalidParameterError, match=match):
         bench.main(verbose=False, **kwargs)
 
@@ -143,7 +145,8 @@ def test_script_writes_json(tmp_path):
 
 
 def test_cli_bench_writes_into_out_and_refuses_a_used_folder(tmp_path, capsys):
-    """Check `descentlab bench --out` writes bench.json, then refuses the non-empty folder."""
+    """Check `descentlab bench --out` writes bench.json, then refuses the non-empty
+    folder."""
     from descentlab.cli import main
 
     args = [

@@ -10,7 +10,8 @@ from descentlab.cli import main
 
 
 def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
-    """Check that `train` writes config/checkpoint/history/curves and `--resume` continues."""
+    """Check that `train` writes config/checkpoint/history/curves and `--resume`
+    continues."""
     out = tmp_path / "run"
     rc = main(
         [
@@ -111,8 +112,8 @@ def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(
 
 
 def test_resume_refuses_a_changed_configuration(tmp_path, capsys):
-    """Check --resume with a different optimizer or lr is refused (exit 2, one line naming
-    both values), while --epochs may change."""
+    """Check --resume with a different optimizer or lr is refused (exit 2, one line
+    naming both values), while --epochs may change."""
     out = tmp_path / "run"
     args = [
         "train",
@@ -167,7 +168,8 @@ def test_bad_usage_is_one_line_exit_2(argv, pattern, tmp_path, capsys):
 
 
 def test_existing_output_folder_is_refused_unless_overwrite(tmp_path, capsys):
-    """Check that a non-empty --out is refused (exit 2) and accepted with --overwrite."""
+    """Check that a non-empty --out is refused (exit 2) and accepted with
+    --overwrite."""
     out = tmp_path / "o"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")

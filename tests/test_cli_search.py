@@ -240,7 +240,7 @@ def test_two_processes_join_one_journal(optuna, tmp_path):
         for c in cmds
     ]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     from descentlab.search import load_study
 

@@ -28,7 +28,7 @@ def test_clip_by_total_l2_norm():
     out = clip_grad_norm(params, 1.0)
     assert isinstance(out, float) and out == pytest.approx(norm, rel=1e-14)
     coef = 1.0 / (norm + 1e-6)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_allclose(p.grad, g * coef, rtol=1e-14)
     new = math.sqrt(sum(float(np.sum(p.grad**2)) for p in params))
     assert new == pytest.approx(1.0, rel=1e-5)
@@ -41,7 +41,7 @@ def test_no_clip_below_max_norm_and_none_grads_skipped():
     params[-1].grad = None
     grads = [p.grad.copy() for p in params[:-1]]
     clip_grad_norm(params, 10.0)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_array_equal(p.grad, g)
     assert clip_grad_norm([params[-1]], 1.0) == 0.0
 
@@ -54,12 +54,12 @@ def test_matches_torch(norm_type):
     tparams = [
         torch.zeros(p.shape, dtype=torch.float64, requires_grad=True) for p in params
     ]
-    for tp, p in zip(tparams, params):
+    for tp, p in zip(tparams, params, strict=True):
         tp.grad = torch.tensor(p.grad.copy())
     tnorm = torch.nn.utils.clip_grad_norm_(tparams, 0.5, norm_type=float(norm_type))
     norm = clip_grad_norm(params, 0.5, norm_type=norm_type)
     assert norm == pytest.approx(float(tnorm), rel=1e-12)
-    for tp, p in zip(tparams, params):
+    for tp, p in zip(tparams, params, strict=True):
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
 
 

@@ -1,8 +1,8 @@
 """CuPy backend parity: the same model code on a GPU matches NumPy to float32 tolerance.
 
 Skipped unless CuPy is installed *and* a CUDA device answers (never in CI). On a
-GPU machine: ``pip install cupy-cuda12x && python -m pytest -q tests/test_cupy_parity.py``.
-"""
+GPU machine: ``pip install cupy-cuda12x && python -m pytest -q
+tests/test_cupy_parity.py``."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def _train(make, flat, backend: str, reference_state=None):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_training_on_cupy_matches_numpy(backend_restored, name):
-    """Check 2 epochs of Adam+cosine give the same weights, buffers and losses on both backends."""
+    """Check 2 epochs of Adam+cosine give the same weights, buffers and losses on both
+    backends."""
     make, flat = MODELS[name]
     B.use("numpy")
     start = {k: np.array(v) for k, v in make().state_dict().items()}

@@ -40,7 +40,7 @@ NAMES = list(FILES)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):  # http.server's name
         server = self.server
         server.requests.append(self.path)
         route = server.routes.get(self.path)

@@ -30,7 +30,8 @@ MODELS = {
 
 
 def _floating(obj, where: str, found: list[str]) -> None:
-    """Collect the dtype of every floating array in obj (arrays, tuples, lists, dicts)."""
+    """Collect the dtype of every floating array in obj (arrays, tuples, lists,
+    dicts)."""
     if hasattr(obj, "dtype") and hasattr(obj, "shape"):
         if obj.dtype.kind == "f" and obj.dtype != np.float32:
             found.append(f"{where}: {obj.dtype}")
@@ -82,7 +83,8 @@ def _optimizer(name: str, params):
 @pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("model_name", sorted(MODELS))
 def test_float32_model_stays_float32(model_name, opt_name):
-    """Check that forward, caches, backward, optimizer state and scheduler keep float32."""
+    """Check that forward, caches, backward, optimizer state and scheduler keep
+    float32."""
     build, shape = MODELS[model_name]
     model = build()
     rng = np.random.default_rng(0)
@@ -111,7 +113,8 @@ def test_float32_model_stays_float32(model_name, opt_name):
 
 
 def test_trainer_keeps_float32_with_clipping_and_validation():
-    """Check that Trainer.fit (NaN guard, clipping, evaluation) leaves no float64 behind."""
+    """Check that Trainer.fit (NaN guard, clipping, evaluation) leaves no float64
+    behind."""
     model = MLP((784, 16, 10), batchnorm=True, dropout=0.2, seed=0)
     rng = np.random.default_rng(1)
     x = rng.random((64, 784), dtype=np.float32)
@@ -158,5 +161,7 @@ def test_float64_data_runs_the_float32_model_in_float32():
     for loader in (False, True):
         model, seen = run(x64, loader)
         assert seen == seen32 == {np.dtype(np.float32)}
-        for (name, a), (_, b) in zip(model.named_parameters(), ref.named_parameters()):
+        for (name, a), (_, b) in zip(
+            model.named_parameters(), ref.named_parameters(), strict=True
+        ):
             assert np.array_equal(a.data, b.data), name

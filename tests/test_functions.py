@@ -21,7 +21,7 @@ def test_gradient_matches_central_differences(name):
     fn = FUNCTIONS[name]
     rng = np.random.default_rng(0)
     x0, x1, y0, y1 = fn.box
-    for x, y in zip(rng.uniform(x0, x1, 25), rng.uniform(y0, y1, 25)):
+    for x, y in zip(rng.uniform(x0, x1, 25), rng.uniform(y0, y1, 25), strict=True):
         analytic = np.array(fn.grad(x, y), dtype=np.float64)
         numeric = _central_diff_2d(fn, x, y)
         rel = np.linalg.norm(analytic - numeric) / max(

@@ -19,7 +19,8 @@ from descentlab.io import (
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
-    """Check that an exception inside atomic_open keeps the old file and leaves no temp file."""
+    """Check that an exception inside atomic_open keeps the old file and leaves no temp
+    file."""
     target = tmp_path / "a.txt"
     target.write_text("old")
     with pytest.raises(RuntimeError):
@@ -31,7 +32,8 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
 
 
 def test_atomic_write_gives_normal_permissions(tmp_path):
-    """Check that files written atomically are readable by group/others per the umask."""
+    """Check that files written atomically are readable by group/others per the
+    umask."""
     atomic_write_json(tmp_path / "x.json", {"a": 1})
     mode = stat.S_IMODE(os.stat(tmp_path / "x.json").st_mode)
     mask = os.umask(0)
@@ -40,7 +42,8 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
 
 
 def test_nested_state_round_trip(tmp_path):
-    """Check that nested dicts/lists/tuples with int keys, arrays, None and big ints survive."""
+    """Check that nested dicts/lists/tuples with int keys, arrays, None and big ints
+    survive."""
     state = {
         "a": {0: np.arange(3.0, dtype=np.float32), 1: [np.ones((2, 2)), None]},
         "b": (1, 2.5, "s"),
@@ -84,7 +87,8 @@ def test_check_output_dir_that_cannot_be_created(tmp_path):
 
 
 def test_check_output_dir(tmp_path):
-    """Check that a non-empty folder is refused unless overwrite, and an empty one is fine."""
+    """Check that a non-empty folder is refused unless overwrite, and an empty one is
+    fine."""
     assert check_output_dir(tmp_path / "new", False).is_dir()
     (tmp_path / "new" / "f").write_text("x")
     with pytest.raises(OutputExistsError, match="--overwrite"):

@@ -313,7 +313,7 @@ def test_same_seed_same_weights():
     """Check that ``seed`` fixes the initial weights and different seeds differ."""
     a, b, c = LeNet5(seed=7), LeNet5(seed=7), LeNet5(seed=8)
     states = (a.state_dict().items(), b.state_dict().items(), c.state_dict().items())
-    for (ka, va), (kb, vb), (_, vc) in zip(*states):
+    for (ka, va), (kb, vb), (_, vc) in zip(*states, strict=True):
         assert ka == kb
         np.testing.assert_array_equal(va, vb)
         if ka.endswith("weight"):

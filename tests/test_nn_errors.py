@@ -1,7 +1,7 @@
 """Bad input to descentlab.nn: one table of (callable, exception, message regex).
 
-Messages must say who complained, what is allowed and what was received
-(STYLE.md §2 item 9), so the regexes pin the layer name and the values.
+Messages must say who complained, what is allowed and what was received, so
+the regexes pin the layer name and the values.
 """
 
 from __future__ import annotations

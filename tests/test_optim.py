@@ -135,7 +135,10 @@ def ref_nadam(
 ):
     b1, b2 = betas
     g = g + weight_decay * x
-    mu = lambda k: b1 * (1 - 0.5 * 0.96 ** (k * momentum_decay))  # noqa: E731
+
+    def mu(k):
+        return b1 * (1 - 0.5 * 0.96 ** (k * momentum_decay))
+
     S["P"] = S.get("P", 1.0) * mu(t)
     S["m"] = b1 * S.get("m", 0.0) + (1 - b1) * g
     S["v"] = b2 * S.get("v", 0.0) + (1 - b2) * g**2
@@ -278,7 +281,7 @@ def test_matches_reference_recurrence(cls, kw, source):
 @pytest.mark.parametrize(
     "cls,kw",
     [c for c in CONFIGS if c[0] in TORCH_NAMES],
-    ids=[i for i, c in zip(IDS, CONFIGS) if c[0] in TORCH_NAMES],
+    ids=[i for i, c in zip(IDS, CONFIGS, strict=True) if c[0] in TORCH_NAMES],
 )
 @pytest.mark.parametrize("source", ["quadratic", "random"])
 def test_matches_torch(cls, kw, source):
@@ -457,7 +460,7 @@ def test_state_dict_resume_is_bit_exact(cls, kw, via_file, tmp_path):
     opt2.load_state_dict(state)
     feed(params, opt, 50, seed=11)
     feed(copies, opt2, 50, seed=11)
-    for p, q in zip(params, copies):
+    for p, q in zip(params, copies, strict=True):
         assert np.array_equal(p.data, q.data)
     assert opt2.state[0]["step"] == 100
 

@@ -27,7 +27,8 @@ from descentlab.train import Callback, Trainer
 
 
 def _argmax_pool(x, k, s, p):
-    """Reference max pool: per-window argmax (first maximum, first NaN), scatter back."""
+    """Reference max pool: per-window argmax (first maximum, first NaN), scatter
+    back."""
     n, c, h, w = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
     oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
@@ -89,7 +90,8 @@ def test_maxpool_matches_argmax_reference(k, s, p, shape, dtype):
     ],
 )
 def test_input_grad_false_skips_dx_only(make, shape):
-    """Check that input_grad=False returns None and leaves the parameter grads unchanged."""
+    """Check that input_grad=False returns None and leaves the parameter grads
+    unchanged."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape, dtype=np.float32)
     full, lean = make(), make()
@@ -98,7 +100,9 @@ def test_input_grad_false_skips_dx_only(make, shape):
     lean.forward(x)
     assert full.backward(dy) is not None
     assert lean.backward(dy) is None
-    for (name, a), (_, b) in zip(full.named_parameters(), lean.named_parameters()):
+    for (name, a), (_, b) in zip(
+        full.named_parameters(), lean.named_parameters(), strict=True
+    ):
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
 
 
@@ -127,7 +131,8 @@ class _Custom(Module):
     ],
 )
 def test_data_layer(model, expected):
-    """Check which layer the Trainer lets skip dx (only where it surely sees the data)."""
+    """Check which layer the Trainer lets skip dx (only where it surely sees the
+    data)."""
     layer = trainer_mod._data_layer(model)
     names = {id(m): name for name, m in model.named_modules()}
     assert (None if layer is None else names[id(layer)]) == expected
@@ -160,10 +165,13 @@ def _fit(monkeypatch, skip: bool):
 
 
 def test_fit_without_first_dx_is_bit_identical(monkeypatch):
-    """Check that skipping the data layer's dx changes nothing and is undone after fit."""
+    """Check that skipping the data layer's dx changes nothing and is undone after
+    fit."""
     ref, h_ref = _fit(monkeypatch, skip=False)
     fast, h_fast = _fit(monkeypatch, skip=True)
-    for (k, a), (_, b) in zip(ref.state_dict().items(), fast.state_dict().items()):
+    for (k, a), (_, b) in zip(
+        ref.state_dict().items(), fast.state_dict().items(), strict=True
+    ):
         np.testing.assert_array_equal(a, b, err_msg=k)
     assert h_ref.epoch["loss"] == h_fast.epoch["loss"]
     assert h_ref.epoch["val_acc"] == h_fast.epoch["val_acc"]

@@ -1,4 +1,5 @@
-"""Random search, range narrowing rounds, the results table, plots, the MLP objective."""
+"""Random search, range narrowing rounds, the results table, plots, the MLP
+objective."""
 
 import csv
 import json
@@ -31,7 +32,8 @@ def _csv_rows(path):
 
 
 def test_failing_and_nan_trials_are_recorded_and_search_continues(tmp_path):
-    """Check that raising, NaN and non-number objectives are 'failed' and the search goes on."""
+    """Check that raising, NaN and non-number objectives are 'failed' and the search
+    goes on."""
 
     def objective(params, report):
         if params["x"] < 0.25:
@@ -80,7 +82,8 @@ def test_results_written_after_every_trial(tmp_path):
 
 
 def test_interrupt_keeps_the_finished_trials(tmp_path):
-    """Check that a KeyboardInterrupt on trial 3 stops the search with 2 rows on disk."""
+    """Check that a KeyboardInterrupt on trial 3 stops the search with 2 rows on
+    disk."""
     calls = []
 
     def objective(params, report):
@@ -98,7 +101,8 @@ def test_interrupt_keeps_the_finished_trials(tmp_path):
 
 
 def test_load_round_trip(tmp_path):
-    """Check that trials.json loads back with params, statuses, intermediates and spaces."""
+    """Check that trials.json loads back with params, statuses, intermediates and
+    spaces."""
 
     def objective(params, report):
         report(1, 0.5)
@@ -155,7 +159,8 @@ def test_seeded_and_best_ordering():
 
 
 def test_single_argument_objective_pruning_and_intermediates():
-    """Check objectives without report, TrialPruned, and recorded intermediate values."""
+    """Check objectives without report, TrialPruned, and recorded intermediate
+    values."""
     res = random_search({"x": Uniform(0.0, 1.0)}, lambda p: p["x"], 3)
     assert all(t.status == "complete" for t in res)
 
@@ -201,7 +206,8 @@ def test_random_search_argument_errors(kwargs, match):
 
 
 def test_run_rounds_narrowing_improves_the_median(tmp_path):
-    """Check that rounds narrow around lr = 1e-3 and the later rounds' median is no worse."""
+    """Check that rounds narrow around lr = 1e-3 and the later rounds' median is no
+    worse."""
     space = {"lr": LogUniform(1e-6, 1e-1)}
     res = run_rounds(
         space,
@@ -258,7 +264,8 @@ def test_plots_write_png(tmp_path):
 
 
 def test_mlp_objective_reports_each_epoch():
-    """Check that the MLP objective trains, reports val accuracy per epoch and refuses unknown names."""
+    """Check that the MLP objective trains, reports val accuracy per epoch and refuses
+    unknown names."""
     pytest.importorskip("descentlab.train")
     pytest.importorskip("descentlab.models")
     from descentlab.search import mlp_objective

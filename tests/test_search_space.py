@@ -52,7 +52,8 @@ def test_sampling_stays_in_range_with_right_types():
 
 
 def test_log_uniform_is_uniform_in_log_space():
-    """Check that LogUniform(1e-6, 1e-2) puts about a quarter of draws in each decade."""
+    """Check that LogUniform(1e-6, 1e-2) puts about a quarter of draws in each
+    decade."""
     rng = np.random.default_rng(1)
     dim = LogUniform(1e-6, 1e-2)
     logs = np.log10([dim.sample(rng) for _ in range(4000)])
@@ -90,7 +91,8 @@ def test_same_seed_same_draws():
     ],
 )
 def test_dimension_validation(make, match):
-    """Check that bad bounds and options raise InvalidParameterError with a clear message."""
+    """Check that bad bounds and options raise InvalidParameterError with a clear
+    message."""
     with pytest.raises(InvalidParameterError, match=match):
         make()
 
@@ -218,7 +220,8 @@ def test_narrow_widens_at_the_lower_edge():
 
 
 def test_narrow_widens_at_the_upper_edge_of_uniform():
-    """Check that best trials at the upper edge of a Uniform push the upper bound out."""
+    """Check that best trials at the upper edge of a Uniform push the upper bound
+    out."""
     space = {"x": Uniform(0.0, 1.0)}
     trials = _trials("x", [(0.97, 0.9), (0.6, 0.8), (0.1, 0.1), (0.2, 0.0)])
     assert narrow(space, trials, keep=0.5)["x"] == Uniform(0.6, 1.5)
@@ -261,7 +264,8 @@ def test_narrow_degenerate_envelope_gets_margin():
 
 
 def test_narrow_int_stays_int():
-    """Check that IntUniform narrows to integers, spans at least 1, and widens by int steps."""
+    """Check that IntUniform narrows to integers, spans at least 1, and widens by int
+    steps."""
     trials = _trials("n", [(3, 0.9), (4, 0.8), (1, 0.1), (8, 0.0), (10, 0.0)])
     new = narrow({"n": IntUniform(1, 10)}, trials, keep=0.4)["n"]
     assert new == IntUniform(3, 4) and isinstance(new.lo, int)
@@ -284,7 +288,8 @@ def test_narrow_choice_keeps_options_of_the_best():
 
 
 def test_narrow_min_mode_and_failed_trials():
-    """Check that metric_mode='min' keeps the lowest values and failed trials are ignored."""
+    """Check that metric_mode='min' keeps the lowest values and failed trials are
+    ignored."""
     space = {"x": Uniform(0.0, 10.0)}
     trials = _trials("x", [(2.0, 0.1), (3.0, 0.2), (7.0, 5.0), (8.0, 6.0)])
     trials += [

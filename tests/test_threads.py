@@ -6,7 +6,8 @@ from descentlab._threads import THREAD_VARS, blas_threads_env, usable_cpus
 
 
 def test_blas_threads_env_sets_and_restores(monkeypatch):
-    """Check every variable is set inside the block and restored (or removed) after it."""
+    """Check every variable is set inside the block and restored (or removed) after
+    it."""
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)

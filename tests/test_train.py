@@ -59,7 +59,8 @@ def _assert_same_weights(a, b):
 
 
 def test_resume_after_two_epochs_is_bit_identical(sample, tmp_path):
-    """Check that 2 epochs + checkpoint + 2 resumed epochs equals 4 uninterrupted epochs."""
+    """Check that 2 epochs + checkpoint + 2 resumed epochs equals 4 uninterrupted
+    epochs."""
     train, val = _small(sample)
     steps = math.ceil(600 / 50)
     ref_model, ref = _bn_dropout_setup(4, steps)
@@ -86,7 +87,8 @@ class _InterruptAt(Callback):
 
 
 def test_ctrl_c_mid_epoch_checkpoints_and_resumes_exactly(sample, tmp_path):
-    """Check that an interrupt mid-epoch writes a checkpoint that resumes to the same weights."""
+    """Check that an interrupt mid-epoch writes a checkpoint that resumes to the same
+    weights."""
     train, val = _small(sample)
     steps = math.ceil(600 / 50)
     ref_model, ref = _bn_dropout_setup(3, steps)
@@ -122,7 +124,8 @@ class _SigintAt(Callback):
 def test_real_ctrl_c_stops_checkpoints_and_resumes_exactly(
     sample, tmp_path, offset, sigint_default
 ):
-    """Check that one real Ctrl-C (SIGINT) finishes the batch, stops, and resumes exactly."""
+    """Check that one real Ctrl-C (SIGINT) finishes the batch, stops, and resumes
+    exactly."""
     train, val = _small(sample)
     steps = math.ceil(600 / 50)
     ref_model, ref = _bn_dropout_setup(3, steps)
@@ -217,8 +220,8 @@ def test_interrupt_inside_the_first_epoch_without_checkpoint_writes_nothing(
 def test_on_interrupt_raise_propagates_and_writes_nothing(
     sample, tmp_path, monkeypatch
 ):
-    """Check on_interrupt='raise' lets KeyboardInterrupt through with no checkpoint file,
-    restores the data layer's input_grad, and that bad values are refused."""
+    """Check on_interrupt='raise' lets KeyboardInterrupt through with no checkpoint
+    file, restores the data layer's input_grad, and that bad values are refused."""
     monkeypatch.chdir(tmp_path)
     train, _ = _small(sample)
     model, trainer = _bn_dropout_setup(1, 12)
@@ -255,7 +258,8 @@ def test_mlp_loss_halves_in_a_few_epochs(sample):
 
 @pytest.mark.slow
 def test_simple_convnet_reaches_90_percent(sample):
-    """Check that SimpleConvNet + Adam reaches >= 0.90 on a held-out 1,000 in 2 epochs."""
+    """Check that SimpleConvNet + Adam reaches >= 0.90 on a held-out 1,000 in 2
+    epochs."""
     x, y = sample
     model = SimpleConvNet(seed=0)
     t = Trainer(
@@ -266,7 +270,8 @@ def test_simple_convnet_reaches_90_percent(sample):
 
 
 def test_nonfinite_loss_stops_with_step_and_keeps_finite_weights(sample):
-    """Check that a NaN batch stops training, reports the step and leaves the weights finite."""
+    """Check that a NaN batch stops training, reports the step and leaves the weights
+    finite."""
     (x, y), _ = _small(sample, 400, 0)
     x = x.copy()
     x[130] = np.nan  # with shuffle=False this poisons the third batch of 64
@@ -292,7 +297,8 @@ def test_nonfinite_loss_stops_with_step_and_keeps_finite_weights(sample):
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_nonfinite_skip_mode_continues_and_terminate_on_nan_stops(sample):
-    """Check that nonfinite='skip' skips the bad step, and TerminateOnNaN stops anyway."""
+    """Check that nonfinite='skip' skips the bad step, and TerminateOnNaN stops
+    anyway."""
     (x, y), _ = _small(sample, 256, 0)
     x = x.copy()
     x[70] = np.inf
@@ -320,7 +326,8 @@ def test_nonfinite_skip_mode_continues_and_terminate_on_nan_stops(sample):
 
 
 def test_early_stopping_restores_best_weights(sample):
-    """Check that EarlyStopping stops after `patience` bad epochs and restores the best weights."""
+    """Check that EarlyStopping stops after `patience` bad epochs and restores the best
+    weights."""
     train, val = _small(sample, 300, 200)
     model = MLP([784, 64, 10], seed=0)
     best = {}
@@ -380,8 +387,8 @@ def test_early_stopping_runs_exactly_patience_epochs_without_improvement(
 
 
 def test_csv_logger_checkpoint_and_progress(sample, tmp_path):
-    """Check that CSVLogger writes one row per epoch, ModelCheckpoint files load, and the
-    progress line shows epoch and metrics."""
+    """Check that CSVLogger writes one row per epoch, ModelCheckpoint files load, and
+    the progress line shows epoch and metrics."""
     train, val = _small(sample, 200, 100)
     model = MLP([784, 16, 10], seed=0)
     stream = io.StringIO()
@@ -403,7 +410,8 @@ def test_csv_logger_checkpoint_and_progress(sample, tmp_path):
 
 
 def test_corrupt_and_mismatched_checkpoints_are_refused(sample, tmp_path):
-    """Check that truncated, foreign and wrong-model checkpoints raise CheckpointError."""
+    """Check that truncated, foreign and wrong-model checkpoints raise
+    CheckpointError."""
     train, _ = _small(sample, 100, 0)
     model = MLP([784, 16, 10], seed=0)
     t = Trainer(
@@ -519,7 +527,8 @@ def test_resume_restores_callback_state(sample, tmp_path):
 
 
 def test_checkpoint_of_another_optimizer_is_refused(sample, tmp_path):
-    """Check resuming an Adam checkpoint with an SGD optimizer raises CheckpointError."""
+    """Check resuming an Adam checkpoint with an SGD optimizer raises
+    CheckpointError."""
     train, _ = _small(sample, n_train=100)
     model, trainer = _bn_dropout_setup(1, 2)
     trainer.fit(train, epochs=1, batch_size=50, checkpoint=tmp_path / "c.npz")

@@ -81,7 +81,8 @@ def run(a: argparse.Namespace) -> int:
     with live_line(f"{a.name} ..."):
         result = experiments.run(a.name, size=size, seed=a.seed, out=out)
     print(
-        f"{a.name}: {len(result['figures'])} figures, {result['seconds']:.1f} s -> {out}"
+        f"{a.name}: {len(result['figures'])} figures, {result['seconds']:.1f} s -> "
+        f"{out}"
     )
     for row in result.get("table", [])[:20]:
         print("  " + "  ".join(f"{k}={short(v)}" for k, v in row.items()))

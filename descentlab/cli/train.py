@@ -112,7 +112,8 @@ def run(a: argparse.Namespace) -> int:
     done = result["epochs_done"]
     line = (
         f"{result['config']['model']} + {result['config']['optimizer']}: "
-        f"{done} epoch{'s' if done != 1 else ''}, test accuracy {result['test_acc']:.4f} "
+        f"{done} epoch{'s' if done != 1 else ''}, test accuracy "
+        f"{result['test_acc']:.4f} "
         f"(loss {result['test_loss']:.4f}); run folder {out}"
     )
     if result["stopped"]:
@@ -122,13 +123,15 @@ def run(a: argparse.Namespace) -> int:
         ckpt = result["interrupted_checkpoint"]
         if ckpt:
             print(
-                f"interrupted at step {result['steps_done']}; checkpoint {ckpt}; continue "
+                f"interrupted at step {result['steps_done']}; checkpoint {ckpt}; "
+                "continue "
                 f"with: descentlab train --resume {ckpt}",
                 file=sys.stderr,
             )
         else:
             print(
-                "interrupted in the first epoch, in the middle of a step; no checkpoint "
+                "interrupted in the first epoch, in the middle of a step; no "
+                "checkpoint "
                 "was written",
                 file=sys.stderr,
             )
@@ -136,8 +139,10 @@ def run(a: argparse.Namespace) -> int:
     if result["stopped"] == "nonfinite":
         info = result["nonfinite"] or {}
         print(
-            f"error: training stopped at step {info.get('step')} (epoch {info.get('epoch')}): "
-            f"{info.get('cause')}; the weights are those of the last finite step. Try a "
+            f"error: training stopped at step {info.get('step')} (epoch "
+            f"{info.get('epoch')}): "
+            f"{info.get('cause')}; the weights are those of the last finite step. Try "
+            "a "
             f"smaller --lr or --clip-grad-norm.",
             file=sys.stderr,
         )

@@ -160,7 +160,8 @@ def download_file(
         f"could not download {remote.name}:\n  "
         + "\n  ".join(failures)
         + f"\nOffline? Copy {remote.name} into {str(folder)!r} (its cache folder; "
-        "DESCENTLAB_DATA sets the cache root) or give a file:// mirror; the shipped 5,000-digit "
+        "DESCENTLAB_DATA sets the cache root) or give a file:// mirror; the shipped "
+        "5,000-digit "
         "sample needs no download."
     )
 

@@ -1,7 +1,7 @@
 """The experiments, each a module with one ``run`` function.
 
-Registry: ``EXPERIMENTS`` maps each name (in the order of GUIDE §7 and of the
-report) to its module's import path; modules are imported lazily by
+Registry: ``EXPERIMENTS`` maps each name (in the order of the book's
+chapters and of the report) to its module's import path; modules are imported lazily by
 :func:`get`, so a broken or slow experiment never affects the others::
 
     from descentlab import experiments

@@ -101,7 +101,8 @@ class Flatten(Module):
         check_array(x, "x", owner="Flatten.forward")
         if x.ndim < 2:
             raise ShapeError(
-                f"Flatten.forward: x must have at least 2 dimensions (N, ...); got {tuple(x.shape)}."
+                "Flatten.forward: x must have at least 2 dimensions (N, ...); got "
+                f"{tuple(x.shape)}."
             )
         self._cache = x.shape
         return x.reshape(x.shape[0], -1)

@@ -20,7 +20,8 @@ from .parallel import batch_chunks, fast_paths_enabled, run_chunks, sum_in_order
 
 
 class Conv2d(Module):
-    """Cross-correlation y[n, o] = Σ_c W[o, c] ⋆ x[n, c] + b[o] (torch's Conv2d, groups=1).
+    """Cross-correlation y[n, o] = Σ_c W[o, c] ⋆ x[n, c] + b[o] (torch's Conv2d,
+    groups=1).
 
     x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2P - kH)/S) + 1.
     W: (C_out, C_in, kH, kW); b: (C_out,).
@@ -95,7 +96,8 @@ class Conv2d(Module):
         )
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
-        """(OH, OW) for an input of size (h, w); ValueError if the kernel does not fit."""
+        """(OH, OW) for an input of size (h, w); ValueError if the kernel does not
+        fit."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return (
             output_size(h, kh, ph, sh, owner="Conv2d", dim="height"),

@@ -3,7 +3,9 @@
 For a module f and a fixed random R, the scalar L = Σ f(x) ⊙ R has
 dL/dθ ≈ (L(θ + h) - L(θ - h)) / 2h. ``gradcheck`` compares that with the
 module's backward (called with dout = R) and reports, per input and
-parameter, the relative error ||g_analytic - g_numeric|| / (||g_analytic|| + ||g_numeric||).
+parameter, the relative error
+
+    ||g_analytic - g_numeric|| / (||g_analytic|| + ||g_numeric||).
 """
 
 from __future__ import annotations

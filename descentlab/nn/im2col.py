@@ -60,7 +60,8 @@ def tiles(h: int, w: int, kh: int, kw: int, s: tuple[int, int]) -> bool:
 
 
 def im2col(x, kh: int, kw: int, s: tuple[int, int]):
-    """(N, C*kh*kw, OH*OW) patches of padded x (one copy); rows (c, i, j), cols (oh, ow)."""
+    """(N, C*kh*kw, OH*OW) patches of padded x (one copy); rows (c, i, j), cols (oh,
+    ow)."""
     win = windows(x, kh, kw, s)
     n, c, oh, ow = win.shape[:4]
     return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)

@@ -3,12 +3,12 @@
 fan_in = in_features for a Linear weight (out, in), C_in*kH*kW for a Conv2d
 weight (out, in, kH, kW); fan_out = out_features or C_out*kH*kW.
 
-- normal(std):          W ~ N(0, std^2)
-- xavier_normal:        std = gain * sqrt(2 / (fan_in + fan_out))      (Glorot & Bengio, 2010)
-- xavier_uniform:       U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))
-- lecun_normal:         std = 1 / sqrt(fan_in)   (the "Xavier" of Deep Learning from Scratch)
-- he_normal:            std = sqrt(2 / fan_in)                          (He et al., 2015)
-- he_uniform:           U(-a, a), a = sqrt(6 / fan_in)
+- normal(std):      W ~ N(0, std^2)
+- xavier_normal:    std = gain * sqrt(2 / (fan_in + fan_out))  (Glorot & Bengio, 2010)
+- xavier_uniform:   U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))
+- lecun_normal:     std = 1 / sqrt(fan_in)  (Deep Learning from Scratch's "Xavier")
+- he_normal:        std = sqrt(2 / fan_in)                     (He et al., 2015)
+- he_uniform:       U(-a, a), a = sqrt(6 / fan_in)
 
 Gains (calculate_gain): linear/sigmoid 1, tanh 5/3, relu sqrt(2),
 leaky_relu sqrt(2 / (1 + a^2)). Biases start at zero.

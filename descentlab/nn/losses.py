@@ -22,7 +22,8 @@ from ..errors import ShapeError
 class SoftmaxCrossEntropy:
     """``loss.forward(logits, y) -> float``; ``loss.backward() -> dlogits``.
 
-    logits: (N, K). y: integer class ids (N,) in [0, K), or one-hot / soft targets (N, K).
+    logits: (N, K). y: integer class ids (N,) in [0, K), or one-hot / soft
+    targets (N, K).
     """
 
     #: the Trainer reports accuracy for classification losses only
@@ -41,7 +42,8 @@ class SoftmaxCrossEntropy:
         )
         if logits.ndim != 2:
             raise ShapeError(
-                f"SoftmaxCrossEntropy.forward: logits must have shape (N, K); got {tuple(logits.shape)}."
+                "SoftmaxCrossEntropy.forward: logits must have shape (N, K); got "
+                f"{tuple(logits.shape)}."
             )
         xp = B.get_array_module(logits)
         n, k = logits.shape
@@ -53,12 +55,14 @@ class SoftmaxCrossEntropy:
         if y.ndim == 1:
             if y.shape[0] != n:
                 raise ShapeError(
-                    f"SoftmaxCrossEntropy.forward: labels have shape {tuple(y.shape)} but logits "
-                    f"have shape {tuple(logits.shape)}; expected ({n},) class ids or ({n}, {k}) targets."
+                    f"SoftmaxCrossEntropy.forward: labels have shape {tuple(y.shape)} "
+                    f"but logits have shape {tuple(logits.shape)}; expected ({n},) "
+                    f"class ids or ({n}, {k}) targets."
                 )
             if y.dtype.kind not in "iu":
                 raise TypeError(
-                    f"SoftmaxCrossEntropy.forward: 1-D labels must be integer class ids; got dtype {y.dtype}."
+                    "SoftmaxCrossEntropy.forward: 1-D labels must be integer class "
+                    f"ids; got dtype {y.dtype}."
                 )
             if n and (int(y.min()) < 0 or int(y.max()) >= k):
                 raise ValueError(
@@ -70,8 +74,9 @@ class SoftmaxCrossEntropy:
             loss = -(y * log_probs).sum() / n
         else:
             raise ShapeError(
-                f"SoftmaxCrossEntropy.forward: targets have shape {tuple(y.shape)} but logits "
-                f"have shape {tuple(logits.shape)}; expected ({n},) or ({n}, {k})."
+                f"SoftmaxCrossEntropy.forward: targets have shape {tuple(y.shape)} but "
+                f"logits have shape {tuple(logits.shape)}; expected ({n},) or "
+                f"({n}, {k})."
             )
         self.probs = e / sum_e
         self._cache = (y, n)
@@ -94,7 +99,10 @@ class SoftmaxCrossEntropy:
 
 
 class MSELoss:
-    """``loss.forward(y, t) -> float`` = mean((y - t)^2); ``backward() -> 2 (y - t) / numel``."""
+    """``loss.forward(y, t) -> float``: mean((y - t)^2).
+
+    ``backward() -> 2 (y - t) / numel``.
+    """
 
     classification = False
 

@@ -1,6 +1,6 @@
-"""Local Response Normalization across channels (Krizhevsky et al., 2012), torch's formula.
+"""Local Response Normalization across channels (Krizhevsky et al., 2012), as torch.
 
-s_c = k + (alpha / n) Σ_{c' ∈ W(c)} x_{c'}^2,  W(c) = [c - n//2, c + (n-1)//2] ∩ channels
+s_c = k + (alpha / n) Σ_{c' ∈ W(c)} x_{c'}^2, W(c) = [c - n//2, c + (n-1)//2] ∩ channels
 y_c = x_c · s_c^(-beta)
 dx_j = dy_j s_j^(-beta) - (2 alpha beta / n) x_j Σ_{c: j ∈ W(c)} dy_c x_c s_c^(-beta-1)
 """
@@ -26,7 +26,8 @@ def _window_sum(z, before: int, after: int):
 
 
 class LocalResponseNorm(Module):
-    """LRN over channels of x: (N, C, ...); defaults as AlexNet (n=5, k=2, beta=0.75)."""
+    """LRN over channels of x: (N, C, ...); defaults as AlexNet (n=5, k=2,
+    beta=0.75)."""
 
     def __init__(
         self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0
@@ -61,7 +62,8 @@ class LocalResponseNorm(Module):
         check_array(x, "x", owner="LocalResponseNorm.forward", floating=True)
         if x.ndim < 3:
             raise ShapeError(
-                f"LocalResponseNorm.forward: x must have shape (N, C, ...) with at least 3 "
+                "LocalResponseNorm.forward: x must have shape (N, C, ...) with at "
+                "least 3 "
                 f"dimensions; got {tuple(x.shape)}."
             )
         n = self.size

@@ -146,7 +146,8 @@ class Module:
             p.zero_grad()
 
     def astype(self, dtype: Any) -> Module:
-        """Cast every parameter (and its grad) and floating buffer to ``dtype`` in place."""
+        """Cast every parameter (and its grad) and floating buffer to ``dtype`` in
+        place."""
         for m in self.modules():
             for p in m._params.values():
                 p.data = p.data.astype(dtype)
@@ -210,7 +211,8 @@ class Module:
             if tuple(np.shape(src)) != tuple(dst.shape):
                 raise CheckpointError(
                     f"{type(self).__name__}.load_state_dict: {key!r} has shape "
-                    f"{tuple(np.shape(src))} in the state but {tuple(dst.shape)} in the model."
+                    f"{tuple(np.shape(src))} in the state but {tuple(dst.shape)} in "
+                    "the model."
                 )
             dst[...] = B.get_array_module(dst).asarray(src, dtype=dst.dtype)
 
@@ -241,7 +243,8 @@ class Sequential(Module):
         for i, m in enumerate(modules):
             if not isinstance(m, Module):
                 raise TypeError(
-                    f"Sequential: argument {i} must be a Module. Got {type(m).__name__}."
+                    f"Sequential: argument {i} must be a Module. Got "
+                    f"{type(m).__name__}."
                 )
             setattr(self, str(i), m)
 

@@ -30,7 +30,7 @@ class _Pool2d(Module):
             else check_int_pair(stride, "stride", owner=name)
         )
         self.padding = check_int_pair(padding, "padding", owner=name, min_val=0)
-        for p, k in zip(self.padding, self.kernel_size):
+        for p, k in zip(self.padding, self.kernel_size, strict=False):
             if 2 * p > k:
                 raise InvalidParameterError(
                     f"{name}: 'padding' must be at most half the kernel size "
@@ -38,7 +38,8 @@ class _Pool2d(Module):
                 )
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return f"kernel_size={k}, stride={s}, padding={p}"
 
     def _windows(self, x, fill: float):
         name = type(self).__name__

@@ -1,8 +1,8 @@
 """Residual connection (He et al., 2016): y = f(x) + shortcut(x).
 
 shortcut is the identity, or a projection module (e.g. 1x1 Conv2d with stride,
-or Linear) when f changes the shape. Backward: dx = f.backward(dy) + shortcut.backward(dy).
-"""
+or Linear) when f changes the shape. Backward: dx = f.backward(dy) +
+shortcut.backward(dy)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class Residual(Module):
         if fx.shape != sx.shape:
             raise ShapeError(
                 f"Residual.forward: body output {tuple(fx.shape)} and shortcut "
-                f"{tuple(sx.shape)} differ; pass a projection module (e.g. a 1x1 Conv2d "
+                f"{tuple(sx.shape)} differ; pass a projection module (e.g. a 1x1 "
+                "Conv2d "
                 "or Linear) that maps x to the body's output shape."
             )
         self._cache = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import numbers
 from collections.abc import Sequence
 
@@ -62,7 +63,7 @@ class MultiStep(Schedule):
             )
             for i, m in enumerate(milestones)
         ]
-        if any(b <= a for a, b in zip(ms, ms[1:])):
+        if any(b <= a for a, b in itertools.pairwise(ms)):
             raise InvalidParameterError(
                 f"{owner}: 'milestones' must be strictly increasing. Got {ms}."
             )

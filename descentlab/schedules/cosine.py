@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 
@@ -143,7 +144,7 @@ class OneCycle(Schedule):
         else:
             self._phases.append((T - 1.0, self.base_lr, final))
         ends = [0.0] + [e for e, _, _ in self._phases]
-        if any(b <= a for a, b in zip(ends, ends[1:])):
+        if any(b <= a for a, b in itertools.pairwise(ends)):
             raise InvalidParameterError(
                 f"{owner}: total_steps={T} is too small for pct_start={p}"
                 f"{' with three_phase' if self.three_phase else ''}: every phase must "

@@ -122,7 +122,7 @@ class Scheduler:
                 "after add_param_group()."
             )
         self._last_lr = [self._lr(i, self.last_step) for i in range(len(groups))]
-        for group, lr in zip(groups, self._last_lr):
+        for group, lr in zip(groups, self._last_lr, strict=True):
             group["lr"] = lr
 
     def step(self, metric: float | None = None) -> None:

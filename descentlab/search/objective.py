@@ -212,7 +212,7 @@ def _report_callback(report: Callable[[int, float], None] | None) -> Any:
                 return
             try:
                 report(int(epoch) + 1, float(value))
-            except Exception as exc:  # noqa: BLE001 - re-raised after fit
+            except Exception as exc:  # re-raised after fit
                 self.error = exc
                 self.trainer.stop_training = True
 

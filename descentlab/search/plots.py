@@ -124,7 +124,7 @@ def plot_trials(
             ax = axes[i][j]
             pts = [(t.params[name], t.value) for t in ok if name in t.params]
             if pts:
-                xs, ys = zip(*pts)
+                xs, ys = zip(*pts, strict=True)
                 mappable = ax.scatter(xs, ys, c=ys, cmap="viridis", norm=norm, s=18)
             if _is_log(results, name) and pts:
                 _log_axis(ax, "x", list(xs))
@@ -141,7 +141,7 @@ def plot_trials(
                 if a in t.params and b in t.params
             ]
             if pts:
-                xs, ys, cs = zip(*pts)
+                xs, ys, cs = zip(*pts, strict=True)
                 mappable = ax.scatter(xs, ys, c=cs, cmap="viridis", norm=norm, s=22)
             fx = [
                 (t.params[a], t.params[b])
@@ -149,7 +149,9 @@ def plot_trials(
                 if a in t.params and b in t.params
             ]
             if fx:
-                ax.scatter(*zip(*fx), marker="x", c="0.6", s=18, label="failed")
+                ax.scatter(
+                    *zip(*fx, strict=True), marker="x", c="0.6", s=18, label="failed"
+                )
                 ax.legend(fontsize=8, loc="best")
             every = [
                 (t.params[a], t.params[b])
@@ -193,7 +195,7 @@ def plot_best_curves(
     for rank, t in enumerate(best):
         if not t.intermediate:
             continue
-        steps, vals = zip(*t.intermediate)
+        steps, vals = zip(*t.intermediate, strict=True)
         label = None
         if rank < 5:
             desc = ", ".join(f"{n}={short(v, 2)}" for n, v in t.params.items())

@@ -94,7 +94,7 @@ def evaluate(
             raw = objective(params)
     except pruned:
         return "pruned", None, ""
-    except Exception as exc:  # noqa: BLE001 - a failed trial must not stop the search
+    except Exception as exc:  # a failed trial must not stop the search
         return "failed", None, f"{type(exc).__name__}: {exc}"
     if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
         return (

@@ -195,7 +195,8 @@ class ModelCheckpoint(Callback):
         self._warned = False
         if "{epoch" not in self.path and is_foreign_file(self.path):
             raise OutputExistsError(
-                f"ModelCheckpoint: {self.path!r} exists and is not a descentlab checkpoint; "
+                f"ModelCheckpoint: {self.path!r} exists and is not a descentlab "
+                "checkpoint; "
                 "it would be overwritten. Choose another path."
             )
 

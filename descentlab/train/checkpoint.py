@@ -36,10 +36,11 @@ def set_rng_states(model: Any, states: list[dict]) -> None:
     ]
     if len(owners) != len(states):
         raise CheckpointError(
-            f"checkpoint has {len(states)} random generators but the model has {len(owners)} "
+            f"checkpoint has {len(states)} random generators but the model has "
+            f"{len(owners)} "
             "modules with one (e.g. Dropout); the model architecture differs."
         )
-    for m, st in zip(owners, states):
+    for m, st in zip(owners, states, strict=True):
         st = dict(st)
         inner = st.get("state")
         if isinstance(inner, dict):

@@ -22,7 +22,8 @@ class History:
             are running means over the epoch's batches, as Keras reports them).
         stopped: why training ended early ("early_stopping", "nonfinite", "interrupted",
             "callback", "max_steps") or None.
-        nonfinite: {"step", "epoch", "cause"} when a non-finite loss/gradient stopped it.
+        nonfinite: {"step", "epoch", "cause"} when a non-finite loss/gradient
+            stopped it.
         checkpoint: path of the checkpoint written on interruption, if any.
     """
 
@@ -124,7 +125,8 @@ class History:
     def __repr__(self) -> str:
         return (
             f"History(epochs={self.epochs_done}, steps={len(self.step['loss'])}, "
-            f"last_loss={self.last('loss'):.4g}, last_val_acc={self.last('val_acc'):.4g})"
+            f"last_loss={self.last('loss'):.4g}, "
+            f"last_val_acc={self.last('val_acc'):.4g})"
         )
 
 

@@ -89,7 +89,8 @@ def _check_checkpoint_target(path: str | Path) -> None:
     if is_foreign_file(path):
         raise OutputExistsError(
             f"Trainer.fit: checkpoint={str(path)!r} exists and is not a descentlab "
-            "checkpoint; it would be overwritten after the first epoch. Choose another path."
+            "checkpoint; it would be overwritten after the first epoch. Choose another "
+            "path."
         ) from None
 
 
@@ -144,7 +145,8 @@ class Trainer:
     ):
         if not isinstance(model, Module):
             raise TypeError(
-                f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}."
+                "Trainer: 'model' must be a descentlab Module. Got "
+                f"{type(model).__name__}."
             )
         check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
         check_option(
@@ -171,8 +173,10 @@ class Trainer:
             "epoch",
         ):
             raise TypeError(
-                "Trainer: 'scheduler' must be a descentlab.schedules.Scheduler (with interval "
-                f"'step' or 'epoch') or None. Got {type(scheduler).__name__}; pass callbacks "
+                "Trainer: 'scheduler' must be a descentlab.schedules.Scheduler (with "
+                "interval "
+                f"'step' or 'epoch') or None. Got {type(scheduler).__name__}; pass "
+                "callbacks "
                 "as callbacks=[...]."
             )
         self.model, self.loss, self.optimizer, self.scheduler = (
@@ -225,7 +229,8 @@ class Trainer:
         """{"loss": mean loss, "acc": accuracy} on (x, y) in evaluation mode."""
         if len(x) != len(y):
             raise InvalidParameterError(
-                f"Trainer.evaluate: x and y must have the same length. Got {len(x)} and {len(y)}."
+                f"Trainer.evaluate: x and y must have the same length. Got {len(x)} "
+                f"and {len(y)}."
             )
         bs = batch_size or self.eval_batch_size
         was_training = self.model.training
@@ -279,18 +284,22 @@ class Trainer:
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> dict[str, Any]:
-        """Restore model, optimizer, scheduler, loader, RNGs and history; returns meta."""
+        """Restore model, optimizer, scheduler, loader, RNGs and history; returns
+        meta."""
         state, meta = load_checkpoint(path)
         if meta.get("model_class") != type(self.model).__name__:
             raise CheckpointError(
-                f"checkpoint {str(path)!r} holds a {meta.get('model_class')} but the trainer's "
+                f"checkpoint {str(path)!r} holds a {meta.get('model_class')} but the "
+                "trainer's "
                 f"model is a {type(self.model).__name__}."
             )
         saved_opt = meta.get("optimizer_class", type(self.optimizer).__name__)
         if saved_opt != type(self.optimizer).__name__:
             raise CheckpointError(
-                f"checkpoint {str(path)!r} was trained with {saved_opt} but the trainer's "
-                f"optimizer is {type(self.optimizer).__name__}; their states do not mix."
+                f"checkpoint {str(path)!r} was trained with {saved_opt} but the "
+                "trainer's "
+                f"optimizer is {type(self.optimizer).__name__}; their states do not "
+                "mix."
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -526,7 +535,8 @@ class Trainer:
             self.history.nonfinite = info
             self.stop_training, self.stop_reason = True, "nonfinite"
             warnings.warn(
-                f"Trainer: stopped at step {info['step']} (epoch {info['epoch']}): {cause}; "
+                f"Trainer: stopped at step {info['step']} (epoch {info['epoch']}): "
+                f"{cause}; "
                 "the weights are those of the last finite step.",
                 RuntimeWarning,
                 stacklevel=3,
