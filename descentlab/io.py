@@ -196,7 +196,7 @@ def save_state_npz(
     arrays, skeleton = flatten_state(state)
     header = {"skeleton": skeleton, "meta": meta or {}}
     buf = io.BytesIO()
-    payload = dict(arrays)
+    payload: dict[str, Any] = dict(arrays)
     payload[_META_KEY] = np.frombuffer(
         json.dumps(header, default=_json_default).encode(), dtype=np.uint8
     )

@@ -338,7 +338,7 @@ def build_report(
             "#": "",
             "experiment": "total",
             "status": f"{failures} failed",
-            "figures": sum(row["figures"] for row in summary),
+            "figures": sum(int(row["figures"]) for row in summary),
             "seconds": round(total, 1),
         }
     )

@@ -82,7 +82,7 @@ def train_val_split(
     check_scalar(
         n_val, "n_val", numbers.Integral, min_val=1, max_val=n - 1, owner=owner
     )
-    val_idx, train_idx = _partition(y, [int(n_val)], seed, stratify)
+    val_idx, train_idx = _partition(y, [int(n_val or 0)], seed, stratify)
     return (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
 
 

@@ -63,6 +63,7 @@ def effective_steps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feed ``grads`` to a new optimizer; return (eta_t, theta_0 - theta_t) by step."""
     p = Parameter(np.zeros(1, dtype=np.float64))
+    opt: AdaGrad | RMSProp
     if opt_name == "adagrad":
         opt = AdaGrad([p], lr=lr)
     else:

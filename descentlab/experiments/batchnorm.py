@@ -410,7 +410,7 @@ def run(ctx: Run) -> dict[str, Any]:
     size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = CONFIG[size]
     train = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True).train
-    runs = []
+    runs: list[dict[str, Any]] = []
     for i, std in enumerate(STDS, start=1):
         status(f"init std {std:.3g} ({i}/{len(STDS)})")
         runs.append(

@@ -165,7 +165,7 @@ def im2col_shapes(model: SimpleConvNet, x: np.ndarray) -> dict[str, Any]:
 
     ``max_abs_diff`` compares reshape(col · Wᵀ + b) with the real Conv2d output.
     """
-    conv = model[0]
+    conv: Any = model[0]  # the first Conv2d
     k = conv.kernel_size[0]
     col = book_im2col(x, k)
     w2 = conv.weight.data.reshape(conv.out_channels, -1)
@@ -482,7 +482,7 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     cfg = SETTINGS[size]
     splits = mnist_sample_splits(cfg["n_train"], 0, cfg["n_test"], seed=seed)
     (x, y), (xt, yt) = splits.train, splits.test
-    model = book_init(SimpleConvNet(seed=seed), seed)
+    model: Any = book_init(SimpleConvNet(seed=seed), seed)
     before = model[0].weight.data.copy()
     trainer = Trainer(
         model,

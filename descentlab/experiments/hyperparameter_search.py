@@ -137,11 +137,13 @@ def run(ctx: Run) -> dict[str, Any]:
         ),
     )
 
-    rounds, values, table = [], [], []
+    rounds: list[dict[str, Any]] = []
+    values: list[list[float]] = []
+    table: list[dict[str, Any]] = []
     for r, space in enumerate(results.spaces):
         trials = [t for t in results.trials if t.round == r]
         done = results.completed(r)
-        vals = [t.value for t in done]
+        vals = [float(t.value) for t in done if t.value is not None]
         best = results.best(1, round=r)[0] if done else None
         ranges = {n: _log_range(d) for n, d in space.items()}
         change = (
@@ -149,7 +151,7 @@ def run(ctx: Run) -> dict[str, Any]:
             if r == 0
             else {n: _change(rounds[-1]["log10_range"][n], ranges[n]) for n in space}
         )
-        info = {
+        info: dict[str, Any] = {
             "round": r,
             "trials": len(trials),
             "complete": len(done),
@@ -429,9 +431,9 @@ def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Pat
             ax.set_ylim(*limits["weight_decay"])
             ax.set_xlabel("learning rate (log scale)")
             ax.set_ylabel("weight decay λ (log scale)")
-            failed = f" + {info['failed']} failed (×)" if info["failed"] else ""
+            n_failed = f" + {info['failed']} failed (×)" if info["failed"] else ""
             ax.set_title(
-                f"Round {r}: {info['complete']} trials{failed}, colour = val acc",
+                f"Round {r}: {info['complete']} trials{n_failed}, colour = val acc",
                 fontsize=10,
             )
         fig.colorbar(mappable, ax=axes[:, -1].tolist(), label="validation accuracy")

@@ -76,10 +76,13 @@ class EpochRecorder(Callback):
     """Record (global step, val_acc, val_loss) at the end of every epoch."""
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.steps, self.val_acc, self.val_loss = [], [], []
+        self.steps: list[int] = []
+        self.val_acc: list[float] = []
+        self.val_loss: list[float] = []
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.steps.append(int(self.trainer.global_step))
+        logs = logs or {}
         self.val_acc.append(float(logs["val_acc"]))
         self.val_loss.append(float(logs["val_loss"]))
 

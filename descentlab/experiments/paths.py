@@ -627,7 +627,7 @@ def run(ctx: Run) -> dict[str, Any]:
     book_paths: dict[str, Any] = {}
     for fname, (steps, rates) in SETTINGS.items():
         fn = FUNCTIONS[fname]
-        runs = {}
+        runs: dict[str, dict[str, Any]] = {}
         for name in OPTIMIZERS:
             path, diverged = optimize_path(fn, name, rates[name], steps)
             end = path[-1]

@@ -320,7 +320,9 @@ def run(ctx: Run) -> dict[str, Any]:
 
     grads = backprop_grads(model, x, y)
     l0 = SoftmaxCrossEntropy().forward(model.forward(x), y)
-    checks, table, curves = [], [], []
+    checks: list[dict[str, Any]] = []
+    table: list[dict[str, Any]] = []
+    curves: list[Any] = []
     span = np.linspace(-2.0, 2.0, 81)
     for name, index in CHECKED:
         g = float(grads[name][index])

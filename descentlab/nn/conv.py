@@ -83,7 +83,7 @@ class Conv2d(Module):
             )
         )
         if bias:
-            self.bias = Parameter(
+            self.bias: Parameter | None = Parameter(
                 B.xp().zeros(self.out_channels, dtype=self.weight.dtype)
             )
         else:

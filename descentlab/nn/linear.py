@@ -58,6 +58,7 @@ class Linear(Module):
                 owner="Linear",
             )
         )
+        self.bias: Parameter | None
         if bias:
             self.bias = Parameter(
                 B.xp().zeros(self.out_features, dtype=self.weight.dtype)

@@ -30,8 +30,8 @@ class SoftmaxCrossEntropy:
     classification = True
 
     def __init__(self) -> None:
-        self._cache = None
-        self.probs = None
+        self._cache: tuple[Any, int] | None = None
+        self.probs: Any = None
 
     def __call__(self, logits, y) -> float:
         return self.forward(logits, y)

@@ -60,6 +60,13 @@ class Module:
     ``backward``. ``self.training`` selects training or evaluation behaviour.
     """
 
+    # set with object.__setattr__ in __init__ (they hold what __setattr__ registers)
+    _params: OrderedDict[str, Parameter]
+    _modules: OrderedDict[str, Module]
+    _buffers: OrderedDict[str, Any]
+    _cache: Any
+    training: bool
+
     def __init__(self) -> None:
         object.__setattr__(self, "_params", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())

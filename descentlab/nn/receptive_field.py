@@ -29,6 +29,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .._validation import check_option, check_scalar
 from .activations import Flatten
@@ -155,7 +156,8 @@ def layer_geometry(
     for path, layer in _walk(model, ""):
         if isinstance(layer, _DENSE):
             break
-        k, s, p = layer.kernel_size[a], layer.stride[a], layer.padding[a]
+        spatial: Any = layer  # Conv2d or a pooling layer: pairs per axis
+        k, s, p = spatial.kernel_size[a], spatial.stride[a], spatial.padding[a]
         n_in = n
         n, j, r, c = step(
             n,

@@ -100,13 +100,13 @@ class Optimizer:
                 "order changes between runs, so state could not be matched on resume. "
                 "Use a list."
             )
-        params = list(params)
-        if not params:
+        entries: list[Any] = list(params)
+        if not entries:
             raise InvalidParameterError(
                 f"{owner}: got an empty parameter list; pass model.parameters() or a "
                 "non-empty list of Parameters."
             )
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        groups = entries if isinstance(entries[0], dict) else [{"params": entries}]
         for group in groups:
             self.add_param_group(group)
 

@@ -47,7 +47,7 @@ def sequential(items: Sequence[Any]) -> Sequential:
             f"{owner}: expected a non-empty list like [(warmup, 5), cosine]. "
             f"Got {items!r}."
         )
-    parts = []
+    parts: list[tuple[Schedule, Any]] = []
     for i, item in enumerate(items):
         is_last = i == len(items) - 1
         if isinstance(item, Schedule) and is_last:

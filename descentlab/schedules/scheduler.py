@@ -193,7 +193,7 @@ class Scheduler:
             last_step, "last_step", numbers.Integral, min_val=0, owner=owner
         )
         self.base_lrs = [float(b) for b in base_lrs]
-        if plateau is not None:
+        if plateau is not None and self.plateau is not None:
             self.plateau.load_state_dict(plateau)
         self._apply()
 

@@ -151,7 +151,8 @@ class MLPObjective:
             dropout=float(cfg["dropout"]),
             seed=self.seed,
         )
-        decay, no_decay = [], []
+        decay: list[Any] = []
+        no_decay: list[Any] = []
         for _, p in model.named_parameters():
             (decay if p.data.ndim >= 2 else no_decay).append(p)
         groups = [{"params": decay, "weight_decay": float(cfg["weight_decay"])}]
@@ -274,5 +275,6 @@ def mnist_sample_objective(
     splits = mnist_sample_splits(
         int(n_samples) - n_val, n_val=n_val, n_test=0, seed=seed, flatten=True
     )
+    assert splits.val is not None  # n_val >= 1
     (x_tr, y_tr), (x_val, y_val) = splits.train, splits.val
     return mlp_objective(x_tr, y_tr, x_val, y_val, epochs=epochs, seed=seed, **kwargs)

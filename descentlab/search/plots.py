@@ -111,7 +111,7 @@ def plot_trials(
     ncols = len(names) + (1 if len(names) >= 2 else 0)
     fig, axes = _figure(len(rounds), ncols, (4.0 * ncols, 3.2 * len(rounds)))
     done = results.completed()
-    values = [t.value for t in done]
+    values = [float(t.value) for t in done if t.value is not None]
     vmin, vmax = (min(values), max(values)) if values else (0.0, 1.0)
     from matplotlib.colors import Normalize
 
@@ -122,7 +122,9 @@ def plot_trials(
         bad = [t for t in results.trials if t.round == r and t.status == "failed"]
         for j, name in enumerate(names):
             ax = axes[i][j]
-            pts = [(t.params[name], t.value) for t in ok if name in t.params]
+            pts: list[tuple[Any, ...]] = [
+                (t.params[name], t.value) for t in ok if name in t.params
+            ]
             if pts:
                 xs, ys = zip(*pts, strict=True)
                 mappable = ax.scatter(xs, ys, c=ys, cmap="viridis", norm=norm, s=18)

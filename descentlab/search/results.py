@@ -122,7 +122,9 @@ class SearchResults:
         """The ``k`` best completed trials, best first (ties: lower number first)."""
         check_scalar(k, "k", numbers.Integral, min_val=1, owner="SearchResults.best")
         sign = -1.0 if self.mode == "max" else 1.0
-        done = sorted(self.completed(round), key=lambda t: (sign * t.value, t.number))
+        done = sorted(
+            self.completed(round), key=lambda t: (sign * float(t.value or 0), t.number)
+        )
         return done[:k]
 
     def rounds(self) -> list[int]:

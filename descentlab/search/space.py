@@ -117,7 +117,7 @@ class Uniform:
 
     lo: float
     hi: float
-    limits: tuple = field(default=None, compare=False)
+    limits: tuple | None = field(default=None, compare=False)
     kind = "uniform"
 
     def __post_init__(self) -> None:
@@ -153,7 +153,7 @@ class IntUniform:
 
     lo: int
     hi: int
-    limits: tuple = field(default=None, compare=False)
+    limits: tuple | None = field(default=None, compare=False)
     kind = "int"
 
     def __post_init__(self) -> None:
@@ -302,7 +302,7 @@ def parse_dimension(spec: str) -> Dimension:
                 f"parse_dimension: {spec!r} must list non-empty options separated by "
                 f"commas, e.g. 'choice:relu,tanh'."
             )
-        return Choice([_parse_option(s) for s in items])
+        return Choice(tuple(_parse_option(s) for s in items))
     parts = rest.split(":")
     if len(parts) != 2:
         raise InvalidParameterError(
@@ -346,9 +346,9 @@ def dimension_to_dict(dim: Dimension) -> dict[str, Any]:
     """JSON form of a dimension: ``{"kind": "log", "lo": ..., "hi": ...}``."""
     if isinstance(dim, Choice):
         return {"kind": "choice", "options": list(dim.options)}
-    out = {"kind": dim.kind, "lo": dim.lo, "hi": dim.hi}
+    out: dict[str, Any] = {"kind": dim.kind, "lo": dim.lo, "hi": dim.hi}
     if isinstance(dim, (Uniform, IntUniform)):
-        out["limits"] = list(dim.limits)
+        out["limits"] = list(dim.limits or ())
     return out
 
 
@@ -509,7 +509,7 @@ def narrow(
         elif isinstance(dim, Choice):
             seen = {repr(v) for v in values}
             new[name] = Choice(
-                [o for o in dim.options if repr(o) in seen] or dim.options
+                tuple(o for o in dim.options if repr(o) in seen) or dim.options
             )
         else:
             if isinstance(dim, LogUniform):

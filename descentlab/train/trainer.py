@@ -409,6 +409,7 @@ class Trainer:
             self._totals = _EpochTotals()
         self.batches_per_epoch = len(self.loader)
         if epochs is None:
+            assert max_steps is not None  # checked above
             epochs = -(-int(max_steps) // max(self.batches_per_epoch, 1))
         self.epochs = int(epochs)
         self.max_steps = None if max_steps is None else int(max_steps)
@@ -460,7 +461,9 @@ class Trainer:
             cb.on_epoch_begin(epoch, {})
         params = self.model.parameters()
         self.model.train()
-        batches = iter(self.loader)
+        loader = self.loader
+        assert loader is not None  # set by fit
+        batches = iter(loader)
         ctrl_c = self._ctrl_c
         while True:
             ctrl_c.torn = True  # the loader moves on before the step is applied
@@ -471,9 +474,7 @@ class Trainer:
             if self._batch_dtype is not None and xb.dtype != self._batch_dtype:
                 xb = xb.astype(self._batch_dtype)
             batch = (
-                self.loader.position - 1
-                if self.loader.position
-                else self.batches_per_epoch - 1
+                loader.position - 1 if loader.position else self.batches_per_epoch - 1
             )
             for cb in self.callbacks:
                 cb.on_train_batch_begin(self.global_step, {})
@@ -486,7 +487,7 @@ class Trainer:
                 self.stop_training = True
                 self.stop_reason = self.stop_reason or "max_steps"
             if self.stop_training or ctrl_c.requested:
-                last_batch = self.loader.position == 0  # the loader ended its epoch
+                last_batch = loader.position == 0  # the loader ended its epoch
                 if self.stop_reason == "nonfinite" or (
                     ctrl_c.requested and not last_batch
                 ):
