@@ -58,6 +58,18 @@ class _EpochTotals:
         return self.loss_sum / c, self.correct / c if classify else math.nan
 
 
+def _check_limits(epochs: int | None, max_steps: int | None) -> None:
+    owner = "Trainer.fit"
+    if epochs is None and max_steps is None:
+        raise InvalidParameterError(
+            f"{owner}: give 'epochs', 'max_steps' or both (totals of the run)."
+        )
+    if epochs is not None:
+        check_scalar(epochs, "epochs", numbers.Integral, min_val=1, owner=owner)
+    if max_steps is not None:
+        check_scalar(max_steps, "max_steps", numbers.Integral, min_val=1, owner=owner)
+
+
 def _grads_finite(params) -> bool:
     """True when every gradient element is finite; one host sync for all of them."""
     ok = True
@@ -368,33 +380,8 @@ class Trainer:
         Returns:
             The History (also ``self.history``).
         """
-        owner = "Trainer.fit"
-        if epochs is None and max_steps is None:
-            raise InvalidParameterError(
-                f"{owner}: give 'epochs', 'max_steps' or both (totals of the run)."
-            )
-        if epochs is not None:
-            check_scalar(epochs, "epochs", numbers.Integral, min_val=1, owner=owner)
-        if max_steps is not None:
-            check_scalar(
-                max_steps, "max_steps", numbers.Integral, min_val=1, owner=owner
-            )
-        if isinstance(train, DataLoader):
-            self.loader = train
-        else:
-            try:
-                x, y = train
-            except (TypeError, ValueError):
-                raise InvalidParameterError(
-                    "Trainer.fit: 'train' must be an (x, y) pair or a DataLoader. "
-                    f"Got {type(train).__name__}."
-                ) from None
-            dtype = _input_dtype(self.model, x)
-            if dtype is not None and x.dtype != dtype:
-                x = x.astype(dtype)  # once, not per batch
-            self.loader = DataLoader(
-                x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
-            )
+        _check_limits(epochs, max_steps)
+        self.loader = self._loader_for(train, batch_size, shuffle, seed, drop_last)
         self._batch_dtype = _input_dtype(self.model, self.loader.x)  # user loaders too
         if val is not None and len(val) != 2:
             raise InvalidParameterError(
@@ -445,6 +432,26 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end({})
         return self.history
+
+    def _loader_for(
+        self, train: Any, batch_size: int, shuffle: bool, seed: int, drop_last: bool
+    ) -> DataLoader:
+        """``train`` if a DataLoader, else a loader over (x, y) in the model's dtype."""
+        if isinstance(train, DataLoader):
+            return train
+        try:
+            x, y = train
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                "Trainer.fit: 'train' must be an (x, y) pair or a DataLoader. "
+                f"Got {type(train).__name__}."
+            ) from None
+        dtype = _input_dtype(self.model, x)
+        if dtype is not None and x.dtype != dtype:
+            x = x.astype(dtype)  # once, not per batch
+        return DataLoader(
+            x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
 
     def _keep_going(self) -> bool:
         steps_left = self.max_steps is None or self.global_step < self.max_steps
