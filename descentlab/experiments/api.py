@@ -154,7 +154,7 @@ def full_result(name: str) -> dict[str, Any]:
     quick run cannot support; each entry says how it was produced
     (``"command"``, ``"seed"``, ``"descentlab"`` version).
     """
-    import json  # noqa: PLC0415
+    import json
 
     try:
         stored = json.loads(FULL_RESULTS.read_text(encoding="utf-8"))

@@ -319,7 +319,7 @@ def _plot_compare(res: dict, size: str, out: Path) -> Path:
 
 def _prose(res: dict, size: str) -> dict[str, Any]:
     med = {n: float(np.median(r["test_acc"])) for n, r in res.items()}
-    best, worst = max(med, key=med.get), min(med, key=med.get)
+    best, worst = max(med, key=med.__getitem__), min(med, key=med.__getitem__)
     se = binomial_se(med[best], N_TEST)
     close = [n for n in med if med[best] - med[n] <= 2 * se]
     edge = [label(n) for n, r in res.items() if r["at_grid_edge"]]
@@ -334,7 +334,10 @@ def _prose(res: dict, size: str) -> dict[str, Any]:
         n: float(np.median([run["smoothed"][early - 1] for run in r["runs"]]))
         for n, r in res.items()
     }
-    fast, slow = min(at_early, key=at_early.get), max(at_early, key=at_early.get)
+    fast, slow = (
+        min(at_early, key=at_early.__getitem__),
+        max(at_early, key=at_early.__getitem__),
+    )
     sweep_text = (
         "Each curve is one optimizer's final training loss against its learning "
         f"rate after {ITERATIONS[size]} iterations (seed {res[best]['seeds'][0]}); "

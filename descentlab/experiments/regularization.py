@@ -62,7 +62,7 @@ VARIANTS: dict[str, tuple[float, float]] = {
     "dropout 0.2": (0.0, 0.2),
     "weight decay 0.1 + dropout 0.2": (0.1, 0.2),
 }
-#: Train/test accuracy the book's code reaches on this sample (GUIDE §7).
+#: Train/test accuracy the book's code reaches on this sample.
 BOOK = {"none": "1.00 / 0.80", "weight decay 0.1": "0.90 / 0.73"}
 #: Quick size evaluates every 10th epoch only; the training is the same.
 CONFIG = {
@@ -295,7 +295,7 @@ def _plot_norms(runs: dict[str, dict], out: Path, size: str) -> Path:
 # ----------------------------------------------------------------------- run
 
 
-def _texts(runs: dict[str, dict], n_seeds: int) -> dict[str, str]:
+def _texts(runs: dict[str, dict], n_seeds: int) -> dict[str, Any]:
     med = {
         n: {k: float(np.median(r[f"seed_{k}"])) for k in ("train", "test", "gap")}
         for n, r in runs.items()

@@ -249,12 +249,12 @@ def run(r: Run) -> dict[str, Any]:
         for n, v in results.items()
     ]
     med = {n: float(np.median(v["final_acc"])) for n, v in results.items()}
-    best, worst = max(med, key=med.get), min(med, key=med.get)
+    best, worst = max(med, key=med.__getitem__), min(med, key=med.__getitem__)
     se = binomial_se(med[best], 1000)
     w = results["warmup-cosine"]
     warm = max(1, steps // 10)
     lossy = {n: float(np.median(v["final_loss"])) for n, v in results.items()}
-    low = min(lossy, key=lossy.get)
+    low = min(lossy, key=lossy.__getitem__)
     captions = {
         f_lr.name: (
             f"The lr of each of the {steps} steps the nets were trained for: the "

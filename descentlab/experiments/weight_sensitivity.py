@@ -151,7 +151,7 @@ def _wname(name: str, index: tuple[int, ...]) -> str:
 def _plot_network(
     stages: list[np.ndarray], dloss: np.ndarray, out: Path, size: str, dl_mean: float
 ) -> Path:
-    from matplotlib.colors import LogNorm  # noqa: PLC0415
+    from matplotlib.colors import LogNorm
 
     j, i = NUDGED[1]
     nonzero = np.concatenate([d[d > 0].ravel() for d in stages + [dloss]])
