@@ -11,10 +11,6 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-import search_objectives
-
 from descentlab.errors import DataError, InvalidParameterError, MissingDependencyError
 from descentlab.search import (
     Choice,
@@ -26,6 +22,10 @@ from descentlab.search import (
     optuna_search,
     study_summary,
 )
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))  # the workers import the objectives by module name
+import search_objectives  # noqa: E402 (needs the path above)
 
 SPACE = {"x": Uniform(0.0, 1.0)}
 
@@ -40,7 +40,8 @@ def _numbers(res):
 
 
 def test_missing_optuna_gives_install_hint(monkeypatch, tmp_path):
-    """Check that without optuna the adapter raises MissingDependencyError with the pip line."""
+    """Check that without optuna the adapter raises MissingDependencyError with the pip
+    line."""
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(
         MissingDependencyError,
@@ -54,8 +55,8 @@ def test_missing_optuna_gives_install_hint(monkeypatch, tmp_path):
 
 
 def test_two_workers_share_one_journal(optuna, tmp_path):
-    """Check that 2 spawned workers on one journal run exactly N trials, numbered once each,
-    and that a fresh third process sees all of them."""
+    """Check that 2 spawned workers on one journal run exactly N trials, numbered once
+    each, and that a fresh third process sees all of them."""
     n = 8
     res = optuna_search(
         "search_objectives:slow_quadratic",
@@ -99,8 +100,8 @@ def test_two_workers_share_one_journal(optuna, tmp_path):
 
 @pytest.mark.parametrize("user_set", [None, "3"])
 def test_workers_share_the_cores_for_blas(optuna, tmp_path, monkeypatch, user_set):
-    """Check spawned workers get cpus // workers BLAS threads, unless the user set a count,
-    and that the parent's environment is restored."""
+    """Check spawned workers get cpus // workers BLAS threads, unless the user set a
+    count, and that the parent's environment is restored."""
     from descentlab._threads import THREAD_VARS, usable_cpus
 
     for var in THREAD_VARS:
@@ -168,12 +169,16 @@ def test_median_pruner_prunes_bad_trials(optuna, tmp_path):
     best_x = max(t.params["x"] for t in res)
     assert best_x in [t.params["x"] for t in complete]
     assert all(len(t.intermediate) < 5 for t in pruned)
-    mean = lambda ts: sum(t.params["x"] for t in ts) / len(ts)
+
+    def mean(ts):
+        return sum(t.params["x"] for t in ts) / len(ts)
+
     assert mean(pruned) < mean(complete)
 
 
 def test_failures_are_recorded(optuna, tmp_path):
-    """Check that raising and NaN objectives become FAIL trials with the reason; search goes on."""
+    """Check that raising and NaN objectives become FAIL trials with the reason; search
+    goes on."""
     res = optuna_search(
         search_objectives.fails_for_small_x,
         SPACE,
@@ -332,7 +337,8 @@ def test_sigkilled_worker_trial_is_rerun(optuna, tmp_path, monkeypatch):
 
 
 def test_sqlite_url_storage(optuna, tmp_path):
-    """Check that a database URL is passed to Optuna (SQLite here) and can be resumed."""
+    """Check that a database URL is passed to Optuna (SQLite here) and can be
+    resumed."""
     pytest.importorskip("sqlalchemy")
     url = f"sqlite:///{tmp_path / 'study.db'}"
     optuna_search(
@@ -380,7 +386,8 @@ def test_ctrl_c_in_workers_stops_the_search_quietly(optuna, tmp_path, capfd):
 
 
 def test_summary_and_errors(optuna, tmp_path):
-    """Check the summary table and the messages for bad arguments and unknown studies."""
+    """Check the summary table and the messages for bad arguments and unknown
+    studies."""
     optuna_search(
         search_objectives.quadratic,
         SPACE,

@@ -310,7 +310,7 @@ def run_configs(
         objective = resolved
     digest = _digest(configs)
     spec = storage_spec(storage, None)
-    options = {
+    options: dict[str, Any] = {
         "journal_lock": journal_lock,
         "heartbeat_interval": heartbeat_interval,
         "grace_period": grace_period,

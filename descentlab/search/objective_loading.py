@@ -43,7 +43,7 @@ def check_picklable(objective: Any, what: str = "objective") -> None:
     """Refuse an object that cannot be sent to a spawned process."""
     try:
         pickle.dumps(objective)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
+    except Exception as exc:  # any pickling failure means the same thing
         raise InvalidParameterError(
             f"{_OWNER}: with n_workers > 1 the {what} is sent to spawned processes "
             "and must be picklable (a top-level function, a 'module:function' "

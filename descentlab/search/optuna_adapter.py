@@ -226,7 +226,7 @@ def optuna_search(
     spec = storage_spec(storage, out)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
-    options = {
+    options: dict[str, Any] = {
         "journal_lock": journal_lock,
         "heartbeat_interval": heartbeat_interval,
         "grace_period": grace_period,
