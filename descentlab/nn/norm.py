@@ -74,9 +74,9 @@ class _BatchNorm(Module):
         pattern = "(N, C)" if self._ndim == 2 else "(N, C, H, W)"
         check_array(x, "x", owner=f"{name}.forward", floating=True)
         if x.ndim != self._ndim or x.shape[1] != self.num_features:
+            want = pattern.replace("C", str(self.num_features))
             raise ShapeError(
-                f"{name}.forward: x must have shape {pattern.replace('C', str(self.num_features))}; "
-                f"got {tuple(x.shape)}."
+                f"{name}.forward: x must have shape {want}; got {tuple(x.shape)}."
             )
         axes = (0,) if self._ndim == 2 else (0, 2, 3)
         shape = (1, -1) if self._ndim == 2 else (1, -1, 1, 1)
