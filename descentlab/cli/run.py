@@ -9,7 +9,6 @@ from pathlib import Path
 from .._text import short
 from .common import add_common
 
-
 EXAMPLES = """\
 examples:
   descentlab run --list                 the experiments, with their titles
