@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 
 from .common import add_common
-from .train import CONFIG_KEYS, add_config_arguments
+from .train import add_config_arguments, config_keys
 
 #: train's config keys that lr-find takes (the lr is swept; no epochs or schedule)
-LR_FIND_KEYS = tuple(
-    k for k in CONFIG_KEYS if k not in ("lr", "schedule", "epochs", "clip_grad_norm")
-)
+LR_FIND_KEYS = config_keys(training=False)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -3,111 +3,377 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from .common import add_common, csv_ints
+from .common import UsageError, add_common, csv_ints
 
+DESCRIPTION = """\
+Train a model on MNIST (a 5,000-image sample ships with the package, so the
+default needs no download), Fashion-MNIST or full MNIST. The run folder gets
+config.json, run.json (argv, versions, host, times, git commit), checkpoint.npz
+(every epoch and on Ctrl-C), best.npz (best epoch by --monitor), history.csv/json,
+result.json and curves.png.
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    t = sub.add_parser(
-        "train", help="train a model (checkpoints every epoch, Ctrl-C safe)"
-    )
-    add_config_arguments(t)
-    t.add_argument(
-        "--resume", help="checkpoint.npz to continue from (uses its saved config)"
-    )
-    t.add_argument(
-        "--save-every-epoch",
-        action="store_true",
-        default=None,
-        help="keep the weights of every epoch in RUN/weights (for landscape/sharpness)",
-    )
-    t.add_argument("--quiet", action="store_true", help="no progress line")
-    add_common(t, "runs/train")
+Settings come from the defaults, then --config FILE, then the flags given."""
 
+EXAMPLES = """\
+examples:
+  descentlab train                                  simplecnn + adam, 5 epochs
+  descentlab train --model mlp --hidden 100,100 --optimizer sgd --lr 0.1 \\
+      --schedule step --step-size 2 --gamma 0.5 --epochs 6 --out runs/mlp
+  descentlab train --schedule warmup-cosine --warmup 100 --min-lr 1e-5
+  descentlab train --early-stopping 3 --epochs 50 --monitor val_acc
+  descentlab train --config runs/mlp/config.json --seed 1 --out runs/mlp-seed1
+  descentlab train --config train.toml --print-config
+  descentlab train --resume runs/mlp/checkpoint.npz --epochs 10
 
-def add_config_arguments(t: argparse.ArgumentParser, *, training: bool = True) -> None:
-    """The model, optimizer and data flags (shared with ``lr-find``, which sweeps the
-    lr itself and so takes none of the ``training``-only flags)."""
-    from ..models import MODELS
-    from ..optim import OPTIMIZERS
-    from ..train.run import DATASETS, SCHEDULES
+--resume continues a run exactly from its checkpoint, with the checkpoint's
+saved configuration. It honours --epochs (a new total), --data-root and
+--mirror (to find the data), --out (default: the checkpoint's folder) and
+--quiet; any other setting (e.g. --seed, --lr) that differs from the
+checkpoint's is refused, and --config/--overwrite do not apply.
 
-    t.add_argument("--model", choices=tuple(MODELS), help="default: simplecnn")
-    t.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="default: adam")
-    if training:
-        t.add_argument(
-            "--lr", type=float, help="learning rate (default depends on the optimizer)"
-        )
-    t.add_argument(
-        "--momentum", type=float, help="momentum for sgd/momentum/nesterov/rmsprop"
-    )
-    t.add_argument(
-        "--weight-decay", type=float, help="L2 weight decay on weights (not biases)"
-    )
-    if training:
-        t.add_argument(
-            "--schedule",
-            choices=SCHEDULES,
-            help="learning-rate schedule (default: constant)",
-        )
-        t.add_argument("--epochs", type=int, help="total epochs (default: 5)")
-    t.add_argument("--batch-size", type=int, help="default: 100")
-    t.add_argument(
-        "--data", choices=DATASETS, help="default: mnist-sample (shipped, offline)"
-    )
-    t.add_argument("--n-train", type=int, help="limit the number of training samples")
-    t.add_argument("--n-val", type=int, help="validation samples (default: 500)")
-    t.add_argument("--hidden", type=csv_ints, help="MLP hidden sizes, e.g. 100,100,100")
-    t.add_argument("--activation", choices=("relu", "leaky_relu", "sigmoid", "tanh"))
-    t.add_argument(
-        "--batchnorm", action="store_true", default=None, help="MLP: BatchNorm1d"
-    )
-    t.add_argument("--dropout", type=float, help="MLP: dropout probability")
-    if training:
-        t.add_argument(
-            "--clip-grad-norm", type=float, help="clip the total gradient norm"
-        )
-    t.add_argument("--data-root", help="cache folder for downloaded data sets")
-    t.add_argument("--mirror", help="base URL to download MNIST/Fashion-MNIST from")
+Use a finished run with `descentlab evaluate RUN_DIR` and
+`descentlab predict RUN_DIR --input FILE`."""
 
-
-#: the config keys the flags of add_config_arguments set (training=True)
-CONFIG_KEYS = (
+#: config keys that come from flags of the same name
+KEYS = (
     "model",
     "optimizer",
     "lr",
     "momentum",
     "weight_decay",
     "schedule",
+    "schedule_interval",
+    "gamma",
+    "step_size",
+    "milestones",
+    "warmup",
+    "min_lr",
     "epochs",
     "batch_size",
     "data",
     "n_train",
     "n_val",
+    "seed",
     "hidden",
     "activation",
     "batchnorm",
     "dropout",
     "clip_grad_norm",
+    "early_stopping",
+    "monitor",
+    "keep_best",
     "data_root",
     "mirror",
 )
 
 
-def run(a: argparse.Namespace) -> int:
-    from ..train.run import run_training
+#: flags that only make sense when training for a number of epochs (``lr-find``,
+#: which sweeps the lr itself, takes the others)
+TRAINING_ONLY_KEYS = (
+    "lr",
+    "schedule",
+    "schedule_interval",
+    "gamma",
+    "step_size",
+    "milestones",
+    "warmup",
+    "min_lr",
+    "epochs",
+    "clip_grad_norm",
+    "early_stopping",
+    "monitor",
+    "keep_best",
+)
 
-    keys = CONFIG_KEYS + ("save_every_epoch",)
-    config = {k: getattr(a, k) for k in keys}
-    if a.resume is None:
-        config["seed"] = a.seed
+
+def config_keys(*, training: bool = True) -> tuple[str, ...]:
+    """The config keys set by :func:`add_config_arguments` (without ``seed``)."""
+    return tuple(
+        k for k in KEYS if k != "seed" and (training or k not in TRAINING_ONLY_KEYS)
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser(
+        "train",
+        help="train a model (checkpoints every epoch, Ctrl-C safe)",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arguments(t)
+    g = t.add_argument_group("run")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read settings from a .toml or .json file (e.g. a run's config.json); "
+        "flags given on the command line win",
+    )
+    g.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved configuration as JSON and exit without training",
+    )
+    g.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint.npz with its saved configuration (see "
+        "below for the flags it honours)",
+    )
+    g.add_argument(
+        "--save-every-epoch",
+        action="store_true",
+        default=None,
+        help="keep the weights of every epoch in RUN/weights (for landscape and "
+        "sharpness along the trajectory)",
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress line")
+    add_common(g, "runs/train")
+    t.set_defaults(seed=None)  # None: not given (the default seed is 0)
+
+
+def add_config_arguments(t: argparse.ArgumentParser, *, training: bool = True) -> None:
+    """The model, optimizer, schedule and data flags (shared with ``lr-find``, which
+    sweeps the lr itself and so takes none of ``TRAINING_ONLY_KEYS``)."""
+    from ..models import MODELS
+    from ..optim import OPTIMIZERS, default_lr
+    from ..train.run import DATASETS, DEFAULTS, MONITORS
+
+    def default(key: str) -> str:
+        return f"(default: {DEFAULTS[key]})"
+
+    g = t.add_argument_group("model")
+    g.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        metavar="NAME",
+        help=f"one of {', '.join(MODELS)} {default('model')}",
+    )
+    g.add_argument(
+        "--hidden",
+        type=csv_ints,
+        metavar="SIZES",
+        help="MLP hidden sizes, comma-separated (default: 100,100,100,100)",
+    )
+    g.add_argument(
+        "--activation",
+        choices=("relu", "leaky_relu", "sigmoid", "tanh"),
+        metavar="NAME",
+        help="MLP activation: relu, leaky_relu, sigmoid or tanh "
+        + default("activation"),
+    )
+    g.add_argument(
+        "--batchnorm",
+        action="store_true",
+        default=None,
+        help="MLP: BatchNorm1d after each hidden layer (default: off)",
+    )
+    g.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help=f"MLP: dropout probability {default('dropout')}",
+    )
+
+    g = t.add_argument_group("optimizer")
+    lrs = ", ".join(f"{k} {default_lr(k):g}" for k in OPTIMIZERS)
+    g.add_argument(
+        "--optimizer",
+        choices=tuple(OPTIMIZERS),
+        metavar="NAME",
+        help=f"one of {', '.join(OPTIMIZERS)} {default('optimizer')}",
+    )
+    if training:
+        g.add_argument(
+            "--lr", type=float, help=f"learning rate (default per optimizer: {lrs})"
+        )
+    g.add_argument(
+        "--momentum",
+        type=float,
+        metavar="M",
+        help="momentum for sgd/momentum/nesterov/rmsprop (default: the optimizer's)",
+    )
+    g.add_argument(
+        "--weight-decay",
+        type=float,
+        metavar="L2",
+        help=f"L2 weight decay on weights, not biases {default('weight_decay')}",
+    )
+    if training:
+        g.add_argument(
+            "--clip-grad-norm",
+            type=float,
+            metavar="MAX",
+            help="clip the total gradient norm to MAX (default: no clipping)",
+        )
+        _add_schedule_arguments(t, default)
+
+    g = t.add_argument_group("training and data")
+    if training:
+        g.add_argument(
+            "--epochs",
+            type=int,
+            metavar="N",
+            help=f"total epochs {default('epochs')}",
+        )
+    g.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"{default('batch_size')}"
+    )
+    g.add_argument(
+        "--data",
+        choices=DATASETS,
+        metavar="NAME",
+        help="mnist-sample ships with the package (offline); mnist and "
+        "fashion-mnist are downloaded once (default: mnist-sample)",
+    )
+    g.add_argument(
+        "--n-train",
+        type=int,
+        metavar="N",
+        help="limit the number of training samples (default: all)",
+    )
+    g.add_argument(
+        "--n-val",
+        type=int,
+        metavar="N",
+        help=f"validation samples split off the training set {default('n_val')}",
+    )
+    if training:
+        g.add_argument(
+            "--early-stopping",
+            type=int,
+            metavar="PATIENCE",
+            help="stop after PATIENCE epochs without improvement of --monitor and "
+            "restore the best weights (default: off)",
+        )
+        g.add_argument(
+            "--monitor",
+            choices=MONITORS,
+            metavar="METRIC",
+            help="val_loss, val_acc, loss or acc: the metric for --early-stopping and "
+            "best.npz (default: val_loss, or "
+            "loss with --n-val 0)",
+        )
+        g.add_argument(
+            "--no-keep-best",
+            dest="keep_best",
+            action="store_false",
+            default=None,
+            help="do not keep best.npz, the checkpoint of the best epoch by --monitor",
+        )
+    g.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="cache folder for downloaded data sets (default: $DESCENTLAB_DATA, "
+        "else the platform cache)",
+    )
+    g.add_argument(
+        "--mirror", metavar="URL", help="base URL to download MNIST/Fashion-MNIST from"
+    )
+
+
+def _add_schedule_arguments(t: argparse.ArgumentParser, default) -> None:
+    from ..train.run import SCHEDULES
+
+    g = t.add_argument_group(
+        "learning-rate schedule",
+        "Lengths (--step-size, --milestones, --warmup) count in the schedule's\n"
+        "interval: epochs or optimizer steps.",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        metavar="NAME",
+        help=f"one of {', '.join(SCHEDULES)} {default('schedule')}",
+    )
+    g.add_argument(
+        "--schedule-interval",
+        choices=("step", "epoch"),
+        metavar="UNIT",
+        help="epoch or step: step the schedule per epoch or per optimizer step "
+        "(default: epoch "
+        "for step/multistep/exp/plateau, step for the others)",
+    )
+    g.add_argument(
+        "--gamma",
+        type=float,
+        metavar="G",
+        help="decay factor: exp's per-interval factor (default 0.95), step's and "
+        "multistep's factor (0.5, 0.1), plateau's factor (0.1)",
+    )
+    g.add_argument(
+        "--step-size",
+        type=int,
+        metavar="N",
+        help="step: decay every N intervals (default: a fifth of the run)",
+    )
+    g.add_argument(
+        "--milestones",
+        type=csv_ints,
+        metavar="N,M,...",
+        help="multistep: decay at these intervals (default: 1/2 and 3/4 of the run)",
+    )
+    g.add_argument(
+        "--warmup",
+        type=int,
+        metavar="N",
+        help="linear warm-up from 0 over N intervals (warmup-cosine: default a "
+        "tenth of the run; others: none)",
+    )
+    g.add_argument(
+        "--min-lr",
+        type=float,
+        metavar="LR",
+        help="final lr of cosine/cosine-restarts/warmup-cosine/poly, floor of "
+        "plateau (default: 0)",
+    )
+
+
+def config_from_args(a: argparse.Namespace) -> dict:
+    """The config the flags ask for: --config's settings, then the flags given."""
+    from ..train.config_file import load_config_file
+
+    config: dict = {}
+    if a.config is not None:
+        if a.resume is not None:
+            raise UsageError(
+                "train: --config and --resume do not mix: a resumed run keeps the "
+                "checkpoint's configuration."
+            )
+        config = load_config_file(a.config)
+    keys = (*KEYS, "save_every_epoch")
+    given = {k: getattr(a, k) for k in keys if getattr(a, k) is not None}
+    return {**config, **given}
+
+
+def run(a: argparse.Namespace) -> int:
+    from ..train.run import resolve_config, run_training
+
+    config = config_from_args(a)
+    if a.print_config:
+        print(json.dumps(resolve_config(config, a.resume), indent=2))
+        return 0
     out = a.out
-    if a.resume is not None and out == "runs/train":
-        out = str(Path(a.resume).parent)
+    if a.resume is not None:
+        if out == "runs/train":
+            out = str(Path(a.resume).parent)
+        if a.overwrite:
+            print(
+                "warning: --overwrite is ignored with --resume (the run folder is "
+                "continued, not replaced)",
+                file=sys.stderr,
+            )
     result = run_training(
-        config, out, overwrite=a.overwrite, resume=a.resume, verbose=0 if a.quiet else 1
+        config,
+        out,
+        overwrite=a.overwrite,
+        resume=a.resume,
+        verbose=0 if a.quiet else 1,
+        argv=getattr(a, "argv", None),
     )
     done = result["epochs_done"]
     line = (

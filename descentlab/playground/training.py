@@ -81,7 +81,7 @@ TRAIN_FIELDS: dict[str, dict[str, Any]] = {
 
 def parse_train_query(q: Query) -> dict[str, Any]:
     """Validate the parameters of ``POST /api/train`` into a run config."""
-    from ..train.run import DEFAULT_LR
+    from ..optim import default_lr
 
     reject_unknown(q, ("model", "optimizer", "schedule", "nesterov", *TRAIN_FIELDS))
     cfg: dict[str, Any] = {
@@ -96,7 +96,7 @@ def parse_train_query(q: Query) -> dict[str, Any]:
         else:
             cfg[name] = float_field(q, name, spec["lo"], spec["hi"], spec["bounds"])
     if cfg["lr"] is None:
-        cfg["lr"] = DEFAULT_LR.get(cfg["optimizer"], 1e-3)
+        cfg["lr"] = default_lr(cfg["optimizer"])
     if cfg["weight_decay"] is None:
         cfg["weight_decay"] = 0.0
     if cfg["momentum"] is not None and cfg["optimizer"] not in MOMENTUM_OPTIMIZERS:

@@ -1,18 +1,26 @@
 """``descentlab train``: data, model, optimizer and schedule from a config, then fit.
 
-A run folder holds ``config.json``, ``checkpoint.npz`` (rewritten every epoch and on
-Ctrl-C), ``history.csv``, ``history.json``, ``result.json`` and ``curves.png``; with
+A run folder holds ``config.json``, ``run.json`` (how and where it ran),
+``checkpoint.npz`` (rewritten every epoch and on Ctrl-C), ``best.npz`` (the epoch
+with the best monitored metric, unless ``keep_best`` is off), ``history.csv``,
+``history.json``, ``result.json`` and ``curves.png``; with
 ``save_every_epoch`` also ``weights/epoch_EEEE.npz`` (the weights at the start and
-after every epoch, for ``descentlab landscape``/``sharpness``).
-``resume_run(checkpoint)`` rebuilds everything from the config stored in the
-checkpoint and continues exactly.
+after every epoch, for ``descentlab landscape``/``sharpness``). ``run_training(...,
+resume=checkpoint)`` rebuilds everything from the config stored in the checkpoint
+and continues exactly; :func:`descentlab.load_run` loads a finished run.
+
+Schedules step per epoch or per optimizer step (``schedule_interval``; by default
+per epoch for step/multistep/exp/plateau, per step for the smooth ones), and their
+lengths (``step_size``, ``milestones``, ``warmup``) count in that unit.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +33,9 @@ from ..models import MODELS, build_model, param_groups
 from ..nn import SoftmaxCrossEntropy
 from ..optim import OPTIMIZERS, default_lr, make_optimizer
 from ..schedules import SCHEDULE_NAMES, Scheduler, make_schedule
-from .callbacks import CSVLogger
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
 from .checkpoint import load_checkpoint
+from .runinfo import now_utc, run_info
 from .snapshots import WeightSnapshots
 from .trainer import Trainer
 
@@ -55,7 +64,51 @@ DEFAULTS: dict[str, Any] = {
     "data_root": None,
     "mirror": None,
     "save_every_epoch": False,
+    "schedule_interval": None,
+    "gamma": None,
+    "step_size": None,
+    "milestones": None,
+    "warmup": None,
+    "min_lr": None,
+    "early_stopping": None,
+    "monitor": None,
+    "keep_best": True,
 }
+
+#: schedules whose natural unit is the epoch (torch's StepLR/MultiStepLR/ExponentialLR
+#: are stepped per epoch); the others default to per optimizer step
+EPOCH_SCHEDULES = ("step", "multistep", "exp", "plateau")
+MONITORS = ("val_loss", "val_acc", "loss", "acc")
+
+#: schedule parameter -> {schedule: its option in make_schedule / ReduceOnPlateau}
+SCHEDULE_PARAMS: dict[str, dict[str, str]] = {
+    "gamma": {
+        "exp": "gamma",
+        "step": "factor",
+        "multistep": "factor",
+        "plateau": "factor",
+    },
+    "step_size": {"step": "every"},
+    "milestones": {"multistep": "milestones"},
+    "min_lr": {
+        "cosine": "min_lr",
+        "cosine-restarts": "min_lr",
+        "warmup-cosine": "min_lr",
+        "poly": "end_lr",
+        "plateau": "min_lr",
+    },
+}
+#: schedules that take --warmup (warmup-cosine has its own; the others get a linear
+#: warmup from 0 before them)
+WARMUP_SCHEDULES = (
+    "constant",
+    "step",
+    "multistep",
+    "exp",
+    "cosine",
+    "poly",
+    "warmup-cosine",
+)
 
 
 #: settings that only the MLP uses (the conv models have a fixed architecture)
@@ -121,7 +174,92 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         include_boundaries="left",
         owner="train",
     )
+    _validate_schedule(cfg)
+    if cfg["monitor"] is None:
+        cfg["monitor"] = "val_loss" if cfg["n_val"] else "loss"
+    check_option(cfg["monitor"], "monitor", MONITORS, owner="train")
+    if cfg["monitor"].startswith("val_") and not cfg["n_val"]:
+        raise InvalidParameterError(
+            f"train: --monitor {cfg['monitor']} needs validation data, but n_val=0. "
+            "Use --monitor loss or acc, or give --n-val."
+        )
+    if cfg["early_stopping"] is not None:
+        check_scalar(
+            cfg["early_stopping"],
+            "early_stopping",
+            numbers.Integral,
+            min_val=1,
+            owner="train",
+        )
+    if not isinstance(cfg["keep_best"], bool):
+        raise InvalidParameterError(
+            f"train: 'keep_best' must be true or false. Got {cfg['keep_best']!r}."
+        )
     return cfg
+
+
+def _validate_schedule(cfg: dict[str, Any]) -> None:
+    """Check the schedule's parameters against the schedule and resolve its interval."""
+    name = cfg["schedule"]
+    for key, takers in SCHEDULE_PARAMS.items():
+        if cfg[key] is not None and name not in takers:
+            raise InvalidParameterError(
+                f"train: --{key.replace('_', '-')} applies to --schedule "
+                f"{' or '.join(takers)}; not to {name}."
+            )
+    if cfg["warmup"] is not None and name not in WARMUP_SCHEDULES:
+        raise InvalidParameterError(
+            f"train: --warmup applies to --schedule {', '.join(WARMUP_SCHEDULES)}; "
+            f"{name} has its own warm-up or none."
+        )
+    interval = cfg["schedule_interval"]
+    if interval is None:
+        interval = "epoch" if name in EPOCH_SCHEDULES else "step"
+    check_option(interval, "schedule_interval", ("step", "epoch"), owner="train")
+    if name == "plateau" and interval != "epoch":
+        raise InvalidParameterError(
+            "train: --schedule plateau reacts to the epoch's validation loss, so it "
+            "steps per epoch; --schedule-interval step does not apply."
+        )
+    cfg["schedule_interval"] = interval
+    if cfg["gamma"] is not None:
+        check_scalar(
+            cfg["gamma"],
+            "gamma",
+            numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="right",
+            owner="train",
+        )
+    if cfg["step_size"] is not None:
+        check_scalar(
+            cfg["step_size"], "step_size", numbers.Integral, min_val=1, owner="train"
+        )
+    if cfg["warmup"] is not None:
+        check_scalar(
+            cfg["warmup"], "warmup", numbers.Integral, min_val=0, owner="train"
+        )
+    if cfg["min_lr"] is not None:
+        check_scalar(cfg["min_lr"], "min_lr", numbers.Real, min_val=0.0, owner="train")
+        if cfg["min_lr"] >= cfg["lr"] and name != "plateau":
+            raise InvalidParameterError(
+                f"train: 'min_lr' must be below lr={cfg['lr']}. Got {cfg['min_lr']}."
+            )
+    if cfg["milestones"] is not None:
+        ms = cfg["milestones"]
+        if (
+            not isinstance(ms, (list, tuple))
+            or not ms
+            or not all(isinstance(m, int) and not isinstance(m, bool) for m in ms)
+            or any(b <= a for a, b in itertools.pairwise(ms))
+            or ms[0] < 1
+        ):
+            raise InvalidParameterError(
+                "train: 'milestones' must be increasing positive integers, e.g. "
+                f"--milestones 3,6. Got {ms!r}."
+            )
+        cfg["milestones"] = [int(m) for m in ms]
 
 
 def load_data(cfg: dict[str, Any]) -> tuple[tuple, tuple | None, tuple]:
@@ -156,8 +294,8 @@ def load_data(cfg: dict[str, Any]) -> tuple[tuple, tuple | None, tuple]:
     return (x, y), val, test
 
 
-def build(cfg: dict[str, Any], steps_per_epoch: int):
-    """(model, optimizer, scheduler or None) for a validated config."""
+def build_model_from_config(cfg: dict[str, Any]) -> Any:
+    """The model a validated config describes, freshly initialised from its seed."""
     kw: dict[str, Any] = {"seed": cfg["seed"]}
     if cfg["model"] == "mlp":
         kw.update(
@@ -166,31 +304,54 @@ def build(cfg: dict[str, Any], steps_per_epoch: int):
             batchnorm=cfg["batchnorm"],
             dropout=cfg["dropout"],
         )
-    model = build_model(cfg["model"], **kw)
+    return build_model(cfg["model"], **kw)
+
+
+def build(cfg: dict[str, Any], steps_per_epoch: int):
+    """(model, optimizer, scheduler or None) for a validated config."""
+    model = build_model_from_config(cfg)
     opt_kw: dict[str, Any] = {}
     if cfg["momentum"] is not None:
         opt_kw["momentum"] = cfg["momentum"]
     groups = param_groups(model, cfg["weight_decay"])
     optimizer = make_optimizer(cfg["optimizer"], groups, lr=cfg["lr"], **opt_kw)
-    name = cfg["schedule"]
-    if name == "constant":
-        return model, optimizer, None
-    total = cfg["epochs"] * steps_per_epoch
+    return model, optimizer, build_scheduler(cfg, optimizer, steps_per_epoch)
+
+
+def build_scheduler(cfg: dict[str, Any], optimizer: Any, steps_per_epoch: int):
+    """The Scheduler of a validated config (None for a constant lr, no warmup)."""
+    name, interval, lr = cfg["schedule"], cfg["schedule_interval"], cfg["lr"]
+    options = {
+        option: cfg[key]
+        for key, takers in SCHEDULE_PARAMS.items()
+        for schedule, option in takers.items()
+        if schedule == name and cfg[key] is not None
+    }
     if name == "plateau":
         from ..schedules import ReduceOnPlateau
 
-        return (
-            model,
-            optimizer,
-            Scheduler(
-                optimizer, None, interval="epoch", plateau=ReduceOnPlateau(patience=2)
-            ),
+        plateau = ReduceOnPlateau(patience=2, **options)
+        return Scheduler(optimizer, None, interval="epoch", plateau=plateau)
+    warmup = cfg["warmup"] or 0
+    if name == "constant" and not warmup:
+        return None
+    total = cfg["epochs"] * (steps_per_epoch if interval == "step" else 1)
+    if name == "warmup-cosine" and cfg["warmup"] is not None:
+        options["warmup_steps"] = warmup
+        warmup = 0
+    if warmup >= total:
+        raise InvalidParameterError(
+            f"train: --warmup {warmup} must be shorter than the run, {total} "
+            f"{interval}s."
         )
-    return (
-        model,
-        optimizer,
-        Scheduler(optimizer, make_schedule(name, cfg["lr"], total), interval="step"),
-    )
+    schedule = make_schedule(name, lr, total - warmup, **options)
+    if warmup:
+        from ..schedules import LinearWarmup, sequential
+
+        schedule = sequential(
+            [(LinearWarmup(0.0, warmup, base_lr=lr), warmup), schedule]
+        )
+    return Scheduler(optimizer, schedule, interval=interval)
 
 
 def _flat(pair, flat: bool):
@@ -202,6 +363,43 @@ def _flat(pair, flat: bool):
 
 #: what --resume may change: the total epochs, and where the data files are
 RESUME_OVERRIDES = frozenset({"epochs", "data_root", "mirror"})
+#: values a checkpoint written before a setting existed was trained with
+LEGACY_DEFAULTS = {"schedule_interval": "step", "keep_best": False}
+
+
+def resolve_config(
+    config: dict[str, Any], resume: str | Path | None = None
+) -> dict[str, Any]:
+    """The validated config a run will use: ``config`` over the defaults, or for a
+    resumed run the checkpoint's config with only ``RESUME_OVERRIDES`` changed (any
+    other given value that differs from the checkpoint's is refused)."""
+    if resume is None:
+        return validate_config(config)
+    _, meta = load_checkpoint(resume)
+    saved = meta.get("config") or {}
+    if not saved:
+        raise CheckpointError(
+            f"checkpoint {str(resume)!r} has no training config to resume."
+        )
+    saved = {**LEGACY_DEFAULTS, **saved}
+    given = {k: v for k, v in config.items() if v is not None}
+    changed = sorted(
+        k
+        for k, v in given.items()
+        if k not in RESUME_OVERRIDES and v != saved.get(k, DEFAULTS.get(k))
+    )
+    if changed:
+        raise InvalidParameterError(
+            "train: a resumed run keeps its configuration; only --epochs (and "
+            "--data-root/--mirror to find the data) may be given. The checkpoint "
+            "has "
+            + ", ".join(
+                f"{k}={saved.get(k, DEFAULTS.get(k))!r} (given {given[k]!r})"
+                for k in changed
+            )
+            + "."
+        )
+    return validate_config({**saved, **given})
 
 
 def run_training(
@@ -211,52 +409,53 @@ def run_training(
     overwrite: bool = False,
     resume: str | Path | None = None,
     verbose: int = 1,
+    argv: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Train from ``config`` into the run folder ``out``; returns the result dict."""
+    """Train from ``config`` into the run folder ``out``; returns the result dict.
+
+    ``argv`` is recorded in ``run.json`` (default ``sys.argv``).
+    """
     out = Path(out)
+    cfg = resolve_config(config, resume)
     if resume is None:
-        cfg = validate_config(config)
         check_output_dir(out, overwrite, owner="train")
     else:
-        _, meta = load_checkpoint(resume)
-        saved = meta.get("config") or {}
-        if not saved:
-            raise CheckpointError(
-                f"checkpoint {str(resume)!r} has no training config to resume."
-            )
-        given = {k: v for k, v in config.items() if v is not None}
-        changed = sorted(
-            k
-            for k, v in given.items()
-            if k not in RESUME_OVERRIDES and k in saved and v != saved[k]
-        )
-        if changed:
-            raise InvalidParameterError(
-                "train: a resumed run keeps its configuration; only --epochs (and "
-                "--data-root/--mirror to find the data) may be given. The checkpoint "
-                "has "
-                + ", ".join(f"{k}={saved[k]!r} (given {given[k]!r})" for k in changed)
-                + "."
-            )
-        cfg = validate_config({**saved, **given})
         out.mkdir(parents=True, exist_ok=True)
+    info = run_info(argv)
     train, val, test = load_data(cfg)
     flat = cfg["model"] == "mlp"
     train, val, test = _flat(train, flat), _flat(val, flat), _flat(test, flat)
     steps = math.ceil(len(train[0]) / cfg["batch_size"])
     model, optimizer, scheduler = build(cfg, steps)
+    callbacks: list[Any] = [CSVLogger(out / "history.csv")]
+    if cfg["keep_best"]:
+        callbacks.append(
+            ModelCheckpoint(
+                out / "best.npz", monitor=cfg["monitor"], save_best_only=True
+            )
+        )
+    if cfg["save_every_epoch"]:
+        callbacks.append(WeightSnapshots(out / "weights"))
+    if cfg["early_stopping"] is not None:
+        callbacks.append(
+            EarlyStopping(
+                cfg["monitor"],
+                patience=cfg["early_stopping"],
+                restore_best_weights=True,
+            )
+        )
     trainer = Trainer(
         model,
         SoftmaxCrossEntropy(),
         optimizer,
         scheduler,
-        callbacks=[CSVLogger(out / "history.csv")]
-        + ([WeightSnapshots(out / "weights")] if cfg["save_every_epoch"] else []),
+        callbacks=callbacks,
         verbose=verbose,
         clip_grad_norm=cfg["clip_grad_norm"],
         config=cfg,
     )
     atomic_write_json(out / "config.json", cfg)
+    _write_run_info(out / "run.json", info, resumed=resume is not None)
     ckpt = out / "checkpoint.npz"
     # The caller reports an interrupt or a non-finite stop (result["stopped"]); NumPy's
     # overflow warnings on the way to a NaN add nothing to that.
@@ -287,14 +486,50 @@ def run_training(
         "seconds": float(np.nansum(history.epoch["seconds"])),
         "steps_done": trainer.global_step,
         "interrupted_checkpoint": history.checkpoint,
+        "best_checkpoint": str(out / "best.npz")
+        if cfg["keep_best"] and (out / "best.npz").is_file()
+        else None,
+        "best_epoch": _best_epoch(history, cfg["monitor"]),
     }
     atomic_write_json(out / "history.json", history.to_dict())
     atomic_write_json(out / "result.json", result)
+    _write_run_info(
+        out / "run.json", {**info, "end": now_utc()}, resumed=resume is not None
+    )
     if history.epochs_done:
         _plot_curves(
             history, out / "curves.png", title=f"{cfg['model']} + {cfg['optimizer']}"
         )
     return result
+
+
+def _best_epoch(history: Any, monitor: str) -> int | None:
+    """The 1-based epoch with the best ``monitor`` value (None if never logged)."""
+    values = [v for v in history.epoch.get(monitor, []) if not math.isnan(v)]
+    if not values:
+        return None
+    pick = max if "acc" in monitor else min
+    return history.epoch[monitor].index(pick(values)) + 1
+
+
+def _write_run_info(path: Path, info: dict[str, Any], *, resumed: bool) -> None:
+    """Write ``run.json``; a resumed run keeps the earlier sessions' records under
+    ``"sessions"`` (oldest first) and puts its own at the top level."""
+    sessions: list[Any] = []
+    if resumed and path.is_file():
+        import json
+
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+        if isinstance(previous, dict):
+            if previous.get("start") == info["start"]:  # this session's own, rewritten
+                sessions = list(previous.get("sessions", []))
+            else:
+                earlier = {k: v for k, v in previous.items() if k != "sessions"}
+                sessions = [*previous.get("sessions", []), earlier]
+    atomic_write_json(path, {**info, "sessions": sessions} if sessions else info)
 
 
 def _plot_curves(history, path: Path, title: str) -> None:
