@@ -242,3 +242,19 @@ def test_run_json_records_argv_versions_host_times_and_commit(tmp_path):
     # a package folder outside any checkout has no commit
     assert git_commit(tmp_path / "descentlab") is None
     assert not math.isnan(json.loads((out / "result.json").read_text())["test_acc"])
+
+
+def test_toml_without_tomllib_or_tomli_names_the_extra(tmp_path, monkeypatch):
+    """Check that where neither tomllib (3.11+) nor tomli can be imported, a TOML
+    config fails with a message naming `descentlab[toml]` and the JSON alternative,
+    while a JSON config still loads."""
+    from descentlab.errors import MissingDependencyError
+    from descentlab.train.config_file import load_config_file
+
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # None: the import fails
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    (tmp_path / "c.toml").write_text('model = "mlp"\n')
+    with pytest.raises(MissingDependencyError, match=r"descentlab\[toml\].*JSON"):
+        load_config_file(tmp_path / "c.toml")
+    (tmp_path / "c.json").write_text('{"batch-size": 7}')
+    assert load_config_file(tmp_path / "c.json") == {"batch_size": 7}

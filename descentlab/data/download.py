@@ -189,7 +189,8 @@ class _Progress:
         self.line = LiveLine(self.stream) if self.stream is not None else None
         self.t0 = time.perf_counter()
         self.last = -1.0
-        self.received, self.size = 0, None
+        self.received = 0
+        self.size: int | None = None
 
     def start(self, size: int | None) -> None:
         self.size = size

@@ -28,17 +28,18 @@ __all__ = ["load_config_file"]
 
 
 def _toml_module() -> Any:
+    import importlib  # noqa: PLC0415
+
     try:
-        import tomllib  # noqa: PLC0415  (Python 3.11+)
+        return importlib.import_module("tomllib")  # Python 3.11+
     except ModuleNotFoundError:
         try:
-            import tomli as tomllib  # noqa: PLC0415
+            return importlib.import_module("tomli")
         except ModuleNotFoundError:
             raise MissingDependencyError(
                 "train --config: reading TOML on Python < 3.11 needs the tomli "
                 "package: pip install 'descentlab[toml]' (or give the config as JSON)."
             ) from None
-    return tomllib
 
 
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
