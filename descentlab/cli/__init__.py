@@ -30,6 +30,8 @@ USAGE_ERRORS = (InvalidParameterError, OutputExistsError)
 #: subcommand name -> module (relative to this package) with add_parser/run
 COMMANDS: dict[str, str] = {
     "train": ".train",
+    "evaluate": ".evaluate",
+    "predict": ".predict",
     "run": ".run",
     "report": ".report",
     "search": ".search",
