@@ -25,6 +25,33 @@ def _cli(*argv, env=None, timeout=120):
     )
 
 
+def test_train_help_has_description_examples_defaults_and_short_usage():
+    """Check `train --help`: a description, an examples epilog, help and a default on
+    every flag, and a usage that names no optimizer or schedule."""
+    done = _cli("train", "--help", env={"COLUMNS": "100"})
+    assert done.returncode == 0
+    text = done.stdout
+    usage = text.split("\n\n")[0]
+    assert "adagrad" not in usage and "warmup-cosine" not in usage
+    assert "[--optimizer NAME]" in usage and "[--schedule NAME]" in usage
+    assert "examples:" in text and "descentlab train --resume" in text
+    assert "Train a model on MNIST" in text
+    assert re.search(
+        r"--activation NAME\s+MLP activation: relu.*\(default: relu\)", text
+    )
+    # every option line has help text (no flag stands alone on its line)
+    options = [ln for ln in text.splitlines() if re.match(r"^  --?\w", ln)]
+    assert len(options) > 30
+    for ln in options:
+        flag_only = re.fullmatch(r"\s+(-\w, )?--[\w-]+( [A-Z|,.\w]+)?", ln)
+        if flag_only:  # long flags put their help on the next line
+            nxt = text.splitlines()[text.splitlines().index(ln) + 1]
+            assert nxt.startswith(" " * 20) and nxt.strip(), ln
+    assert "(default: 5)" in text and "(default: adam)" in text
+    # --resume documents what it honours
+    assert "It honours --epochs" in text and "--seed" in text
+
+
 def test_top_level_help_documents_the_environment():
     """Check the top-level help names DESCENTLAB_DATA and DESCENTLAB_BACKEND."""
     done = _cli("--help")
