@@ -120,7 +120,7 @@ def main(
     if GEMM_CASES & set(names) and "gemm" not in names:
         names.insert(names.index("memory") if "memory" in names else len(names), "gemm")
     how, undo_threads = set_threads(threads, torch_mod)
-    meta = {
+    meta: dict[str, Any] = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "backend": B.name(),
         "device": device or "cpu",
@@ -188,7 +188,9 @@ def _run_cases(
         ctx, sync = Ctx(size, torch_mod, device), sync_fn(torch_mod, device)
         for name in names:
             case = BUILDERS[name](ctx)
-            sides = {"descentlab": LocalSide(case.dl, lambda: sync("descentlab"))}
+            sides: dict[str, Any] = {
+                "descentlab": LocalSide(case.dl, lambda: sync("descentlab"))
+            }
             if case.torch is not None:
                 sides["pytorch"] = LocalSide(case.torch, lambda: sync("pytorch"))
             out[name] = _summarise(case, measure(sides, repeats, min_time))
@@ -202,7 +204,7 @@ def _run_cases(
         for name in names:
             info = {side: w.ask(op="setup", case=name) for side, w in workers.items()}
             sides = {side: workers[side] for side, i in info.items() if i["available"]}
-            case = Case(**{k: info["descentlab"][k] for k in CASE_INFO}, dl=None)
+            case = Case(**{k: info["descentlab"][k] for k in CASE_INFO}, dl=None)  # type: ignore[arg-type]
             out[name] = _summarise(case, measure(sides, repeats, min_time, pause))
     finally:
         for w in workers.values():
@@ -218,6 +220,7 @@ def _summarise(case: Case, timed: dict[str, dict[str, float]]) -> dict[str, Any]
         return {**t, "throughput": case.items / t["seconds"]}
 
     dl, pt = side("descentlab"), side("pytorch")
+    assert dl is not None  # descentlab is always timed
     out = {
         "description": case.description,
         "unit": case.unit,

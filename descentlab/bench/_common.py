@@ -16,7 +16,7 @@ from .. import backend as B
 from .._threads import THREAD_VARS, blas_threads_env
 
 # batch sizes, optimizer sizes and the shortest timed block, per size preset
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "full": dict(
         mlp=128,
         cnn=100,
@@ -51,7 +51,7 @@ class Ctx:
     def __init__(self, size: str, torch_mod: Any, device: str | None):
         self.size = SIZES[size]
         self.xp = B.xp()
-        self.torch = torch_mod if device is not None else None
+        self.torch: Any = torch_mod if device is not None else None
         self.device = device
         self.rng = np.random.default_rng(0)
 
@@ -87,7 +87,7 @@ def child_env(threads: int) -> dict[str, str]:
 def set_threads(n: int, torch_mod: Any) -> tuple[str, Callable[[], None]]:
     """Limit NumPy's BLAS, descentlab's chunk pool and PyTorch to ``n`` threads;
     returns (how, restore)."""
-    restore: list[Callable[[], None]] = []
+    restore: list[Callable[[], object]] = []
     try:
         from threadpoolctl import threadpool_limits
 

@@ -90,7 +90,8 @@ def memory_child(framework: str, batch: int, threads: int, mode: str = "rss") ->
                 fh.write("5")
             before = status_kib("VmRSS")
             step()
-            out["rss_delta_mib"] = (status_kib("VmHWM") - before) / 1024
+            # status_kib gives None where /proc lacks the line: TypeError, caught
+            out["rss_delta_mib"] = (status_kib("VmHWM") - before) / 1024  # type: ignore[operator]
             out["rss_method"] = "VmHWM - VmRSS (peak reset before the step)"
         except (OSError, TypeError):
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

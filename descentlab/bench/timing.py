@@ -71,6 +71,7 @@ class WorkerSide:
         )
 
     def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # PIPEs
         self.proc.stdin.write(json.dumps(cmd) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
@@ -91,6 +92,7 @@ class WorkerSide:
         """End the worker: EOF on its stdin; killed if it has not exited in 120 s
         (its numbers are already in; on a crowded machine exit can be slow)."""
         if self.proc.poll() is None:
+            assert self.proc.stdin is not None  # opened with PIPE
             self.proc.stdin.close()
             try:
                 self.proc.wait(timeout=120)
@@ -120,10 +122,10 @@ def worker() -> None:
                     **{k: getattr(case, k) for k in CASE_INFO},
                 }
             elif cmd["op"] == "calibrate":
-                timer.calibrate(cmd["min_time"])
-                reply = {"inner": timer.inner}
+                timer.calibrate(cmd["min_time"])  # type: ignore[union-attr]
+                reply = {"inner": timer.inner}  # type: ignore[union-attr]
             else:
-                reply = {"seconds": timer.block()}
+                reply = {"seconds": timer.block()}  # type: ignore[union-attr]
         except Exception as exc:  # reported to the parent, which raises it
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         print(json.dumps(reply), flush=True)
