@@ -219,6 +219,7 @@ class Conv2d(Module):
         )
         self.weight.grad += sum_in_order([p[0] for p in parts]).reshape(w4.shape)
         if with_bias:
+            assert self.bias is not None
             self.bias.grad += sum_in_order([p[1] for p in parts])
         return dx
 

@@ -21,6 +21,7 @@ one output array (no full-size temporaries besides x̂ and the output).
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,10 @@ from .parallel import batch_chunks, fast_paths_enabled, run_chunks, sum_in_order
 
 class _BatchNorm(Module):
     _ndim = 2
+    # buffers, set through register_buffer in __init__
+    running_mean: Any
+    running_var: Any
+    num_batches_tracked: Any
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *, dtype=None
