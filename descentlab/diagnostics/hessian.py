@@ -188,7 +188,8 @@ def top_hessian_eigenvalues(
     Q[0] = q / np.linalg.norm(q)
     alphas: list[float] = []
     betas: list[float] = []
-    theta = s = None
+    theta: Any = None
+    s: Any = None
     res = np.zeros(0)
     converged = False
     for j in range(m_max):

@@ -116,7 +116,7 @@ def loss_line(
     x: Any,
     y: Any,
     d: Any,
-    alphas: Sequence[float],
+    alphas: Sequence[float] | np.ndarray,
     *,
     batch_size: int = 1000,
 ) -> np.ndarray:
@@ -143,8 +143,8 @@ def loss_surface(
     y: Any,
     d1: Any,
     d2: Any,
-    alphas: Sequence[float],
-    betas: Sequence[float],
+    alphas: Sequence[float] | np.ndarray,
+    betas: Sequence[float] | np.ndarray,
     *,
     batch_size: int = 1000,
 ) -> np.ndarray:
@@ -171,7 +171,7 @@ def loss_surface(
 def interpolate(
     model_a: Any,
     model_b: Any,
-    alphas: Sequence[float],
+    alphas: Sequence[float] | np.ndarray,
     loss: Any,
     x: Any,
     y: Any,

@@ -54,6 +54,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,7 +229,7 @@ def _sweep(
 ) -> np.ndarray:
     loader = DataLoader(x, y, batch_size=min(batch_size, len(x)), seed=seed)
     params = model.parameters()
-    batches = iter(())
+    batches: Iterator[tuple[Any, Any]] = iter(())
     raw: list[float] = []
     avg, best, start = 0.0, math.inf, skip_start(len(lrs))
     model.train()
@@ -382,6 +383,7 @@ def _analyse(lrs, raw, smooth, diverge, steps, settings) -> LRRangeResult:
             valley = (float(lrs[i_lo]), float(lrs[i_min]))
             valley_lr = float(math.sqrt(valley[0] * valley[1]))
     if steepest is not None:
+        assert valley is not None  # set together with steepest
         reason = (
             f"where the smoothed loss falls fastest per factor of lr (its minimum is "
             f"at {valley[1]:.2g}; the valley rule gives {valley_lr:.2g})"

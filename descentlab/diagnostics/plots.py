@@ -73,8 +73,8 @@ def plot_lr_range(res: LRRangeResult, title: str = "lr range test") -> Any:
 
 
 def plot_lines(
-    alphas: Sequence[float],
-    curves: Mapping[str, Sequence[float]],
+    alphas: Sequence[float] | np.ndarray,
+    curves: Mapping[str, Sequence[float] | np.ndarray],
     *,
     title: str,
     xlabel: str = "alpha (filter-normalized direction)",
@@ -92,8 +92,8 @@ def plot_lines(
 
 
 def plot_surface(
-    alphas: Sequence[float],
-    betas: Sequence[float],
+    alphas: Sequence[float] | np.ndarray,
+    betas: Sequence[float] | np.ndarray,
     Z: np.ndarray,
     *,
     title: str,

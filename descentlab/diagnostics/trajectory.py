@@ -62,7 +62,7 @@ def trajectory_pca(checkpoints: Sequence[Any]) -> TrajectoryPCA:
             f"{owner}: a trajectory needs at least 3 points (saved weights) for two "
             f"PCA directions. Got {len(points)}."
         )
-    rows = []
+    rows: list[np.ndarray] = []
     for i, pt in enumerate(points):
         vec = (
             parameter_vector(pt)
