@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def run(a: argparse.Namespace) -> int:
         if a.trajectory
         else [("final", run.model)]
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for epoch, model in points:
         op = hessian_operator(model, SoftmaxCrossEntropy(), x, y)
         eig = top_hessian_eigenvalues(

@@ -23,7 +23,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -179,7 +179,7 @@ def load_splits(
         s = mnist_sample_splits(
             n_train, n_val=n_val, n_test=n_test, seed=split_seed, flatten=flatten
         )
-        parts = (s.train, s.val, s.test)
+        parts = (s.train, cast(tuple[np.ndarray, np.ndarray], s.val), s.test)
     else:
         (x, y), (xt, yt) = _load_cached(data, flatten)
         (x, y), (xv, yv) = train_val_split(x, y, n_val=n_val, seed=split_seed)

@@ -184,7 +184,7 @@ def plot_style() -> Iterator[Any]:
 
     rc = dict(_STYLE)
     rc["axes.prop_cycle"] = cycler(color=list(SERIES_COLORS))
-    with plt.rc_context(rc):
+    with plt.rc_context(rc):  # type: ignore[arg-type]
         yield plt
 
 

@@ -117,6 +117,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     splits = mnist_sample_splits(
         N_TRAIN[size], n_val=500, n_test=0, seed=seed, flatten=True
     )
+    assert splits.val is not None  # n_val=500
     xe, ye = splits.train[0][: N_EVAL[size]], splits.train[1][: N_EVAL[size]]
     lossf = SoftmaxCrossEntropy()
     alphas = np.linspace(-1.0, 1.0, POINTS[size])
@@ -126,9 +127,9 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         model, init, points = _train(batch, epochs, splits, seed)
         nets[batch] = (model, init, points)
         steps[batch] = epochs * int(np.ceil(N_TRAIN[size] / batch))
-        ev = Trainer(model, lossf, SGD(model.parameters(), lr=LR), verbose=0)
-        train_loss[batch] = ev.evaluate(*splits.train)["loss"]
-        val_acc[batch] = ev.evaluate(*splits.val)["acc"]
+        evaluator = Trainer(model, lossf, SGD(model.parameters(), lr=LR), verbose=0)
+        train_loss[batch] = evaluator.evaluate(*splits.train)["loss"]
+        val_acc[batch] = evaluator.evaluate(*splits.val)["acc"]
         status(f"slices and sharpness, batch {batch}")
         rng = np.random.default_rng(seed + 1)
         lines[batch] = np.stack(

@@ -64,7 +64,7 @@ N_TRAIN = {"quick": 1000, "full": 4000}
 N_VAL = 500
 EPOCHS = {"quick": 4, "full": 15}
 BATCH = 64
-SWEEP = {"lr_min": 1e-5, "lr_max": 10.0, "steps": 100}
+SWEEP: dict[str, Any] = {"lr_min": 1e-5, "lr_max": 10.0, "steps": 100}
 
 
 def _train(model, lr, splits, epochs, seed) -> dict[str, Any]:
@@ -110,6 +110,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     )
     if sweep.suggestion is None:
         raise RuntimeError(f"{NAME}: the sweep gave no suggestion ({sweep.reason}).")
+    assert sweep.valley is not None  # set together with the suggestion
     runs = {}
     for key, factor in (("lower", 0.1), ("suggested", 1.0), ("higher", 10.0)):
         status(f"training at {factor:g} x the suggestion")
@@ -123,7 +124,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
             )
     final = {k: float(r["val_loss"][-1]) for k, r in runs.items()}
     finite = {k: v for k, v in final.items() if np.isfinite(v)}
-    best = min(finite, key=finite.get) if finite else None
+    best = min(finite, key=finite.get) if finite else None  # type: ignore[arg-type]
     figs = [_plot_sweep(sweep, out, size), _plot_training(runs, out, size)]
     acc = {k: float(r["val_acc"][-1]) for k, r in runs.items()}
     captions = {

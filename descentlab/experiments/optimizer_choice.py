@@ -56,7 +56,7 @@ _FULL_OPTIMIZERS = (
 
 
 def _quick_workloads() -> list[Workload]:
-    common = dict(
+    common: dict[str, Any] = dict(
         model="mlp",
         hidden=(100,),
         steps=120,
