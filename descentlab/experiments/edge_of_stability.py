@@ -18,7 +18,6 @@ falling — not monotonically.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +29,9 @@ from ..nn import MSELoss
 from ..optim import SGD
 from ._common import (
     SERIES_COLORS,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     status,
 )
@@ -148,7 +146,8 @@ def _summary(r: dict) -> dict:
     }
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict:
+@experiment(NAME)
+def run(r: Run) -> dict:
     """Quadratic on both sides of 2/λ_max; GD on the MLP at two lrs with sharpness.
 
     Result keys beyond the contract: ``quadratic`` {"lambdas", "lrs", "losses",
@@ -156,9 +155,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     [{lr, limit, initial_sharpness, reached_step, hover_mean, hover_ratio,
     max_sharpness, loss_first, loss_last, loss_increases}].
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     lam_max = max(QUAD_LAMBDAS)
     q_lrs = [f * 2.0 / lam_max for f in QUAD_FACTORS]
     q_losses = [_quadratic(lr, QUAD_STEPS) for lr in q_lrs]
@@ -230,15 +227,10 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         }
         for s in summ
     ]
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figs,
         table,
         captions=captions,
-        size=size,
-        seed=seed,
         quadratic={
             "lambdas": QUAD_LAMBDAS,
             "lrs": q_lrs,

@@ -13,7 +13,6 @@ the initial to the final weights (Goodfellow et al. 2015) completes the picture.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,9 @@ from ..optim import SGD
 from ..train import Callback, Trainer
 from ._common import (
     SERIES_COLORS,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     status,
 )
@@ -103,7 +101,8 @@ def _train(batch: int, epochs: int, splits, seed: int) -> tuple[Any, Any, list]:
     return model, init, path.points
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict:
+@experiment(NAME)
+def run(r: Run) -> dict:
     """Train small- and large-batch nets; slice, contour and measure their minima.
 
     Result keys beyond the contract: ``alphas``, ``lines`` {batch: (DIRECTIONS,
@@ -111,9 +110,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     ``val_acc`` {batch: value}, ``pca`` (coords, explained variance, grid and
     surface of the small-batch run), ``interpolation`` (from init to final).
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     splits = mnist_sample_splits(
         N_TRAIN[size], n_val=500, n_test=0, seed=seed, flatten=True
     )
@@ -198,15 +195,10 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         }
         for b in lines
     ]
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figs,
         table,
         captions=captions,
-        size=size,
-        seed=seed,
         alphas=alphas,
         lines={str(b): v for b, v in lines.items()},
         sharpness={str(b): v for b, v in sharp.items()},

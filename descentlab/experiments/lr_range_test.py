@@ -12,7 +12,6 @@ the sweep started from.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,9 @@ from ..optim import SGD
 from ..train import Trainer
 from ._common import (
     SERIES_COLORS,
-    check_size,
-    make_result,
+    Run,
+    experiment,
     plot_style,
-    prepare_out,
     save_figure,
     status,
 )
@@ -83,7 +81,8 @@ def _train(model, lr, splits, epochs, seed) -> dict[str, Any]:
     }
 
 
-def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> dict:
+@experiment(NAME)
+def run(r: Run) -> dict:
     """Sweep, then train at the suggestion and at 10x either side.
 
     Result keys beyond the contract: ``suggestion``, ``steepest_lr``, ``valley``,
@@ -91,9 +90,7 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
     {"lower"|"suggested"|"higher": {"lr", "val_loss", "val_acc", "train_loss"}} and
     ``suggested_best`` (the suggested lr ends with the lowest validation loss).
     """
-    check_size(size)
-    t0 = time.perf_counter()
-    out = prepare_out(out, NAME)
+    size, seed, out = r.size, r.seed, r.out
     splits = mnist_sample_splits(
         N_TRAIN[size], n_val=N_VAL, n_test=0, seed=seed, flatten=True
     )
@@ -156,15 +153,10 @@ def run(size: str = "quick", seed: int = 0, out: str | Path | None = None) -> di
         }
         for k in runs
     ]
-    return make_result(
-        NAME,
-        out,
-        t0,
+    return r.result(
         figs,
         table,
         captions=captions,
-        size=size,
-        seed=seed,
         suggestion=sweep.suggestion,
         steepest_lr=sweep.steepest_lr,
         valley=sweep.valley,
