@@ -22,26 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from .data.datasets import DATASETS
 from .errors import CheckpointError, InvalidParameterError, ShapeError
 from .train.history import History, history_html
 
 __all__ = ["Run", "load_run", "prepare_images", "read_png", "softmax"]
 
-#: class names of the data sets, by config "data"
-CLASS_NAMES = {
-    "fashion-mnist": (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-}
+#: class names of the data sets, by config "data" (from their download specs)
+CLASS_NAMES = {name: spec.classes for name, spec in DATASETS.items()}
 SIDE = 28
 
 
