@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from descentlab.models import DeepConvNet, ResNetSmall
-from descentlab.nn import BatchNorm2d, Conv2d, MaxPool2d, SoftmaxCrossEntropy, parallel
+from descentlab.nn import (
+    BatchNorm2d,
+    Conv2d,
+    MaxPool2d,
+    SoftmaxCrossEntropy,
+    conv_shifted,
+    parallel,
+)
+from descentlab.nn.conv import _ShiftedCache
 from descentlab.nn.parallel import (
     batch_chunks,
     fast_paths_enabled,
@@ -93,6 +101,37 @@ def test_conv2d_fast_path_equals_reference(cin, cout, k, s, p, hw, bias, n):
     x = np.random.default_rng(0).standard_normal((n, cin, *hw))
     fast, ref, *_ = _both(conv, x)
     _assert_close(fast, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "cin, cout, k, p, hw, bias, n",
+    [
+        (16, 16, 3, 1, (28, 28), True, 13),  # DeepConvNet's second conv
+        (8, 5, (3, 2), (1, 0), (21, 30), False, 7),  # rectangular kernel and padding
+        (12, 4, 5, 2, (20, 22), True, 5),
+        (9, 3, 3, 0, (22, 22), True, 3),  # no padding
+        (16, 8, 1, 0, (20, 20), True, 1),  # 1x1, batch of one
+    ],
+)
+def test_conv2d_shifted_gemm_path_equals_reference(cin, cout, k, p, hw, bias, n):
+    """Check the stride-1 shifted-GEMM path (few channels, large images) against
+    the reference: y, dx, dW, db (float64); the path really ran."""
+    conv = Conv2d(cin, cout, k, 1, p, bias=bias, rng=3, dtype=np.float64)
+    assert conv_shifted.applies(cin, (1, 1), conv.output_shape(*hw))
+    x = np.random.default_rng(0).standard_normal((n, cin, *hw))
+    fast, ref, fast_layer, _ = _both(conv, x)
+    assert isinstance(fast_layer._cache, _ShiftedCache)
+    _assert_close(fast, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_shifted_gemm_path_is_chosen_by_shape():
+    """Check which convolutions take the shifted-GEMM path: stride 1, 8-32 input
+    channels, at least 400 output pixels."""
+    assert conv_shifted.applies(16, (1, 1), (28, 28))
+    assert not conv_shifted.applies(16, (2, 2), (28, 28))  # stride 2
+    assert not conv_shifted.applies(1, (1, 1), (28, 28))  # a data layer
+    assert not conv_shifted.applies(64, (1, 1), (28, 28))  # wide: im2col's GEMM
+    assert not conv_shifted.applies(16, (1, 1), (14, 14))  # small image
 
 
 def test_conv2d_fast_path_float32_and_no_input_grad():

@@ -13,6 +13,7 @@ from .._validation import (
     check_scalar,
     check_shape,
 )
+from . import conv_shifted
 from .im2col import col2im, im2col, output_size, pad
 from .init import as_rng, init_weight
 from .module import Module, Parameter
@@ -43,7 +44,10 @@ class Conv2d(Module):
     order; for stride 1 (and padding <= kernel - 1) dx is itself a correlation,
     dx[n] = Wᶠ im2col(pad(dy[n], k - 1 - P)) with Wᶠ[c, o, i, j] = W[o, c, k-1-i,
     k-1-j] as a (C_in, C_out*kH*kW) matrix: one contiguous copy instead of the
-    kH*kW strided adds of col2im.
+    kH*kW strided adds of col2im. Stride-1 convolutions with 8-32 input channels
+    on large outputs (>= 400 pixels, e.g. 16 channels at 28x28) skip the patch
+    matrix altogether: kH*kW shifted GEMMs on a padded, flattened copy of each
+    chunk (``descentlab.nn.conv_shifted``).
     """
 
     input_grad = True
@@ -110,6 +114,9 @@ class Conv2d(Module):
             x.shape, (None, self.in_channels, None, None), "x", owner="Conv2d.forward"
         )
         if fast_paths_enabled():
+            out_hw = self.output_shape(*x.shape[2:])
+            if conv_shifted.applies(self.in_channels, self.stride, out_hw):
+                return self._forward_shifted(x)
             return self._forward_chunked(x)
         n, _, h, w = x.shape
         oh, ow = self.output_shape(h, w)
@@ -124,6 +131,8 @@ class Conv2d(Module):
 
     def backward(self, dout):
         cache = self._need_cache()
+        if isinstance(cache, _ShiftedCache):
+            return self._backward_shifted(dout, cache)
         if isinstance(cache, _ChunkedCache):
             return self._backward_chunked(dout, cache)
         col, padded_shape = cache
@@ -140,7 +149,53 @@ class Conv2d(Module):
         ph, pw = self.padding
         return dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
 
-    # ------------------------------------------------------------ fast path
+    # ------------------------------------------------------------ fast paths
+    def _forward_shifted(self, x):
+        n = x.shape[0]
+        g = conv_shifted.Geometry(x.shape[2:], self.padding, self.kernel_size)
+        w4 = self.weight.data
+        dtype = np.result_type(w4.dtype, x.dtype)
+        slices = conv_shifted.kernel_slices(w4)
+        y = np.empty((n, self.out_channels, g.oh, g.ow), dtype=dtype)
+        bias = None if self.bias is None else self.bias.data
+        chunks = batch_chunks(
+            n,
+            g.sample_bytes(self.in_channels, np.dtype(dtype).itemsize),
+            chunk_bytes=conv_shifted.CHUNK_BYTES,
+        )
+
+        def forward_chunk(sl):
+            buf = conv_shifted.pack(x[sl], g, dtype)
+            conv_shifted.forward(buf, slices, g, buf_n(sl, n), y[sl], bias)
+            return buf
+
+        bufs = run_chunks(forward_chunk, chunks)
+        self._cache = _ShiftedCache(bufs, chunks, g)
+        return y
+
+    def _backward_shifted(self, dout, cache: _ShiftedCache):
+        n = dout.shape[0]
+        g, w4 = cache.geometry, self.weight.data
+        slices = conv_shifted.kernel_slices(w4)
+        dx = None
+        if self.input_grad:
+            dx = np.empty(
+                (n, self.in_channels, g.h, g.w), dtype=np.result_type(w4, dout)
+            )
+
+        def backward_chunk(item):
+            sl, buf = item
+            out = None if dx is None else dx[sl]
+            return conv_shifted.backward(buf, slices, g, dout[sl], out)
+
+        parts = run_chunks(
+            backward_chunk, list(zip(cache.chunks, cache.bufs, strict=True))
+        )
+        self.weight.grad += sum_in_order(parts)
+        if self.bias is not None:
+            self.bias.grad += dout.sum(axis=(0, 2, 3))
+        return dx
+
     def _forward_chunked(self, x):
         n, c, h, w = x.shape
         oh, ow = self.output_shape(h, w)
@@ -222,6 +277,20 @@ class Conv2d(Module):
             assert self.bias is not None
             self.bias.grad += sum_in_order([p[1] for p in parts])
         return dx
+
+
+def buf_n(sl: slice, n: int) -> int:
+    """Samples in the batch slice ``sl`` of a batch of ``n``."""
+    return len(range(*sl.indices(n)))
+
+
+class _ShiftedCache:
+    """What the shifted-GEMM forward keeps: packed chunks, chunks, geometry."""
+
+    __slots__ = ("bufs", "chunks", "geometry")
+
+    def __init__(self, bufs, chunks, geometry):
+        self.bufs, self.chunks, self.geometry = bufs, chunks, geometry
 
 
 class _ChunkedCache:

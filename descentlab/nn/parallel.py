@@ -103,17 +103,19 @@ def reference_paths() -> Iterator[None]:
         _state.reference = old
 
 
-def batch_chunks(n: int, sample_bytes: int) -> list[slice]:
+def batch_chunks(
+    n: int, sample_bytes: int, chunk_bytes: int = CHUNK_BYTES
+) -> list[slice]:
     """Split a batch of ``n`` into contiguous slices of near-equal size.
 
-    With W = n * sample_bytes, the count is ceil(W / CHUNK_BYTES), raised to
+    With W = n * sample_bytes, the count is ceil(W / chunk_bytes), raised to
     min(MIN_CHUNKS, ceil(W / MIN_CHUNK_BYTES)), at most n: a function of the
     batch and the layer's shapes only (never of the threads).
     """
     if n <= 0:
         return []
     work = n * max(int(sample_bytes), 1)
-    count = max(-(-work // CHUNK_BYTES), min(MIN_CHUNKS, -(-work // MIN_CHUNK_BYTES)))
+    count = max(-(-work // chunk_bytes), min(MIN_CHUNKS, -(-work // MIN_CHUNK_BYTES)))
     count = max(1, min(n, count))
     base, extra = divmod(n, count)
     out, start = [], 0
