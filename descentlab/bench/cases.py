@@ -42,15 +42,17 @@ def case(name: str, *, gemm: bool = False) -> Callable:
 # ------------------------------------------------------------------ helpers
 def train_step(model, loss, opt, x, y):
     """One step as Trainer.fit runs it: the data layer skips dx, as torch's does."""
+    from ..nn.parallel import training_threads
     from ..train.trainer import _data_layer
 
     _data_layer(model).input_grad = False
 
     def step():
-        opt.zero_grad()
-        loss.forward(model.forward(x), y)
-        model.backward(loss.backward())
-        opt.step()
+        with training_threads():
+            opt.zero_grad()
+            loss.forward(model.forward(x), y)
+            model.backward(loss.backward())
+            opt.step()
 
     return step
 

@@ -12,6 +12,8 @@ results are combined in chunk order. So a training run gives the same bits with
 
 ``set_num_threads(n)`` / ``num_threads()``: the pool size (default: env
 ``DESCENTLAB_NUM_THREADS``, else the CPUs this process may use).
+``training_threads()``: the context ``Trainer.fit`` (and the benchmark's training
+step) runs in: one BLAS thread throughout while the pool has several threads.
 ``reference_paths()``: a context in which layers take their plain NumPy path (the
 reference the fast paths are tested against); ``fast_paths_enabled()`` says which
 is active (env ``DESCENTLAB_FAST_PATHS=0`` turns the fast paths off). The fast
@@ -196,6 +198,21 @@ def single_blas_thread() -> Iterator[None]:
         for c, n in zip(ctls, old, strict=True):
             if n != 1:
                 c.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def training_threads() -> Iterator[None]:
+    """The thread policy of a training loop: while the fast paths run on a pool
+    of more than one thread, every BLAS call in the block (Linear layers too)
+    uses one BLAS thread, so that BLAS never switches between 1 and N threads
+    around each chunked layer (its worker threads then fall asleep and have to
+    be woken, and they spin against the pool for the cores). With one pool
+    thread, or on the reference path, BLAS keeps its own setting."""
+    if num_threads() > 1 and fast_paths_enabled():
+        with single_blas_thread():
+            yield
+    else:
+        yield
 
 
 # ------------------------------------------------------------------ the pool

@@ -26,6 +26,7 @@ from .._validation import check_option, check_scalar
 from ..data.loader import DataLoader
 from ..errors import CheckpointError, InvalidParameterError, OutputExistsError
 from ..nn.module import Module, Sequential
+from ..nn.parallel import training_threads
 from .callbacks import Callback
 from .checkpoint import (
     is_foreign_file,
@@ -418,7 +419,7 @@ class Trainer:
         try:
             if first is not None:
                 first.input_grad = False  # dx of the data is never used
-            with ctrl_c.caught(), ctrl_c.sigint_guard():
+            with ctrl_c.caught(), ctrl_c.sigint_guard(), training_threads():
                 while self._keep_going():
                     self._run_epoch(val, checkpoint)
         finally:
