@@ -85,6 +85,20 @@ def test_run_without_a_name_is_an_error_with_the_list():
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_quick_and_full_are_one_choice_in_run_and_report(command):
+    """Check `run` and `report` both take --quick (the default) and --full, and
+    refuse the two together in one error line."""
+    helped = _cli(command, "--help", env={"COLUMNS": "100"})
+    assert "--quick" in helped.stdout and "--full" in helped.stdout
+    done = _cli(command, "--quick", "--full")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: argument --full: not allowed with argument --quick "
+        f"(see `descentlab {command} --help`)"
+    ]
+
+
 @pytest.mark.parametrize(
     "argv, valid",
     [(["report", "--only"], "schedules"), (["bench", "--only"], "conv_forward")],

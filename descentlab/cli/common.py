@@ -40,3 +40,10 @@ def csv_ints(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
     return values
+
+
+def add_size_arguments(parser: argparse.ArgumentParser, full_help: str) -> None:
+    """``--quick`` (the default) or ``--full``, never both."""
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="quick size (default)")
+    size.add_argument("--full", action="store_true", help=full_help)

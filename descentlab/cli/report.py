@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_common
+from .common import add_common, add_size_arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,9 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  descentlab report --only paths schedules --out site-partial",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    size = rep.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="quick size (default)")
-    size.add_argument("--full", action="store_true", help="book-scale runs")
+    add_size_arguments(rep, "book-scale runs")
     rep.add_argument(
         "--only",
         nargs="+",

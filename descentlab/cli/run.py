@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from .._text import short
-from .common import add_common
+from .common import add_common, add_size_arguments
 
 EXAMPLES = """\
 examples:
   descentlab run --list                 the experiments, with their titles
-  descentlab run paths                  quick size, into descentlab-out/paths
+  descentlab run paths                  quick size (--quick), into descentlab-out/paths
   descentlab run cnn --full --out book/cnn
 """
 
@@ -37,9 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--list", action="store_true", help="list the experiments with their titles"
     )
-    r.add_argument(
-        "--full", action="store_true", help="book-scale run (default: quick)"
-    )
+    add_size_arguments(r, "book-scale run")
     add_common(r, "descentlab-out/<name>")
 
 

@@ -35,7 +35,7 @@ from ..data import mnist_sample_splits
 from ..models import MLP
 from ..nn import SoftmaxCrossEntropy
 from ..optim import make_optimizer
-from ..train import Callback, Trainer
+from ..train import Trainer
 from ._common import (
     Run,
     color,
@@ -105,17 +105,6 @@ def lr_grid(name: str, size: str) -> list[float]:
     return [float(BOOK_LR[name] * 10 ** (k + shift)) for k in GRID[size]]
 
 
-class StopAfter(Callback):
-    """Stop training after ``steps`` optimizer steps (at the next batch boundary)."""
-
-    def __init__(self, steps: int):
-        self.steps = int(steps)
-
-    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
-        if step + 1 >= self.steps:
-            self.trainer.stop_training = True
-
-
 def train_for(
     model,
     optimizer,
@@ -127,7 +116,8 @@ def train_for(
     val=None,
     callbacks=(),
 ) -> Trainer:
-    """Fit ``model`` with ``optimizer`` for exactly ``steps`` iterations.
+    """Fit ``model`` with ``optimizer`` for exactly ``steps`` iterations
+    (``Trainer.fit(max_steps=steps)``).
 
     ``val`` (x, y) is evaluated after every epoch (and after the last, partial one).
     """
@@ -135,12 +125,11 @@ def train_for(
         model,
         SoftmaxCrossEntropy(),
         optimizer,
-        callbacks=[StopAfter(steps), *callbacks],
+        callbacks=list(callbacks),
         verbose=0,
         on_interrupt="raise",
     )
-    epochs = math.ceil(steps / math.ceil(len(train[0]) / batch_size))
-    trainer.fit(train, val=val, epochs=epochs, batch_size=batch_size, seed=seed)
+    trainer.fit(train, val=val, max_steps=steps, batch_size=batch_size, seed=seed)
     return trainer
 
 
