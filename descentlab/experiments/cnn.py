@@ -570,39 +570,9 @@ def _texts(geoms, demo, res, cfg, corr, cosine, active, figures) -> dict[str, st
     }
 
 
-@experiment(NAME)
-def run(ctx: Run) -> dict[str, Any]:
-    """Run parts (a)-(e); write four figures and ``cnn.json`` into ``out``.
-
-    Result keys beyond the contract: ``output_sizes`` (rows of part a),
-    ``receptive_fields`` (model -> rows of ``LayerGeometry.as_dict``),
-    ``stride_demo``, ``im2col`` (shapes and the GEMM-vs-conv difference),
-    ``test_acc``, ``test_loss``, ``test_acc_curve`` (epoch 0 = before training),
-    ``train_acc_curve``, ``step_loss``, ``filter_change`` (relative Frobenius
-    change),
-    ``filter_corr_before``/``filter_corr_after``/``filter_corr_change``
-    (neighbour_correlation of the filters and of after − before),
-    ``filter_cosine`` (mean cosine similarity of each filter before/after),
-    ``filters_before``/``filters_after`` (30, 1, 5, 5), ``settings``.
-    """
-    size, seed, out = ctx.size, ctx.seed, ctx.out
-    cfg = SETTINGS[size]
-
-    sizes = output_size_rows()
-    geoms = {
-        name: [g.as_dict() for g in layer_geometry(m, 28)]
-        for name, m in rf_models(seed).items()
-    }
-    demo = stride_demo()
-
-    res = train_simple_convnet(size, seed)
-    model, xt = res.pop("model"), res.pop("x_test")
-    digit = xt[0, 0]
-    model.eval()
-    shapes = im2col_shapes(model, xt[:IM2COL_BATCH])
-    col_digit = book_im2col(xt[:1], 5)
-
-    before, after = res["filters_before"], res["filters_after"]
+def filter_stats(before, after) -> tuple[float, tuple[float, float, float], float]:
+    """(relative Frobenius change, neighbour-pixel correlation of before / after /
+    after - before, mean cosine similarity of each filter before and after)."""
     change = float(np.linalg.norm(after - before) / np.linalg.norm(before))
     corr = (
         neighbour_correlation(before),
@@ -615,18 +585,11 @@ def run(ctx: Run) -> dict[str, Any]:
             (a2 * b2).sum(1) / np.linalg.norm(a2, axis=1) / np.linalg.norm(b2, axis=1)
         )
     )
+    return change, corr, cosine
 
-    maps = model[0].forward(xt[:1])[0]
-    figures = [
-        _plot_receptive_fields(geoms, digit, out),
-        _plot_im2col(digit, col_digit, shapes, out),
-        _plot_training(res, out, cfg),
-        _plot_filters(before, after, corr, out),
-        _plot_feature_maps(maps, digit, out),
-    ]
-    active = float(np.mean(maps > 0))
-    texts = _texts(geoms, demo, res, cfg, corr, cosine, active, figures)
 
+def _table(sizes, geoms, demo) -> list[dict[str, Any]]:
+    """Rows of part (a) (output sizes) and of the receptive-field and stride demos."""
     table: list[dict[str, Any]] = [
         {
             "part": "output size",
@@ -661,8 +624,13 @@ def run(ctx: Run) -> dict[str, Any]:
             for r in rows
         ]
 
+    return table
+
+
+def _captions(figures, shapes, res, cfg, change, corr, active) -> dict[str, str]:
+    """One caption per figure, with this run's numbers."""
     epochs, batch = cfg["epochs"], cfg["batch_size"]
-    captions = {
+    return {
         figures[0].name: "Receptive field of the centre unit after each conv/pool "
         "layer, drawn on a test digit (top), and r, n, j per layer "
         "(bottom).",
@@ -683,6 +651,56 @@ def run(ctx: Run) -> dict[str, Any]:
         f"direction) occurs; {pct(active)} of the map values are positive, i.e. "
         "pass the ReLU.",
     }
+
+
+@experiment(NAME)
+def run(ctx: Run) -> dict[str, Any]:
+    """Run parts (a)-(e); write four figures and ``cnn.json`` into ``out``.
+
+    Result keys beyond the contract: ``output_sizes`` (rows of part a),
+    ``receptive_fields`` (model -> rows of ``LayerGeometry.as_dict``),
+    ``stride_demo``, ``im2col`` (shapes and the GEMM-vs-conv difference),
+    ``test_acc``, ``test_loss``, ``test_acc_curve`` (epoch 0 = before training),
+    ``train_acc_curve``, ``step_loss``, ``filter_change`` (relative Frobenius
+    change),
+    ``filter_corr_before``/``filter_corr_after``/``filter_corr_change``
+    (neighbour_correlation of the filters and of after − before),
+    ``filter_cosine`` (mean cosine similarity of each filter before/after),
+    ``filters_before``/``filters_after`` (30, 1, 5, 5), ``settings``.
+    """
+    size, seed, out = ctx.size, ctx.seed, ctx.out
+    cfg = SETTINGS[size]
+
+    sizes = output_size_rows()
+    geoms = {
+        name: [g.as_dict() for g in layer_geometry(m, 28)]
+        for name, m in rf_models(seed).items()
+    }
+    demo = stride_demo()
+
+    res = train_simple_convnet(size, seed)
+    model, xt = res.pop("model"), res.pop("x_test")
+    digit = xt[0, 0]
+    model.eval()
+    shapes = im2col_shapes(model, xt[:IM2COL_BATCH])
+    col_digit = book_im2col(xt[:1], 5)
+
+    before, after = res["filters_before"], res["filters_after"]
+    change, corr, cosine = filter_stats(before, after)
+
+    maps = model[0].forward(xt[:1])[0]
+    figures = [
+        _plot_receptive_fields(geoms, digit, out),
+        _plot_im2col(digit, col_digit, shapes, out),
+        _plot_training(res, out, cfg),
+        _plot_filters(before, after, corr, out),
+        _plot_feature_maps(maps, digit, out),
+    ]
+    active = float(np.mean(maps > 0))
+    texts = _texts(geoms, demo, res, cfg, corr, cosine, active, figures)
+
+    table = _table(sizes, geoms, demo)
+    captions = _captions(figures, shapes, res, cfg, change, corr, active)
     return ctx.result(
         figures,
         table,

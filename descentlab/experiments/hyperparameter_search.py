@@ -113,73 +113,8 @@ def run(ctx: Run) -> dict[str, Any]:
     """
     size, seed, out = ctx.size, ctx.seed, ctx.out
     cfg = CONFIG[size]
-    objective = mnist_sample_objective(
-        N_SAMPLES,
-        VAL_FRACTION,
-        epochs=cfg["epochs"],
-        seed=seed,
-        hidden=HIDDEN,
-        batch_size=BATCH_SIZE,
-        optimizer="sgd",
-    )
-    results = run_rounds(
-        SPACE,
-        objective,
-        rounds=len(cfg["trials"]),
-        trials_per_round=list(cfg["trials"]),
-        keep=cfg["keep"],
-        seed=seed,
-        out=out,
-        metric="val_acc",
-        on_trial=lambda t: status(
-            f"round {t.round + 1}/{len(cfg['trials'])}, "
-            f"trial {t.number + 1}/{sum(cfg['trials'])}"
-        ),
-    )
-
-    rounds: list[dict[str, Any]] = []
-    values: list[list[float]] = []
-    table: list[dict[str, Any]] = []
-    for r, space in enumerate(results.spaces):
-        trials = [t for t in results.trials if t.round == r]
-        done = results.completed(r)
-        vals = [float(t.value) for t in done if t.value is not None]
-        best = results.best(1, round=r)[0] if done else None
-        ranges = {n: _log_range(d) for n, d in space.items()}
-        change = (
-            {n: "initial" for n in space}
-            if r == 0
-            else {n: _change(rounds[-1]["log10_range"][n], ranges[n]) for n in space}
-        )
-        info: dict[str, Any] = {
-            "round": r,
-            "trials": len(trials),
-            "complete": len(done),
-            "failed": sum(t.status == "failed" for t in trials),
-            "median": float(np.median(vals)) if vals else None,
-            "best": best.value if best else None,
-            "best_params": dict(best.params) if best else {},
-            "log10_range": ranges,
-            "change": change,
-        }
-        rounds.append(info)
-        values.append(vals)
-        table.append(
-            {
-                "round": r,
-                "trials (failed)": f"{len(trials)} ({info['failed']})",
-                "lr range": [space["lr"].lo, space["lr"].hi],
-                "weight decay range": [
-                    space["weight_decay"].lo,
-                    space["weight_decay"].hi,
-                ],
-                "median val acc": info["median"],
-                "best val acc": info["best"],
-                "best lr": info["best_params"].get("lr"),
-                "best weight decay": info["best_params"].get("weight_decay"),
-            }
-        )
-
+    objective, results = _search(cfg, seed, out)
+    rounds, values, table = _summarise_rounds(results)
     winner = results.best(1)[0]
     held_out = held_out_test(objective, dict(winner.params), cfg["epochs"], seed)
     best_trials = [
@@ -198,30 +133,11 @@ def run(ctx: Run) -> dict[str, Any]:
         _plot_ranges(rounds, values, results, out),
     ]
     n_val = round(VAL_FRACTION * N_SAMPLES)
-    captions = {
-        figures[0].name: (
-            f"Validation accuracy of every trial vs learning rate (left) and weight "
-            f"decay (middle), and lr vs weight decay coloured by accuracy (right); one "
-            f"row per round, shaded band = the range that round sampled (log axes). "
-            f"{N_SAMPLES - n_val} training / {n_val} validation digits, "
-            f"{cfg['epochs']} epochs per trial."
-        ),
-        figures[1].name: (
-            f"Per-epoch validation accuracy of the {len(best_trials)} best trials of "
-            "the whole search (the book's 'best 20'), best first; the colour gives "
-            "the round the trial ran in."
-        ),
-        figures[2].name: (
-            "The log10 range each round sampled for lr and weight decay (bars; dots = "
-            "that round's trials, star = its best), and the validation accuracy of "
-            "every trial per round (median marked)."
-        ),
-    }
     texts = _texts(rounds, winner, held_out)
     return ctx.result(
         figures,
         table,
-        captions=captions,
+        captions=_captions(figures, cfg, len(best_trials), n_val),
         texts={figures[0].name: texts["search"], figures[2].name: texts["ranges"]},
         table_after=figures[2].name,
         budget={
@@ -255,6 +171,105 @@ def run(ctx: Run) -> dict[str, Any]:
         },
         space={n: _log_range(d) for n, d in SPACE.items()},
     )
+
+
+def _search(cfg: dict, seed: int, out) -> tuple[Any, Any]:
+    """(objective, results) of the narrowing rounds over SPACE."""
+    objective = mnist_sample_objective(
+        N_SAMPLES,
+        VAL_FRACTION,
+        epochs=cfg["epochs"],
+        seed=seed,
+        hidden=HIDDEN,
+        batch_size=BATCH_SIZE,
+        optimizer="sgd",
+    )
+    results = run_rounds(
+        SPACE,
+        objective,
+        rounds=len(cfg["trials"]),
+        trials_per_round=list(cfg["trials"]),
+        keep=cfg["keep"],
+        seed=seed,
+        out=out,
+        metric="val_acc",
+        on_trial=lambda t: status(
+            f"round {t.round + 1}/{len(cfg['trials'])}, "
+            f"trial {t.number + 1}/{sum(cfg['trials'])}"
+        ),
+    )
+    return objective, results
+
+
+def _summarise_rounds(results) -> tuple[list[dict], list[list[float]], list[dict]]:
+    """(rounds, values, table): per round its counts, median, best, sampled log10
+    ranges and how narrow() moved them; the completed values; the table rows."""
+    rounds: list[dict[str, Any]] = []
+    values: list[list[float]] = []
+    table: list[dict[str, Any]] = []
+    for r, space in enumerate(results.spaces):
+        trials = [t for t in results.trials if t.round == r]
+        done = results.completed(r)
+        vals = [float(t.value) for t in done if t.value is not None]
+        best = results.best(1, round=r)[0] if done else None
+        ranges = {n: _log_range(d) for n, d in space.items()}
+        change = (
+            {n: "initial" for n in space}
+            if r == 0
+            else {n: _change(rounds[-1]["log10_range"][n], ranges[n]) for n in space}
+        )
+        info: dict[str, Any] = {
+            "round": r,
+            "trials": len(trials),
+            "complete": len(done),
+            "failed": sum(t.status == "failed" for t in trials),
+            "median": float(np.median(vals)) if vals else None,
+            "best": best.value if best else None,
+            "best_params": dict(best.params) if best else {},
+            "log10_range": ranges,
+            "change": change,
+        }
+        rounds.append(info)
+        values.append(vals)
+        table.append(_round_row(info, space))
+    return rounds, values, table
+
+
+def _round_row(info: dict, space) -> dict[str, Any]:
+    """One round's row of the summary table."""
+    return {
+        "round": info["round"],
+        "trials (failed)": f"{info['trials']} ({info['failed']})",
+        "lr range": [space["lr"].lo, space["lr"].hi],
+        "weight decay range": [space["weight_decay"].lo, space["weight_decay"].hi],
+        "median val acc": info["median"],
+        "best val acc": info["best"],
+        "best lr": info["best_params"].get("lr"),
+        "best weight decay": info["best_params"].get("weight_decay"),
+    }
+
+
+def _captions(figures, cfg: dict, n_best: int, n_val: int) -> dict[str, str]:
+    """One caption per figure, with this run's sizes."""
+    return {
+        figures[0].name: (
+            f"Validation accuracy of every trial vs learning rate (left) and weight "
+            f"decay (middle), and lr vs weight decay coloured by accuracy (right); one "
+            f"row per round, shaded band = the range that round sampled (log axes). "
+            f"{N_SAMPLES - n_val} training / {n_val} validation digits, "
+            f"{cfg['epochs']} epochs per trial."
+        ),
+        figures[1].name: (
+            f"Per-epoch validation accuracy of the {n_best} best trials of "
+            "the whole search (the book's 'best 20'), best first; the colour gives "
+            "the round the trial ran in."
+        ),
+        figures[2].name: (
+            "The log10 range each round sampled for lr and weight decay (bars; dots = "
+            "that round's trials, star = its best), and the validation accuracy of "
+            "every trial per round (median marked)."
+        ),
+    }
 
 
 def held_out_test(objective, params: dict, epochs: int, seed: int) -> dict:
@@ -342,13 +357,7 @@ def _round_color(r: int) -> str:
 def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Path:
     from matplotlib.colors import Normalize
 
-    names = ("lr", "weight_decay")
-    limits = {}
-    for n in names:
-        lo = min(r["log10_range"][n][0] for r in rounds)
-        hi = max(r["log10_range"][n][1] for r in rounds)
-        pad = 0.03 * (hi - lo)
-        limits[n] = (10 ** (lo - pad), 10 ** (hi + pad))
+    limits = _log_limits(rounds, ("lr", "weight_decay"))
     norm = Normalize(vmin=0.0, vmax=1.0)
     with plot_style() as plt:
         fig, axes = plt.subplots(
@@ -361,87 +370,109 @@ def _plot_scatter(results: Any, rounds: list[dict], out: Path, size: str) -> Pat
             failed = [
                 t for t in results.trials if t.round == r and t.status != "complete"
             ]
-            for j, n in enumerate(names):
-                ax = axes[i][j]
-                lo, hi = (10**v for v in info["log10_range"][n])
-                ax.axvspan(lo, hi, color="0.85", zorder=0, label="range sampled")
-                xs = [t.params[n] for t in done]
-                ys = [t.value for t in done]
-                mappable = ax.scatter(
-                    xs,
-                    ys,
-                    c=ys,
-                    cmap="viridis",
-                    norm=norm,
-                    s=26,
-                    edgecolors="k",
-                    linewidths=0.3,
-                    zorder=3,
+            for j, n in enumerate(("lr", "weight_decay")):
+                mappable = _accuracy_panel(
+                    axes[i][j], info, n, done, failed, limits[n], norm
                 )
-                if failed:
-                    ax.scatter(
-                        [t.params[n] for t in failed],
-                        [0.0] * len(failed),
-                        marker="x",
-                        c="C3",
-                        s=26,
-                        zorder=3,
-                        label="failed",
-                    )
-                ax.set_xscale("log")
-                ax.set_xlim(*limits[n])
-                ax.set_ylim(0, 1)
-                ax.set_xlabel(LABELS[n] + " (log scale)")
-                ax.set_ylabel("validation accuracy")
-                ax.set_title(f"Round {r}: accuracy vs {LABELS[n]}", fontsize=10)
                 if i == 0 and j == 0:
-                    ax.legend(loc="upper left", fontsize=8)
-            ax = axes[i][2]
-            lr = [10**v for v in info["log10_range"]["lr"]]
-            wd = [10**v for v in info["log10_range"]["weight_decay"]]
-            ax.add_patch(
-                plt.Rectangle(
-                    (lr[0], wd[0]), lr[1] - lr[0], wd[1] - wd[0], color="0.85", zorder=0
-                )
-            )
-            order = sorted(done, key=lambda t: t.value)  # best drawn on top
-            ax.scatter(
-                [t.params["lr"] for t in order],
-                [t.params["weight_decay"] for t in order],
-                c=[t.value for t in order],
-                cmap="viridis",
-                norm=norm,
-                s=30,
-                edgecolors="k",
-                linewidths=0.3,
-                zorder=3,
-            )
-            if failed:
-                ax.scatter(
-                    [t.params["lr"] for t in failed],
-                    [t.params["weight_decay"] for t in failed],
-                    marker="x",
-                    c="C3",
-                    s=26,
-                    zorder=3,
-                )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlim(*limits["lr"])
-            ax.set_ylim(*limits["weight_decay"])
-            ax.set_xlabel("learning rate (log scale)")
-            ax.set_ylabel("weight decay λ (log scale)")
-            n_failed = f" + {info['failed']} failed (×)" if info["failed"] else ""
-            ax.set_title(
-                f"Round {r}: {info['complete']} trials{n_failed}, colour = val acc",
-                fontsize=10,
-            )
+                    axes[i][j].legend(loc="upper left", fontsize=8)
+            _joint_panel(plt, axes[i][2], info, done, failed, limits, norm)
         fig.colorbar(mappable, ax=axes[:, -1].tolist(), label="validation accuracy")
         fig.suptitle(
             f"Random search with range narrowing ({size}): validation "
             "accuracy per trial"
         )
         return save_figure(fig, out, "search_scatter")
+
+
+def _log_limits(rounds: list[dict], names) -> dict[str, tuple[float, float]]:
+    """Axis limits per hyperparameter: every round's sampled range, 3 % padding."""
+    limits = {}
+    for n in names:
+        lo = min(r["log10_range"][n][0] for r in rounds)
+        hi = max(r["log10_range"][n][1] for r in rounds)
+        pad = 0.03 * (hi - lo)
+        limits[n] = (10 ** (lo - pad), 10 ** (hi + pad))
+    return limits
+
+
+def _accuracy_panel(ax, info: dict, n: str, done, failed, limits, norm):
+    """Validation accuracy vs hyperparameter ``n`` for one round; returns the
+    scatter (for the colour bar)."""
+    lo, hi = (10**v for v in info["log10_range"][n])
+    ax.axvspan(lo, hi, color="0.85", zorder=0, label="range sampled")
+    ys = [t.value for t in done]
+    mappable = ax.scatter(
+        [t.params[n] for t in done],
+        ys,
+        c=ys,
+        cmap="viridis",
+        norm=norm,
+        s=26,
+        edgecolors="k",
+        linewidths=0.3,
+        zorder=3,
+    )
+    if failed:
+        ax.scatter(
+            [t.params[n] for t in failed],
+            [0.0] * len(failed),
+            marker="x",
+            c="C3",
+            s=26,
+            zorder=3,
+            label="failed",
+        )
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(LABELS[n] + " (log scale)")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(f"Round {info['round']}: accuracy vs {LABELS[n]}", fontsize=10)
+    return mappable
+
+
+def _joint_panel(plt, ax, info: dict, done, failed, limits, norm) -> None:
+    """lr vs weight decay of one round's trials, coloured by accuracy."""
+    lr = [10**v for v in info["log10_range"]["lr"]]
+    wd = [10**v for v in info["log10_range"]["weight_decay"]]
+    ax.add_patch(
+        plt.Rectangle(
+            (lr[0], wd[0]), lr[1] - lr[0], wd[1] - wd[0], color="0.85", zorder=0
+        )
+    )
+    order = sorted(done, key=lambda t: t.value)  # best drawn on top
+    ax.scatter(
+        [t.params["lr"] for t in order],
+        [t.params["weight_decay"] for t in order],
+        c=[t.value for t in order],
+        cmap="viridis",
+        norm=norm,
+        s=30,
+        edgecolors="k",
+        linewidths=0.3,
+        zorder=3,
+    )
+    if failed:
+        ax.scatter(
+            [t.params["lr"] for t in failed],
+            [t.params["weight_decay"] for t in failed],
+            marker="x",
+            c="C3",
+            s=26,
+            zorder=3,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(*limits["lr"])
+    ax.set_ylim(*limits["weight_decay"])
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("weight decay λ (log scale)")
+    n_failed = f" + {info['failed']} failed (×)" if info["failed"] else ""
+    ax.set_title(
+        f"Round {info['round']}: {info['complete']} trials{n_failed}, colour = val acc",
+        fontsize=10,
+    )
 
 
 def _plot_best(best: list[dict], out: Path, cfg: dict) -> Path:
