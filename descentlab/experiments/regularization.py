@@ -350,18 +350,9 @@ def _texts(runs: dict[str, dict], n_seeds: int) -> dict[str, Any]:
     return {"curves": curves, "norms": norms, "med": med}
 
 
-@experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
-    """Train the four variants on several seeds; write the figures and JSON.
-
-    Result keys beyond the contract: ``runs`` {variant: {"epochs", "train_acc",
-    "test_acc", "weight_norm", "layer_norms" (first seed, per evaluation),
-    "seed_train", "seed_test", "seed_gap" (final values per seed), "gap",
-    "weight_decay", "dropout"}}, ``final_train``, ``final_test``, ``gap``
-    ({variant: median over seeds}), ``seeds``, ``epochs``.
-    """
-    cfg = r.pick(CONFIG)
-    seeds = list(range(r.seed, r.seed + cfg["seeds"]))
+def _train_all(cfg: dict, seeds: list[int]) -> dict[str, dict]:
+    """Every variant on every seed: the first seed's curves and settings, the
+    final train/test accuracy and gap per seed, and the median gap."""
     runs: dict[str, dict] = {}
     for s_ in seeds:
         splits = mnist_sample_splits(N_TRAIN, n_test=N_TEST, seed=s_, flatten=True)
@@ -392,14 +383,12 @@ def run(r: Run) -> dict[str, Any]:
             entry["seed_gap"].append(one["train_acc"][-1] - one["test_acc"][-1])
     for entry in runs.values():
         entry["gap"] = float(np.median(entry["seed_gap"]))
-    figures = [
-        _plot_curves(runs, r.out, r.size),
-        _plot_gap(runs, r.out, r.size),
-        _plot_norms(runs, r.out, r.size),
-    ]
-    t = _texts(runs, len(seeds))
-    med = t["med"]
-    table = [
+    return runs
+
+
+def _table(runs: dict, med: dict) -> list[dict[str, Any]]:
+    """One row per variant: medians over seeds, the gap's range, the book's code."""
+    return [
         {
             "variant": name,
             "weight decay λ": v["weight_decay"],
@@ -412,27 +401,54 @@ def run(r: Run) -> dict[str, Any]:
         }
         for name, v in runs.items()
     ]
+
+
+def _captions(seeds: list[int], med: dict, both: dict) -> dict[str, str]:
+    """One caption per figure, with this run's numbers."""
+    return {
+        "regularization_curves.png": (
+            f"Train (solid) and test (dashed) accuracy per epoch, seed {seeds[0]}; "
+            f"the shaded band is the gap (plain net: {med['none']['gap']:.2f} "
+            "median over seeds)."
+        ),
+        "regularization_gap.png": (
+            "Left: train − test accuracy during training. Right: final train "
+            f"and test accuracy, median and range over {len(seeds)} seeds."
+        ),
+        "regularization_norms.png": (
+            f"Weight norms: with both regularisers the norm falls from "
+            f"{fmt(both['weight_norm'][0], 3)} to {fmt(both['weight_norm'][-1], 3)}"
+            ", and every layer shrinks (right)."
+        ),
+    }
+
+
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
+    """Train the four variants on several seeds; write the figures and JSON.
+
+    Result keys beyond the contract: ``runs`` {variant: {"epochs", "train_acc",
+    "test_acc", "weight_norm", "layer_norms" (first seed, per evaluation),
+    "seed_train", "seed_test", "seed_gap" (final values per seed), "gap",
+    "weight_decay", "dropout"}}, ``final_train``, ``final_test``, ``gap``
+    ({variant: median over seeds}), ``seeds``, ``epochs``.
+    """
+    cfg = r.pick(CONFIG)
+    seeds = list(range(r.seed, r.seed + cfg["seeds"]))
+    runs = _train_all(cfg, seeds)
+    figures = [
+        _plot_curves(runs, r.out, r.size),
+        _plot_gap(runs, r.out, r.size),
+        _plot_norms(runs, r.out, r.size),
+    ]
+    t = _texts(runs, len(seeds))
+    med = t["med"]
     both = runs["weight decay 0.1 + dropout 0.2"]
     return r.result(
         figures,
-        table,
+        _table(runs, med),
         table_after="regularization_gap.png",
-        captions={
-            "regularization_curves.png": (
-                f"Train (solid) and test (dashed) accuracy per epoch, seed {seeds[0]}; "
-                f"the shaded band is the gap (plain net: {med['none']['gap']:.2f} "
-                "median over seeds)."
-            ),
-            "regularization_gap.png": (
-                "Left: train − test accuracy during training. Right: final train "
-                f"and test accuracy, median and range over {len(seeds)} seeds."
-            ),
-            "regularization_norms.png": (
-                f"Weight norms: with both regularisers the norm falls from "
-                f"{fmt(both['weight_norm'][0], 3)} to {fmt(both['weight_norm'][-1], 3)}"
-                ", and every layer shrinks (right)."
-            ),
-        },
+        captions=_captions(seeds, med, both),
         texts={
             "regularization_curves.png": t["curves"],
             "regularization_norms.png": t["norms"],
@@ -444,7 +460,7 @@ def run(r: Run) -> dict[str, Any]:
             "seeds": len(seeds),
         },
         takeaways=[
-            f"Regularisation on 300 digits: the train−test gap falls from "
+            f"Regularisation on {N_TRAIN} digits: the train−test gap falls from "
             f"{med['none']['gap']:.2f} (none) to "
             f"{med['weight decay 0.1']['gap']:.2f} (weight decay) and "
             f"{med['dropout 0.2']['gap']:.2f} (dropout); both together shrink the "
@@ -455,7 +471,7 @@ def run(r: Run) -> dict[str, Any]:
                 "book": "Fig. 6-20/6-21 (overfitting, weight decay; the book's code "
                 "run on this sample)",
                 "figure": "regularization_curves.png",
-                "note": f"medians over {len(seeds)} seeds; 1,000 test digits",
+                "note": f"medians over {len(seeds)} seeds; {N_TEST:,} test digits",
             }
         ],
         runs=runs,

@@ -287,20 +287,11 @@ def _plot_tangents(curves: list[dict], out: Path, size: str) -> Path:
 # ----------------------------------------------------------------------- run
 
 
-@experiment(NAME)
-def run(ctx: Run) -> dict[str, Any]:
-    """Nudge, compare, plot; write figures and JSON into ``out``.
-
-    Result keys beyond the contract: ``nudged`` (name, index, nudge), ``delta``
-    {stage label: (N, units) |Δ| after the visible nudge}, ``unchanged_before``
-    (bool: input, z1, a1 bit-for-bit equal), ``changed_units_z2`` /
-    ``changed_units_a2`` (indices of units of layer 2 with any change),
-    ``changed_units_logits``, ``loss_change`` (mean loss change for the visible
-    nudge), ``checks`` (one dict per checked weight: grad, fd_change, predicted,
-    rel_error, rel_error_central), ``max_rel_error``.
-    """
-    size, seed, out = ctx.size, ctx.seed, ctx.out
-    model, x, y = make_problem(seed)
+def nudge_downstream(model, x, y) -> dict[str, Any]:
+    """Nudge the weight NUDGED by FIG_NUDGE and compare every stage with before:
+    ``stages`` (|Δ| per stage), ``dloss`` (per sample), ``unchanged_before``
+    (input, z1 and a1 bit-for-bit equal), ``changed`` {stage: unit indices},
+    ``loss_before`` and ``loss_change``."""
     base = forward_all(model, x, y)
     p = _param(model, NUDGED[0])
     p.data[NUDGED[1]] += FIG_NUDGE
@@ -309,15 +300,25 @@ def run(ctx: Run) -> dict[str, Any]:
     before_vals = [x] + base["outs"]
     after_vals = [x] + after["outs"]
     stages = [np.abs(after_vals[k + 1] - before_vals[k + 1]) for k, _ in STAGES]
-    dloss = np.abs(after["per_sample"] - base["per_sample"])
-    unchanged_before = all(
-        np.array_equal(after_vals[k], before_vals[k]) for k in (0, 1, 2)
-    )
-    changed = {
-        lab: np.flatnonzero(d.max(axis=0) > 0).tolist()
-        for d, (_, lab) in zip(stages, STAGES, strict=True)
+    return {
+        "stages": stages,
+        "dloss": np.abs(after["per_sample"] - base["per_sample"]),
+        "unchanged_before": all(
+            np.array_equal(after_vals[k], before_vals[k]) for k in (0, 1, 2)
+        ),
+        "changed": {
+            lab: np.flatnonzero(d.max(axis=0) > 0).tolist()
+            for d, (_, lab) in zip(stages, STAGES, strict=True)
+        },
+        "loss_before": base["loss"],
+        "loss_change": after["loss"] - base["loss"],
     }
 
+
+def check_weights(model, x, y) -> tuple[list[dict], list[dict], list[dict]]:
+    """(checks, table rows, tangent curves): for each CHECKED weight, backprop's
+    ∂L/∂w against the forward and central finite differences at H, and the loss
+    change over nudges in [-2, 2]."""
     grads = backprop_grads(model, x, y)
     l0 = SoftmaxCrossEntropy().forward(model.forward(x), y)
     checks: list[dict[str, Any]] = []
@@ -360,30 +361,56 @@ def run(ctx: Run) -> dict[str, Any]:
         curves.append(
             {"label": _wname(name, index), "delta": span, "dL": dl, "grad": g}
         )
-    figures = [
-        _plot_network(stages, dloss, out, size, after["loss"] - base["loss"]),
-        _plot_tangents(curves, out, size),
-    ]
-    worst = max(c["rel_error"] for c in checks)
-    captions = {
+    return checks, table, curves
+
+
+def _captions(figures, nudge: dict, n_curves: int, worst: float) -> dict[str, str]:
+    """One caption per figure, with this run's numbers."""
+    changed, stages = nudge["changed"], nudge["stages"]
+    return {
         figures[0].name: (
             f"Nudging {_wname(*NUDGED)} by {FIG_NUDGE:g}: the input and layer 1 stay "
-            f"bit-for-bit equal ({'yes' if unchanged_before else 'no'}), only unit(s) "
+            f"bit-for-bit equal ({'yes' if nudge['unchanged_before'] else 'no'}), "
+            f"only unit(s) "
             f"{', '.join(map(str, changed['z2 (layer 2, pre-act.)']))} of layer 2 "
             f"change, then {len(changed['logits z3'])} of "
             f"{stages[-1].shape[1]} logits; the mean loss changes by "
-            f"{fmt(after['loss'] - base['loss'], 3)}."
+            f"{fmt(nudge['loss_change'], 3)}."
         ),
         figures[1].name: (
-            f"Loss change against the nudge of {len(curves)} weights with the "
+            f"Loss change against the nudge of {n_curves} weights with the "
             f"backprop tangent ∂L/∂w·Δw; at h = {H:g} the finite difference and the "
             f"tangent agree to a relative error of at most {fmt(worst, 2)}."
         ),
     }
+
+
+@experiment(NAME)
+def run(ctx: Run) -> dict[str, Any]:
+    """Nudge, compare, plot; write figures and JSON into ``out``.
+
+    Result keys beyond the contract: ``nudged`` (name, index, nudge), ``delta``
+    {stage label: (N, units) |Δ| after the visible nudge}, ``unchanged_before``
+    (bool: input, z1, a1 bit-for-bit equal), ``changed_units_z2`` /
+    ``changed_units_a2`` (indices of units of layer 2 with any change),
+    ``changed_units_logits``, ``loss_change`` (mean loss change for the visible
+    nudge), ``checks`` (one dict per checked weight: grad, fd_change, predicted,
+    rel_error, rel_error_central), ``max_rel_error``.
+    """
+    size, seed, out = ctx.size, ctx.seed, ctx.out
+    model, x, y = make_problem(seed)
+    nudge = nudge_downstream(model, x, y)
+    stages, changed = nudge["stages"], nudge["changed"]
+    checks, table, curves = check_weights(model, x, y)
+    figures = [
+        _plot_network(stages, nudge["dloss"], out, size, nudge["loss_change"]),
+        _plot_tangents(curves, out, size),
+    ]
+    worst = max(c["rel_error"] for c in checks)
     return ctx.result(
         figures,
         table,
-        captions=captions,
+        captions=_captions(figures, nudge, len(curves), worst),
         table_after=figures[1].name,
         budget={"samples": int(len(x)), "weights checked": len(checks)},
         takeaways=[
@@ -394,13 +421,13 @@ def run(ctx: Run) -> dict[str, Any]:
         h=H,
         nudged={"name": NUDGED[0], "index": list(NUDGED[1]), "nudge": FIG_NUDGE},
         delta={lab: d for d, (_, lab) in zip(stages, STAGES, strict=True)},
-        delta_loss_per_sample=dloss,
-        unchanged_before=unchanged_before,
+        delta_loss_per_sample=nudge["dloss"],
+        unchanged_before=nudge["unchanged_before"],
         changed_units_z2=changed["z2 (layer 2, pre-act.)"],
         changed_units_a2=changed["a2 = σ(z2)"],
         changed_units_logits=changed["logits z3"],
-        loss_before=base["loss"],
-        loss_change=after["loss"] - base["loss"],
+        loss_before=nudge["loss_before"],
+        loss_change=nudge["loss_change"],
         checks=checks,
-        max_rel_error=max(c["rel_error"] for c in checks),
+        max_rel_error=worst,
     )
