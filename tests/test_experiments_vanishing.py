@@ -80,3 +80,22 @@ def test_clipping_trains_where_plain_sgd_diverges(result):
     assert final < 0.1 * clipped["loss"][0]
     unclipped = result["final_loss_unclipped"]
     assert unclipped is None or not math.isfinite(unclipped) or final < unclipped
+
+
+def test_the_page_text_quotes_this_runs_numbers(result):
+    """Check the paragraphs under the figures are formatted from the result: the
+    sigmoid's orders of magnitude, BN's per-layer growth, the exploding net's
+    initial loss, the unclipped run's stop step and the clipped run's final loss."""
+    n = {k: np.asarray(v) for k, v in result["layer_norms"].items()}
+    layers = result["texts"]["vanishing_layer_norms.png"]
+    orders = math.log10(n["sigmoid"][-1] / n["sigmoid"][0])
+    assert f"{orders:.1f} orders of magnitude" in layers
+    growth = (n["relu_he_bn"][0] / n["relu_he_bn"][-1]) ** (1 / 19)
+    assert f"grows by {growth:.2f}x per layer" in layers
+    assert f"initial loss is {result['initial_loss']['relu_large']:.1f}" in layers
+    clipping = result["texts"]["vanishing_clipping.png"]
+    stop = result["clipping"]["no clipping"]["nonfinite"]["step"]
+    assert f"stops training at step {stop}" in clipping
+    assert f"to {result['final_loss_clipped']:.3g}" in clipping
+    assert result["budget"]["init seeds"] == vg.CONFIG["quick"]["grad_seeds"]
+    assert f"{orders:.0f} orders" in result["takeaways"][0]

@@ -65,25 +65,16 @@ EXPLANATION = (
     "weights is after one backward pass through a 20-layer network at "
     "initialisation (layer 1 is next to the input). In the sigmoid net every layer "
     "multiplies the backward signal by the sigmoid's slope (at most 1/4) times a "
-    "LeCun-scaled weight matrix, so the gradient shrinks about 4-fold per layer and "
-    "the first layers get gradients some 11 orders of magnitude smaller than the "
-    "last: they do not learn (vanishing gradients). tanh (slope 1 at 0) with the "
-    "same init and ReLU with He init keep the gradient norm roughly constant through "
-    "depth. With Batch Norm nothing vanishes; the gradients even grow by about 1.2× "
-    "per layer towards the input, a known effect of batch normalisation in deep "
-    "plain nets at initialisation (Yang et al., 2019). The residual net passes the "
-    "gradient back along its identity shortcuts, so its first layer gets a gradient "
-    "of the same order as its last. Too large an init (std 0.17 in a ReLU net, "
-    "1.2× He's) makes the activations grow by about 1.2× per layer (1.45× in "
-    "variance): the initial loss is about 50 instead of 2.3 and every layer's "
-    "gradient is roughly 100-700 times that of the He-initialised net (exploding "
-    "gradients). The second figure trains that net with plain SGD: without "
-    "clipping each step makes the weights larger, the loss grows by orders of "
-    "magnitude per step until it is no longer finite, and the Trainer's non-finite "
-    "guard stops training within a few steps (keeping the last finite weights). "
-    "With clip_grad_norm no step is longer than lr·max_norm; the gradient norm "
-    "before clipping falls from hundreds to below max_norm within a few dozen "
-    "steps (from then on clipping is inactive) and the loss decreases steadily."
+    "LeCun-scaled weight matrix, so the gradient shrinks layer by layer towards the "
+    "input: the first layers do not learn (vanishing gradients). tanh (slope 1 at 0) "
+    "with the same init and ReLU with He init keep the gradient norm of the same "
+    "order through depth; Batch Norm makes the gradients grow towards the input, a "
+    "known effect of batch normalisation in deep plain nets at initialisation (Yang "
+    "et al., 2019); the residual net passes the gradient back along its identity "
+    "shortcuts. Too large an init (a ReLU net with std above He's) makes the "
+    "activations and the gradients grow with depth (exploding gradients). The second "
+    "figure trains that net with plain SGD, without and with clip_grad_norm, which "
+    "bounds every step by lr·max_norm. The numbers below each figure are this run's."
 )
 
 DEPTH = 20
@@ -377,18 +368,9 @@ def run(ctx: Run) -> dict[str, Any]:
     cfg = CONFIG[size]
     splits = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True)
     x, y = splits.train
-    xb, yb = x[: cfg["grad_batch"]], y[: cfg["grad_batch"]]
-
-    layer_norms, initial_loss = {}, {}
-    for key in VARIANTS:
-        per_seed, losses = [], []
-        for s in range(seed, seed + cfg["grad_seeds"]):
-            norms, value = layer_grad_norms(build(key, s), xb, yb)
-            per_seed.append(norms)
-            losses.append(value)
-        layer_norms[key] = np.exp(np.mean(np.log(per_seed), axis=0))
-        initial_loss[key] = float(np.mean(losses))
-
+    layer_norms, initial_loss = _gradient_norms(
+        x[: cfg["grad_batch"]], y[: cfg["grad_batch"]], seed, cfg["grad_seeds"]
+    )
     clip_check = check_clip(x[:BATCH], y[:BATCH], seed)
     runs = {
         "no clipping": train_exploding(
@@ -402,7 +384,66 @@ def run(ctx: Run) -> dict[str, Any]:
         _plot_layers(layer_norms, cfg["grad_batch"], cfg["grad_seeds"], out, size),
         _plot_clipping(runs, cfg["n_train"], out, size),
     ]
+    plain, clipped = runs["no clipping"], runs["clipped"]
+    texts = _texts(layer_norms, initial_loss, runs)
+    return ctx.result(
+        figures,
+        _table(layer_norms, initial_loss, runs, clip_check),
+        layer_norms=layer_norms,
+        initial_loss=initial_loss,
+        clip_check=clip_check,
+        clipping=runs,
+        final_loss_clipped=_last_loss(clipped["loss"]),
+        final_loss_unclipped=_last_loss(plain["loss"]),
+        unclipped_stopped_nonfinite=plain["stopped"] == "nonfinite",
+        max_norm=MAX_NORM,
+        lr=LR,
+        batch_size=BATCH,
+        explode_std=EXPLODE_STD,
+        depth=DEPTH,
+        width=WIDTH,
+        captions={
+            "vanishing_layer_norms.png": "Per-layer weight-gradient norm at "
+            f"initialisation (log scale), one line per network; batch of "
+            f"{cfg['grad_batch']}, geometric mean over {cfg['grad_seeds']} seed(s).",
+            "vanishing_clipping.png": "Training the exploding net without and "
+            "with gradient clipping: loss per step (left) and the gradient norm "
+            "before clipping (right).",
+        },
+        texts={
+            "vanishing_layer_norms.png": texts["layers"],
+            "vanishing_clipping.png": texts["clipping"],
+        },
+        budget={
+            "gradient batch": cfg["grad_batch"],
+            "init seeds": cfg["grad_seeds"],
+            "training digits": cfg["n_train"],
+            "epochs": cfg["epochs"],
+        },
+        takeaways=[texts["takeaway"]],
+    )
 
+
+def _gradient_norms(xb, yb, seed: int, seeds: int) -> tuple[dict, dict]:
+    """({variant: per-layer gradient norm, geometric mean over seeds},
+    {variant: mean initial loss})."""
+    layer_norms, initial_loss = {}, {}
+    for key in VARIANTS:
+        per_seed, losses = [], []
+        for s in range(seed, seed + seeds):
+            norms, value = layer_grad_norms(build(key, s), xb, yb)
+            per_seed.append(norms)
+            losses.append(value)
+        layer_norms[key] = np.exp(np.mean(np.log(per_seed), axis=0))
+        initial_loss[key] = float(np.mean(losses))
+    return layer_norms, initial_loss
+
+
+def _table(layer_norms, initial_loss, runs, clip_check) -> list[dict[str, Any]]:
+    """Rows: each network at initialisation, the two training runs, the clip check."""
+    empty = dict.fromkeys(
+        ("‖∂L/∂W‖ layer 1", "layer 10", "layer 20", "layer 1 / layer 20")
+    )
     table = []
     for key, lab in VARIANTS.items():
         n = [float(v) for v in layer_norms[key]]
@@ -428,10 +469,7 @@ def run(ctx: Run) -> dict[str, Any]:
         table.append(
             {
                 "network / run": f"exploding net, {name}",
-                "‖∂L/∂W‖ layer 1": None,
-                "layer 10": None,
-                "layer 20": None,
-                "layer 1 / layer 20": None,
+                **empty,
                 "loss": _last_loss(r["loss"]),
                 "note": f"{note}; pre-clip norm {r['norms'][0]:.3g} at step 1, "
                 f"{r['norms'][-1]:.3g} at the last step",
@@ -440,41 +478,80 @@ def run(ctx: Run) -> dict[str, Any]:
     table.append(
         {
             "network / run": "clip_grad_norm on one batch",
-            "‖∂L/∂W‖ layer 1": None,
-            "layer 10": None,
-            "layer 20": None,
-            "layer 1 / layer 20": None,
+            **empty,
             "loss": None,
             "note": f"total norm {clip_check['direct']:.6g}; returned "
             f"{clip_check['returned']:.6g}; after clipping "
             f"{clip_check['after']:.6g} (max_norm {MAX_NORM:g})",
         }
     )
-    plain, clipped = runs["no clipping"], runs["clipped"]
-    return ctx.result(
-        figures,
-        table,
-        layer_norms=layer_norms,
-        initial_loss=initial_loss,
-        clip_check=clip_check,
-        clipping=runs,
-        final_loss_clipped=_last_loss(clipped["loss"]),
-        final_loss_unclipped=_last_loss(plain["loss"]),
-        unclipped_stopped_nonfinite=plain["stopped"] == "nonfinite",
-        max_norm=MAX_NORM,
-        lr=LR,
-        batch_size=BATCH,
-        explode_std=EXPLODE_STD,
-        depth=DEPTH,
-        width=WIDTH,
-        captions={
-            "vanishing_layer_norms.png": "Per-layer weight-gradient norm at "
-            "initialisation (log scale), one line per network.",
-            "vanishing_clipping.png": "Training the exploding net without and "
-            "with gradient clipping: loss per step (left) and the gradient norm "
-            "before clipping (right).",
-        },
+    return table
+
+
+def _per_layer(norms) -> float:
+    """Geometric mean factor from layer 20 to layer 1: (n_1 / n_20)^(1/19)."""
+    return float((norms[0] / norms[-1]) ** (1.0 / (len(norms) - 1)))
+
+
+def _texts(layer_norms: dict, initial_loss: dict, runs: dict) -> dict[str, str]:
+    """The paragraphs under each figure and the takeaway, from this run's numbers."""
+    sig = layer_norms["sigmoid"]
+    orders = math.log10(sig[-1] / sig[0])
+    bn, res = layer_norms["relu_he_bn"], layer_norms["residual"]
+    blow = np.asarray(layer_norms["relu_large"]) / np.asarray(layer_norms["relu_he"])
+    steady = {k: layer_norms[k] for k in ("tanh", "relu_he")}
+    spread = max(float(max(v) / min(v)) for v in steady.values())
+    layers = (
+        f"Sigmoid: layer 1's gradient is {sig[0]:.2g}, layer 20's {sig[-1]:.2g}, "
+        f"{orders:.1f} orders of magnitude apart (a factor "
+        f"{1 / _per_layer(sig):.1f} per layer). With tanh and with ReLU + He the "
+        f"largest and smallest of the 20 layers' norms are within a factor "
+        f"{spread:.1f}. With Batch Norm the "
+        f"gradient grows by {_per_layer(bn):.2f}x per layer towards the input "
+        f"({bn[-1]:.2g} at layer 20, {bn[0]:.2g} at layer 1); the residual net's "
+        f"first layer gets {res[0] / res[-1]:.2f} times its last layer's gradient. "
+        f"With std {EXPLODE_STD:g} the initial loss is "
+        f"{initial_loss['relu_large']:.1f} instead of {initial_loss['relu_he']:.1f} "
+        f"(He), and every layer's gradient is {blow.min():.0f}-{blow.max():.0f} "
+        "times the He-initialised net's."
     )
+    plain, clipped = runs["no clipping"], runs["clipped"]
+    if plain["nonfinite"] is not None:
+        unclipped = (
+            f"Without clipping the Trainer's non-finite guard stops training at step "
+            f"{plain['nonfinite']['step']} ({plain['nonfinite']['cause']}), keeping "
+            "the last finite weights."
+        )
+    else:
+        unclipped = (
+            f"Without clipping the run stays finite here; its last losses average "
+            f"{_last_loss(plain['loss']):.3g}."
+        )
+    norms = np.asarray(clipped["norms"])
+    below = np.flatnonzero(norms < MAX_NORM)
+    settle = (
+        f"falls below max_norm = {MAX_NORM:g} at step {int(below[0]) + 1}"
+        if below.size
+        else f"stays above max_norm = {MAX_NORM:g} throughout"
+    )
+    clipping = (
+        f"{unclipped} With clip_grad_norm (max_norm {MAX_NORM:g}) the gradient norm "
+        f"before clipping starts at {norms[0]:.3g} and {settle}; the loss goes from "
+        f"{clipped['loss'][0]:.3g} to {_last_loss(clipped['loss']):.3g} (mean of the "
+        f"last 10 steps) over {len(clipped['loss'])} steps."
+    )
+    stopped = (
+        f"stops at step {plain['nonfinite']['step']}"
+        if plain["nonfinite"] is not None
+        else "stays finite"
+    )
+    takeaway = (
+        f"Depth: a 20-layer sigmoid net's first-layer gradient is {orders:.0f} orders "
+        f"of magnitude below its last; He init, Batch Norm or shortcuts keep it "
+        f"alive, and clipping turns an exploding run (unclipped it {stopped}) into "
+        f"one that trains to loss {_last_loss(clipped['loss']):.2f}."
+    )
+    return {"layers": layers, "clipping": clipping, "takeaway": takeaway}
 
 
 def _last_loss(losses: list[float], k: int = 10) -> float:
