@@ -24,7 +24,7 @@ from descentlab.compare import (
     run_trial,
 )
 from descentlab.compare.manifest import canonical_hash
-from descentlab.compare.store import lock_folder
+from descentlab.compare.store import TrialStore, lock_folder
 from descentlab.errors import InvalidParameterError, OutputExistsError
 
 TINY = Workload(
@@ -305,6 +305,27 @@ def test_interrupted_comparison_continues(finished, tmp_path):
     base = {k: v for k, v in results.items() if k != "figures"}
     again.pop("figures")
     assert json.dumps(deterministic_view(again)) == json.dumps(deterministic_view(base))
+
+
+def test_ctrl_c_right_after_a_run_is_written_counts_it(finished, tmp_path, monkeypatch):
+    """Check a Ctrl-C that lands between writing a run and counting it still
+    reports every run on disk as kept."""
+    plan = finished[0]
+    original = TrialStore.put
+    calls = []
+
+    def put_then_interrupt(self, record):
+        original(self, record)
+        calls.append(record["key"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrialStore, "put", put_then_interrupt)
+    with pytest.raises(Interrupted) as info:
+        run_plan(plan, tmp_path / "c", figures=False)
+    on_disk = len(list((tmp_path / "c" / "trials").glob("*.json")))
+    assert on_disk == 3 and info.value.done == on_disk
+    assert "3 of" in str(info.value)
 
 
 def test_out_folder_is_protected(finished, tmp_path):

@@ -213,7 +213,9 @@ def run_plan(
                 best[w, o] = tune[select_best(tune)]["params"]
             run(plan.seed_tasks(best))
         except KeyboardInterrupt:
-            raise Interrupted(out, len(records), total) from None
+            # counted on disk: a Ctrl-C between store.put and the bookkeeping
+            # below it must not under-report what is kept
+            raise Interrupted(out, store.count(), total) from None
         results = summarize(plan, records)
         results["settings_hash"] = manifest["settings_hash"]
         results["figures"] = []

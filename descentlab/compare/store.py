@@ -44,6 +44,12 @@ class TrialStore:
     def put(self, record: dict[str, Any]) -> None:
         atomic_write_text(self._path(record["key"]), json.dumps(record) + "\n")
 
+    def count(self) -> int:
+        """Runs on disk (the truth after a Ctrl-C: a run is kept once written)."""
+        if not self.folder.is_dir():
+            return 0
+        return sum(1 for _ in self.folder.glob("*__*.json"))
+
     def clear(self) -> None:
         """Remove every run file (only this store's own ``*.json``)."""
         if self.folder.is_dir():
