@@ -90,18 +90,33 @@ def test_bare_postgres_url_gets_an_installed_driver(monkeypatch):
     assert storage_mod._with_driver("sqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_retry_backs_off_then_gives_up(optuna):
-    """Check the retry loop: concurrent-creation errors are retried with growing
-    delays (explicit clock, no sleeping) and reported after the timeout."""
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+class _FakeClock:
+    """An explicit clock: ``sleep(d)`` records the delay and moves ``now`` on."""
 
-    now = [0.0]
-    delays = []
+    def __init__(self):
+        self.now = 0.0
+        self.delays = []
 
-    def sleep(d):
-        delays.append(d)
-        now[0] += d
+    def sleep(self, d):
+        self.delays.append(d)
+        self.now += d
 
+    def __call__(self):
+        return self.now
+
+
+def _retry(fn, clock, timeout=30):
+    return storage_mod.retry_storage_call(
+        fn, what="w", timeout=timeout, sleep=clock.sleep, clock=clock
+    )
+
+
+def test_retry_backs_off_on_concurrent_creation(optuna):
+    """Check that concurrent-creation errors are retried with growing delays until
+    the call succeeds (explicit clock, no sleeping)."""
+    from sqlalchemy.exc import IntegrityError
+
+    clock = _FakeClock()
     calls = []
 
     def flaky():
@@ -110,39 +125,50 @@ def test_retry_backs_off_then_gives_up(optuna):
             raise IntegrityError("INSERT", {}, Exception('"pg_type_typname_nsp_index"'))
         return "ok"
 
-    got = storage_mod.retry_storage_call(
-        flaky, what="w", timeout=30, sleep=sleep, clock=lambda: now[0]
-    )
+    got = _retry(flaky, clock)
+    delays = clock.delays
     assert got == "ok" and len(calls) == 4 and len(delays) == 3
     assert 0.025 <= delays[0] <= 0.075 and delays[2] > delays[0]
+
+
+def test_retry_gives_up_after_the_timeout(optuna):
+    """Check that an error that keeps coming is reported once the timeout is spent."""
+    from sqlalchemy.exc import IntegrityError
 
     def always():
         raise IntegrityError("INSERT", {}, Exception("duplicate key"))
 
     with pytest.raises(DescentlabError, match=r"w: still failing after \d+ attempts"):
-        storage_mod.retry_storage_call(
-            always, what="w", timeout=5, sleep=sleep, clock=lambda: now[0]
-        )
+        _retry(always, _FakeClock(), timeout=5)
+
+
+def test_retry_does_not_repeat_a_missing_privilege(optuna):
+    """Check that a permission error is reported at once: retrying cannot help."""
+    from sqlalchemy.exc import ProgrammingError
 
     class NoPrivilege(Exception):
         pgcode = "42501"  # SQLSTATE insufficient_privilege: retrying cannot help
+
+    calls = []
 
     def denied():
         calls.append(1)
         raise ProgrammingError("CREATE", {}, NoPrivilege("permission denied"))
 
-    calls.clear()
     with pytest.raises(DescentlabError, match=r"w: \w+: .*permission denied"):
-        storage_mod.retry_storage_call(
-            denied, what="w", timeout=30, sleep=sleep, clock=lambda: now[0]
-        )
+        _retry(denied, _FakeClock())
     assert len(calls) == 1
+
+
+def test_retry_lets_other_errors_through(optuna):
+    """Check that an error that is not a storage error is raised unchanged."""
+    clock = _FakeClock()
 
     def other():
         raise KeyError("not a storage error")
 
     with pytest.raises(KeyError):
-        storage_mod.retry_storage_call(other, what="w", sleep=sleep)
+        storage_mod.retry_storage_call(other, what="w", sleep=clock.sleep)
 
 
 def test_optuna_internals_are_present(optuna, tmp_path):
