@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,36 +55,52 @@ def test_missing_optuna_gives_install_hint(monkeypatch, tmp_path):
         study_summary(tmp_path, "s")
 
 
-def test_two_workers_share_one_journal(optuna, tmp_path):
-    """Check that 2 spawned workers on one journal run exactly N trials, numbered once
-    each, and that a fresh third process sees all of them."""
-    n = 8
+N_SHARED = 8
+
+
+@pytest.fixture(scope="module")
+def shared_journal(tmp_path_factory):
+    """(folder, results) of one search: 2 spawned workers, one journal, N trials."""
+    pytest.importorskip("optuna")
+    out = tmp_path_factory.mktemp("shared")
     res = optuna_search(
         "search_objectives:slow_quadratic",
         SPACE,
         study_name="shared",
-        out=tmp_path,
-        n_trials=n,
+        out=out,
+        n_trials=N_SHARED,
         n_workers=2,
         seed=0,
         pruner="none",
     )
-    assert _numbers(res) == list(range(n))
+    return out, res
+
+
+def test_two_workers_run_exactly_n_trials_numbered_once(optuna, shared_journal):
+    """Check that 2 spawned workers on one journal run exactly N trials, numbered once
+    each, in worker processes only."""
+    out, res = shared_journal
+    assert _numbers(res) == list(range(N_SHARED))
     assert all(t.status == "complete" for t in res)
     study = optuna.load_study(
         study_name="shared",
         storage=optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(tmp_path / "optuna.journal"))
+            optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal"))
         ),
     )
     pids = {t.user_attrs["dl_worker"]["pid"] for t in study.trials}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_a_fresh_process_sees_every_trial_of_the_journal(shared_journal):
+    """Check that a third process, started after the search, summarizes all N trials."""
+    out, _ = shared_journal
     code = (
         "import json, sys; from descentlab.search import study_summary; "
-        f"s = study_summary({str(tmp_path)!r}, 'shared', k=100); print(json.dumps(s))"
+        f"s = study_summary({str(out)!r}, 'shared', k=100); print(json.dumps(s))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
-    out = subprocess.run(
+    stdout = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
@@ -91,11 +108,16 @@ def test_two_workers_share_one_journal(optuna, tmp_path):
         timeout=120,
         check=True,
     ).stdout
-    summary = json.loads(out)
-    assert summary["n_trials"] == n and summary["states"] == {"complete": n}
-    assert sorted(r["number"] for r in summary["best"]) == list(range(n))
-    table = SearchResults.load(tmp_path)  # exported after the last trial
-    assert _numbers(table) == list(range(n))
+    summary = json.loads(stdout)
+    assert summary["n_trials"] == N_SHARED
+    assert summary["states"] == {"complete": N_SHARED}
+    assert sorted(r["number"] for r in summary["best"]) == list(range(N_SHARED))
+
+
+def test_the_results_table_is_exported_after_the_last_trial(shared_journal):
+    """Check that the saved SearchResults hold every trial of the shared search."""
+    out, _ = shared_journal
+    assert _numbers(SearchResults.load(out)) == list(range(N_SHARED))
 
 
 @pytest.mark.parametrize("user_set", [None, "3"])
@@ -224,13 +246,12 @@ def test_mixed_space_maps_to_suggest(optuna, tmp_path):
     assert all(t.state.name == "COMPLETE" for t in study.trials)
 
 
-def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
-    """Check that RUNNING trials of a dead local worker (or older than stale_after by an
-    explicit clock) become FAIL, while a live worker's trial is left alone, and that a
-    queued slot of a dead search process is failed as never run."""
-    from datetime import datetime, timedelta
-
-    from descentlab.search import recover_orphaned_trials
+@pytest.fixture
+def orphans(optuna, tmp_path):
+    """A study with one finished trial, then three RUNNING trials (of a dead worker
+    process, of this live process, and one with no worker recorded) and a WAITING
+    slot queued by a dead search process."""
+    import socket
 
     optuna_search(
         search_objectives.quadratic,
@@ -246,8 +267,6 @@ def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
     study = optuna.load_study(study_name="st", storage=storage)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    import socket
-
     host = socket.gethostname()
     t_dead, t_live, t_old = study.ask(), study.ask(), study.ask()
     for trial, pid in ((t_dead, dead.pid), (t_live, os.getpid())):
@@ -259,27 +278,75 @@ def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
             "dl_queued_by": {"host": host, "pid": dead.pid, "start": None},
         },
     )
-    failed = recover_orphaned_trials(study, stale_after=3600)
-    assert failed == [t_dead.number, t_old.number + 1]
-    by_number = {t.number: t for t in study.get_trials()}
-    assert (
-        by_number[t_dead.number]
-        .user_attrs["error"]
-        .startswith(f"stale: worker process {dead.pid}")
+    return SimpleNamespace(
+        study=study,
+        dead_pid=dead.pid,
+        dead=t_dead.number,
+        live=t_live.number,
+        old=t_old.number,
+        queued=t_old.number + 1,
     )
-    assert by_number[t_live.number].state.name == "RUNNING"
-    assert by_number[t_old.number].state.name == "RUNNING"  # younger than stale_after
-    assert "queued by search process" in by_number[t_old.number + 1].user_attrs["error"]
-    started = study.trials[t_old.number].datetime_start
+
+
+def test_dead_workers_trial_and_queued_slot_are_failed(orphans):
+    """Check that the RUNNING trial of a dead local worker becomes FAIL, and that a
+    queued slot of a dead search process is failed as never run."""
+    from descentlab.search import recover_orphaned_trials
+
+    failed = recover_orphaned_trials(orphans.study, stale_after=3600)
+    assert failed == [orphans.dead, orphans.queued]
+    by_number = {t.number: t for t in orphans.study.get_trials()}
+    assert (
+        by_number[orphans.dead]
+        .user_attrs["error"]
+        .startswith(f"stale: worker process {orphans.dead_pid}")
+    )
+    assert "queued by search process" in by_number[orphans.queued].user_attrs["error"]
+
+
+def test_live_and_young_trials_are_left_running(orphans):
+    """Check that a live worker's trial, and one younger than stale_after, stay
+    RUNNING."""
+    from descentlab.search import recover_orphaned_trials
+
+    recover_orphaned_trials(orphans.study, stale_after=3600)
+    by_number = {t.number: t for t in orphans.study.get_trials()}
+    assert by_number[orphans.live].state.name == "RUNNING"
+    assert by_number[orphans.old].state.name == "RUNNING"  # younger than stale_after
+
+
+def test_unchecked_trials_older_than_stale_after_are_failed(orphans):
+    """Check by an explicit clock that a trial with no worker to check is failed once
+    it is older than stale_after, and never a live worker's trial."""
+    from datetime import datetime, timedelta
+
+    from descentlab.search import recover_orphaned_trials
+
+    study = orphans.study
+    recover_orphaned_trials(study, stale_after=3600)  # the dead worker's, first
+    started = study.trials[orphans.old].datetime_start
     later = started + timedelta(seconds=0.1)
     assert recover_orphaned_trials(study, stale_after=0.2, now=later) == []
     much_later = started + timedelta(seconds=0.3)
     assert recover_orphaned_trials(study, stale_after=0.2, now=much_later) == [
-        t_old.number
+        orphans.old
     ]
-    assert "still running after 0.2 s" in study.trials[t_old.number].user_attrs["error"]
-    assert study.trials[t_live.number].state.name == "RUNNING"
+    assert "still running after 0.2 s" in study.trials[orphans.old].user_attrs["error"]
+    assert study.trials[orphans.live].state.name == "RUNNING"
     assert datetime.now() >= started
+
+
+def test_the_next_search_does_not_rerun_untagged_trials(orphans, tmp_path):
+    """Check that after the orphans are failed, the next search adds one trial: the
+    trials made by study.ask (untagged) are failed but not re-queued."""
+    from datetime import timedelta
+
+    from descentlab.search import recover_orphaned_trials
+
+    study = orphans.study
+    recover_orphaned_trials(study, stale_after=3600)
+    much_later = study.trials[orphans.old].datetime_start + timedelta(seconds=0.3)
+    recover_orphaned_trials(study, stale_after=0.2, now=much_later)
     res = optuna_search(
         search_objectives.quadratic,
         SPACE,
@@ -288,7 +355,7 @@ def test_stale_running_trials_are_failed_on_start(optuna, tmp_path):
         n_trials=1,
         seed=0,
     )
-    # untagged trials (study.ask) are failed but not re-queued: 5 + 1 new
+    # 5 + 1 new
     assert len(res) == 6 and [t.status for t in res].count("complete") == 2
 
 
@@ -385,79 +452,106 @@ def test_ctrl_c_in_workers_stops_the_search_quietly(optuna, tmp_path, capfd):
     assert summary["best"] == []
 
 
-def test_summary_and_errors(optuna, tmp_path):
-    """Check the summary table and the messages for bad arguments and unknown
-    studies."""
+@pytest.fixture(scope="module")
+def summarized(tmp_path_factory):
+    """The folder of a finished 4-trial study 's' maximizing val_acc."""
+    pytest.importorskip("optuna")
+    out = tmp_path_factory.mktemp("summary")
     optuna_search(
         search_objectives.quadratic,
         SPACE,
         study_name="s",
-        out=tmp_path,
+        out=out,
         n_trials=4,
         seed=0,
         metric="val_acc",
     )
-    summary = study_summary(tmp_path / "optuna.journal", "s", k=2)
+    return out
+
+
+def test_summary_lists_the_best_k_trials_best_first(summarized):
+    """Check that study_summary counts the trials and keeps the k best, best first."""
+    summary = study_summary(summarized / "optuna.journal", "s", k=2)
     assert summary["n_trials"] == 4 and len(summary["best"]) == 2
     assert summary["best"][0]["value"] >= summary["best"][1]["value"]
-    text = format_summary(summary)
+
+
+def test_format_summary_heads_the_table_with_the_study(summarized):
+    """Check the summary text's first line (name, direction, counts) and its table."""
+    text = format_summary(study_summary(summarized / "optuna.journal", "s", k=2))
     assert (
         text.startswith("study 's' (maximize): 4 trials (4 complete)")
         and "rank" in text
     )
-    with pytest.raises(
-        InvalidParameterError, match=r"no study 'nope' in journal file .*'s'"
-    ):
-        study_summary(tmp_path, "nope")
-    with pytest.raises(DataError, match="does not exist"):
-        study_summary(tmp_path / "missing.journal", "s")
-    with pytest.raises(
-        InvalidParameterError, match=r"exists with direction 'maximize'"
-    ):
-        optuna_search(
-            search_objectives.quadratic,
-            SPACE,
-            study_name="s",
-            out=tmp_path,
-            n_trials=1,
-            direction="minimize",
-        )
-    with pytest.raises(InvalidParameterError, match="must be picklable"):
-        optuna_search(
-            lambda p, r: 0.0,
-            SPACE,
-            study_name="s",
-            out=tmp_path,
-            n_trials=2,
-            n_workers=2,
-        )
-    with pytest.raises(
-        InvalidParameterError, match="must look like 'package.module:function'"
-    ):
-        optuna_search("no_colon", SPACE, study_name="s", out=tmp_path, n_trials=1)
-    with pytest.raises(InvalidParameterError, match="cannot load objective"):
-        optuna_search(
-            "search_objectives:nothing", SPACE, study_name="s", out=tmp_path, n_trials=1
-        )
-    with pytest.raises(InvalidParameterError, match="redis storage is not supported"):
-        optuna_search(
-            search_objectives.quadratic,
-            SPACE,
-            study_name="s",
-            storage="redis://u:secret@h/0",
-            n_trials=1,
-        )
-    with pytest.raises(
-        InvalidParameterError, match=r"'pruner' must be 'median', 'none'"
-    ):
-        optuna_search(
-            search_objectives.quadratic,
-            SPACE,
-            study_name="s",
-            out=tmp_path,
-            n_trials=1,
-            pruner="hyperband",
-        )
-    assert (
-        len(study_summary(tmp_path, "s")["best"]) == 4
-    )  # the refused calls added nothing
+
+
+def _search_s(objective=search_objectives.quadratic, **kwargs):
+    """optuna_search on study 's', one trial unless told otherwise."""
+    return optuna_search(
+        objective, SPACE, **{"study_name": "s", "n_trials": 1, **kwargs}
+    )
+
+
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (
+            lambda out: study_summary(out, "nope"),
+            InvalidParameterError,
+            r"no study 'nope' in journal file .*'s'",
+        ),
+        (
+            lambda out: study_summary(out / "missing.journal", "s"),
+            DataError,
+            "does not exist",
+        ),
+        (
+            lambda out: _search_s(out=out, direction="minimize"),
+            InvalidParameterError,
+            r"exists with direction 'maximize'",
+        ),
+        (
+            lambda out: _search_s(lambda p, r: 0.0, out=out, n_trials=2, n_workers=2),
+            InvalidParameterError,
+            "must be picklable",
+        ),
+        (
+            lambda out: _search_s("no_colon", out=out),
+            InvalidParameterError,
+            "must look like 'package.module:function'",
+        ),
+        (
+            lambda out: _search_s("search_objectives:nothing", out=out),
+            InvalidParameterError,
+            "cannot load objective",
+        ),
+        (
+            lambda out: _search_s(storage="redis://u:secret@h/0"),
+            InvalidParameterError,
+            "redis storage is not supported",
+        ),
+        (
+            lambda out: _search_s(out=out, pruner="hyperband"),
+            InvalidParameterError,
+            r"'pruner' must be 'median', 'none'",
+        ),
+    ],
+    ids=[
+        "unknown study",
+        "missing journal",
+        "other direction",
+        "unpicklable objective",
+        "objective without colon",
+        "unknown objective",
+        "redis",
+        "unknown pruner",
+    ],
+)
+def test_bad_arguments_and_unknown_studies_are_refused(
+    summarized, call, error, pattern
+):
+    """Check the message for each bad argument or unknown study, and that the refused
+    call added no trial."""
+    with pytest.raises(error, match=pattern):
+        call(summarized)
+    assert len(study_summary(summarized, "s")["best"]) == 4
