@@ -281,18 +281,20 @@ def test_path_traversal_never_leaves_the_static_folder(tmp_path):
         srv.close()
 
 
-def test_fuzzed_queries_never_break_the_server(server):
+GARBAGE = ["", "0", "-0", "1e308", "-1e308", "1e-320", "nan", "-inf", "0x10",
+           "1_0", "　1", "١٢", "%", "%zz", "%00", "\u00e9", "'", '"', "<script>",
+           "[]", "{}", "true", "None", "9" * 400, "-1", "2000", "2001", "0.5",
+           "book_quadratic", "adam", "cosine", "sgd", "rosenbrock", "saddle", "..",
+           "a" * 2000]  # fmt: skip
+
+
+def test_fuzzed_queries_get_200_or_400_json(server):
     """Check that hundreds of random and garbage queries get 200 or 400 JSON (never a
     500 or a dropped connection) and the server still answers afterwards."""
     rng = np.random.default_rng(0)
     fields = ["function", "optimizer", "lr", "steps", "x0", "y0", "momentum",
               "nesterov", "beta1", "beta2", "eps", "rho", "alpha", "weight_decay",
               "schedule", "nx", "ny", "bogus", ""]  # fmt: skip
-    garbage = ["", "0", "-0", "1e308", "-1e308", "1e-320", "nan", "-inf", "0x10",
-               "1_0", "　1", "١٢", "%", "%zz", "%00", "\u00e9", "'", '"', "<script>",
-               "[]", "{}", "true", "None", "9" * 400, "-1", "2000", "2001", "0.5",
-               "book_quadratic", "adam", "cosine", "sgd", "rosenbrock", "saddle", "..",
-               "a" * 2000]  # fmt: skip
     endpoints = ["/api/path", "/api/grid", "/api/functions", "/api/meta",
                  "/api/train/status", "/api/train/events"]  # fmt: skip
     seen = set()
@@ -301,7 +303,7 @@ def test_fuzzed_queries_never_break_the_server(server):
         for _ in range(int(rng.integers(0, 9))):
             key = fields[int(rng.integers(len(fields)))]
             if rng.random() < 0.5:
-                val = garbage[int(rng.integers(len(garbage)))]
+                val = GARBAGE[int(rng.integers(len(GARBAGE)))]
             else:
                 val = str(rng.normal() * 10 ** float(rng.integers(-3, 4)))
             parts.append(
@@ -321,26 +323,33 @@ def test_fuzzed_queries_never_break_the_server(server):
         else:
             json.dumps(payload, allow_nan=False)  # strict JSON: no NaN or Infinity
     assert seen == {200, 400}
+    assert request(server, "/api/meta")[0] == 200
+
+
+def test_fuzzed_training_requests_are_refused_started_or_busy(server):
+    """Check that garbage POSTs to the training endpoint get 202, 400 or 409 JSON, both
+    refusals and starts happen, and the server still answers afterwards."""
+    rng = np.random.default_rng(1)
+    fields = ["model", "optimizer", "lr", "batch_size", "epochs", "n_train", "n_val",
+              "momentum", "schedule", "seed", "nesterov", "bogus"]  # fmt: skip
     seen = set()
-    for _ in range(60):  # the training endpoint: refused, started, or busy
+    for _ in range(60):
         parts = [
-            f"{k}={urllib.parse.quote(v, safe='')}"
-            for k, v in (
-                (
-                    ["model", "optimizer", "lr", "batch_size", "epochs", "n_train",
-                     "n_val", "momentum", "schedule", "seed", "nesterov",
-                     "bogus"][int(rng.integers(12))],
-                    garbage[int(rng.integers(len(garbage)))],
-                )
-                for _ in range(int(rng.integers(0, 5)))
-            )
-        ]  # fmt: skip
+            f"{fields[int(rng.integers(len(fields)))]}="
+            + urllib.parse.quote(GARBAGE[int(rng.integers(len(GARBAGE)))], safe="")
+            for _ in range(int(rng.integers(0, 5)))
+        ]
         status, _, body = request(server, "/api/train?" + "&".join(parts), "POST")
         seen.add(status)
         assert status in (202, 400, 409), (parts, status, body[:200])
         assert json.loads(body)
         server.training.shutdown()
     assert {202, 400} <= seen
+    assert request(server, "/api/meta")[0] == 200
+
+
+def test_an_overlong_path_is_refused(server):
+    """Check that a 10,000-character path is refused, and the server still answers."""
     status, headers, body = request(server, "/" + "x" * 10_000)
     assert status in (400, 404, 414)
     assert request(server, "/api/meta")[0] == 200
