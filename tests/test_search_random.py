@@ -263,9 +263,9 @@ def test_plots_write_png(tmp_path):
         plot_trials([], tmp_path / "x.png")
 
 
-def test_mlp_objective_reports_each_epoch():
-    """Check that the MLP objective trains, reports val accuracy per epoch and refuses
-    unknown names."""
+@pytest.fixture(scope="module")
+def mlp_f():
+    """The MLP objective on 150 train / 50 val points of a linearly separable task."""
     pytest.importorskip("descentlab.train")
     pytest.importorskip("descentlab.models")
     from descentlab.search import mlp_objective
@@ -273,19 +273,37 @@ def test_mlp_objective_reports_each_epoch():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 12)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
-    f = mlp_objective(
+    return mlp_objective(
         x[:150], y[:150], x[150:], y[150:], epochs=3, batch_size=50, hidden=(16,)
     )
+
+
+def test_mlp_objective_reports_each_epoch(mlp_f):
+    """Check that the MLP objective trains and reports val accuracy per epoch, the
+    last report being its value."""
     reports = []
-    acc = f(
+    acc = mlp_f(
         {"lr": 0.1, "weight_decay": 1e-4, "optimizer": "momentum"},
         lambda step, v: reports.append((step, v)),
     )
     assert [s for s, _ in reports] == [1, 2, 3]
     assert acc == reports[-1][1] and 0.5 < acc <= 1.0
-    assert f({"lr": 0.1}) == f({"lr": 0.1})  # same seed, same result
+
+
+def test_mlp_objective_is_seeded(mlp_f):
+    """Check that the same parameters give the same accuracy."""
+    assert mlp_f({"lr": 0.1}) == mlp_f({"lr": 0.1})
+
+
+def test_mlp_objective_refuses_unknown_names(mlp_f):
+    """Check that a parameter the objective cannot tune is named in the error."""
     with pytest.raises(InvalidParameterError, match=r"cannot tune \['momentum_x'\]"):
-        f({"momentum_x": 0.9})
+        mlp_f({"momentum_x": 0.9})
+
+
+def test_mlp_objective_trials_can_be_pruned(mlp_f):
+    """Check that a report raising TrialPruned inside the objective ends as a pruned
+    or complete trial of a random search, never a failed one."""
 
     def prune_at_2(step, v):
         if step == 2:
@@ -293,13 +311,18 @@ def test_mlp_objective_reports_each_epoch():
 
     res = random_search(
         {"lr": LogUniform(1e-3, 1e-1)},
-        lambda p, r: f(p, prune_at_2 if p["lr"] < 0.01 else r),
+        lambda p, r: mlp_f(p, prune_at_2 if p["lr"] < 0.01 else r),
         4,
         seed=1,
     )
     statuses = {t.status for t in res}
     assert statuses <= {"complete", "pruned"} and len(res) == 4
-    diverged = random_search({"lr": LogUniform(1e4, 1e5)}, f, 1)
+
+
+def test_diverging_mlp_objective_is_a_failed_trial(mlp_f):
+    """Check that a learning rate that makes training diverge fails the trial with
+    NonFiniteError."""
+    diverged = random_search({"lr": LogUniform(1e4, 1e5)}, mlp_f, 1)
     assert diverged.trials[0].status == "failed"
     assert diverged.trials[0].error.startswith(
         "NonFiniteError: training diverged at step"
