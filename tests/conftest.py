@@ -1,8 +1,18 @@
 """Shared fixtures."""
 
+import contextlib
 import signal
 
 import pytest
+
+
+@contextlib.contextmanager
+def _sigint_raises_keyboard_interrupt():
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture
@@ -10,9 +20,16 @@ def sigint_default():
     """SIGINT raises KeyboardInterrupt during the test, as in a terminal, even when
     the test run itself was started with SIGINT ignored (a background job); the
     previous disposition is restored afterwards."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
+    with _sigint_raises_keyboard_interrupt():
+        yield
+
+
+@pytest.fixture(scope="module")
+def sigint_default_in_module():
+    """``sigint_default`` for the whole module, for module-scoped fixtures; child
+    processes started meanwhile also get SIGINT's default action."""
+    with _sigint_raises_keyboard_interrupt():
+        yield
 
 
 @pytest.fixture(scope="session")

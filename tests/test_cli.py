@@ -1,85 +1,120 @@
 """The `descentlab` command: train end to end, resume, and one-line errors."""
 
+import contextlib
+import io
 import json
+import os
+import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from descentlab.cli import main
+from descentlab.io import load_state_npz
+from descentlab.train import run as run_module
+
+RUN_FILES = (
+    "config.json",
+    "checkpoint.npz",
+    "history.csv",
+    "history.json",
+    "result.json",
+    "curves.png",
+)
 
 
-def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
-    """Check that `train` writes config/checkpoint/history/curves and `--resume`
-    continues."""
-    out = tmp_path / "run"
-    rc = main(
-        [
-            "train",
-            "--model",
-            "mlp",
-            "--hidden",
-            "32",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.01",
-            "--schedule",
-            "cosine",
-            "--epochs",
-            "2",
-            "--n-train",
-            "300",
-            "--n-val",
-            "100",
-            "--batch-size",
-            "30",
-            "--quiet",
-            "--out",
-            str(out),
-        ]
-    )
-    assert rc == 0
-    for name in (
-        "config.json",
-        "checkpoint.npz",
-        "history.csv",
-        "history.json",
-        "result.json",
-        "curves.png",
-    ):
-        assert (out / name).exists(), name
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-epoch `train` run, then `--resume` to 3 epochs: exit codes, the folder's
+    files, result.json and stdout after the first run, result.json after the
+    resume."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = main(
+            [
+                "train",
+                "--model",
+                "mlp",
+                "--hidden",
+                "32",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "0.01",
+                "--schedule",
+                "cosine",
+                "--epochs",
+                "2",
+                "--n-train",
+                "300",
+                "--n-val",
+                "100",
+                "--batch-size",
+                "30",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+    files = sorted(p.name for p in out.iterdir())
     first = json.loads((out / "result.json").read_text())
-    assert first["epochs_done"] == 2 and 0.3 < first["test_acc"] <= 1.0
-    assert "test accuracy" in capsys.readouterr().out
-    rc = main(
+    rc_resume = main(
         ["train", "--resume", str(out / "checkpoint.npz"), "--epochs", "3", "--quiet"]
     )
-    assert rc == 0
-    again = json.loads((out / "result.json").read_text())
+    return SimpleNamespace(
+        out=out,
+        rc=rc,
+        files=files,
+        first=first,
+        stdout=stdout.getvalue(),
+        rc_resume=rc_resume,
+        again=json.loads((out / "result.json").read_text()),
+    )
+
+
+def test_train_writes_a_run_folder(trained):
+    """Check that `train` writes config, checkpoint, history, result and curves."""
+    assert trained.rc == 0
+    for name in RUN_FILES:
+        assert name in trained.files, name
+
+
+def test_train_reports_the_test_accuracy(trained):
+    """Check that `train` saves the epochs done and a learned test accuracy, and
+    prints the accuracy."""
+    first = trained.first
+    assert first["epochs_done"] == 2 and 0.3 < first["test_acc"] <= 1.0
+    assert "test accuracy" in trained.stdout
+
+
+def test_resume_continues_with_the_saved_configuration(trained):
+    """Check that `--resume` with more epochs trains on, with the configuration of the
+    first run and the whole history."""
+    assert trained.rc_resume == 0
+    again = trained.again
     assert again["epochs_done"] == 3
     assert again["config"]["hidden"] == [32] and again["config"]["n_train"] == 300
-    assert len(json.loads((out / "history.json").read_text())["epoch"]["loss"]) == 3
+    history = json.loads((trained.out / "history.json").read_text())
+    assert len(history["epoch"]["loss"]) == 3
 
 
-def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(
-    tmp_path, capsys, monkeypatch, sigint_default
-):
-    """Check a real Ctrl-C in `train` exits 130, names the checkpoint and the resume
-    command, and resuming ends with the same weights as an uninterrupted run."""
-    import os
-    import signal
+class _SigintAtStep5(run_module.CSVLogger):
+    """A CSVLogger that sends this process a real SIGINT after step 5."""
 
-    import numpy as np
+    def on_train_batch_end(self, step, logs=None):
+        if step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
 
-    from descentlab.io import load_state_npz
-    from descentlab.train import run as run_module
 
-    class SigintAtStep5(run_module.CSVLogger):
-        def on_train_batch_end(self, step, logs=None):
-            if step == 5:
-                os.kill(os.getpid(), signal.SIGINT)
-
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory, sigint_default_in_module):
+    """A 2-epoch `train` (ref), and the same run hit by Ctrl-C at step 5 (cut): cut's
+    exit code, stderr and checkpoint."""
+    tmp = tmp_path_factory.mktemp("ctrl_c")
     args = [
         "train",
         "--model",
@@ -96,17 +131,34 @@ def test_ctrl_c_exits_130_with_a_resume_hint_and_resume_matches(
         "50",
         "--quiet",
     ]
-    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
-    monkeypatch.setattr(run_module, "CSVLogger", SigintAtStep5)
-    assert main([*args, "--out", str(tmp_path / "cut")]) == 130
-    err = capsys.readouterr().err
-    ckpt = tmp_path / "cut" / "checkpoint.npz"
-    assert f"interrupted at step 6; checkpoint {ckpt}" in err
-    assert f"continue with: descentlab train --resume {ckpt}" in err
-    monkeypatch.undo()
-    assert main(["train", "--resume", str(ckpt), "--quiet"]) == 0
-    ref, _ = load_state_npz(tmp_path / "ref" / "checkpoint.npz")
-    got, _ = load_state_npz(ckpt)
+    assert main([*args, "--out", str(tmp / "ref")]) == 0
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(stderr):
+        mp.setattr(run_module, "CSVLogger", _SigintAtStep5)
+        rc = main([*args, "--out", str(tmp / "cut")])
+    return SimpleNamespace(
+        rc=rc,
+        err=stderr.getvalue(),
+        ref=tmp / "ref" / "checkpoint.npz",
+        ckpt=tmp / "cut" / "checkpoint.npz",
+    )
+
+
+def test_ctrl_c_exits_130_with_a_resume_hint(interrupted):
+    """Check a real Ctrl-C in `train` exits 130 and names the checkpoint and the
+    resume command."""
+    ckpt = interrupted.ckpt
+    assert interrupted.rc == 130
+    assert f"interrupted at step 6; checkpoint {ckpt}" in interrupted.err
+    assert f"continue with: descentlab train --resume {ckpt}" in interrupted.err
+
+
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(interrupted):
+    """Check that resuming a Ctrl-C'd `train` ends with the same weights as the
+    uninterrupted run."""
+    assert main(["train", "--resume", str(interrupted.ckpt), "--quiet"]) == 0
+    ref, _ = load_state_npz(interrupted.ref)
+    got, _ = load_state_npz(interrupted.ckpt)
     for key, value in ref["model"].items():
         assert np.array_equal(got["model"][key], value), key
 
