@@ -4,6 +4,7 @@ import io
 import math
 import os
 import signal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -473,10 +474,11 @@ def test_regression_with_mse_reports_no_accuracy():
     assert "val_loss" in shown and " acc " not in shown and "val_acc" not in shown
 
 
-def test_resume_restores_callback_state(sample, tmp_path):
-    """Check EarlyStopping, ModelCheckpoint, LearningRateLogger and CSVLogger continue
-    after a resume as in an uninterrupted run: same stop epoch, same restored best
-    weights, same logged learning rates and the full CSV."""
+@pytest.fixture(scope="module")
+def resumed_with_callbacks(sample, tmp_path_factory):
+    """An uninterrupted run (ref) with EarlyStopping, ModelCheckpoint,
+    LearningRateLogger and CSVLogger that stops early, and the same run cut after 2
+    epochs and resumed from its checkpoint with fresh objects."""
     from descentlab.train import LearningRateLogger, ModelCheckpoint
 
     train, val = _small(sample)
@@ -494,36 +496,65 @@ def test_resume_restores_callback_state(sample, tmp_path):
         ]
         return model, trainer
 
-    (tmp_path / "ref").mkdir(), (tmp_path / "cut").mkdir()
-    ref_model, ref = setup(tmp_path / "ref")
+    tmp = tmp_path_factory.mktemp("callbacks")
+    (tmp / "ref").mkdir(), (tmp / "cut").mkdir()
+    ref_model, ref = setup(tmp / "ref")
     h_ref = ref.fit(train, val, epochs=12, batch_size=50, seed=2)
     assert h_ref.stopped == "early_stopping"  # the run must stop early to test anything
-    stop_epoch = ref.callbacks[0].stopped_epoch
-    assert stop_epoch >= 2
+    assert ref.callbacks[0].stopped_epoch >= 2
 
-    _, first = setup(tmp_path / "cut")
+    _, first = setup(tmp / "cut")
     first.fit(
-        train,
-        val,
-        epochs=2,
-        batch_size=50,
-        seed=2,
-        checkpoint=tmp_path / "cut" / "c.npz",
+        train, val, epochs=2, batch_size=50, seed=2, checkpoint=tmp / "cut" / "c.npz"
     )
-    model, again = setup(tmp_path / "cut")
+    model, again = setup(tmp / "cut")
     h = again.fit(
-        train, val, epochs=12, batch_size=50, seed=2, resume=tmp_path / "cut" / "c.npz"
+        train, val, epochs=12, batch_size=50, seed=2, resume=tmp / "cut" / "c.npz"
     )
-    assert (
-        h.stopped == "early_stopping" and again.callbacks[0].stopped_epoch == stop_epoch
+    return SimpleNamespace(
+        tmp=tmp,
+        ref_model=ref_model,
+        ref=ref,
+        h_ref=h_ref,
+        model=model,
+        again=again,
+        h=h,
     )
-    _assert_same_weights(ref_model, model)  # the restored best weights
-    assert again.callbacks[1].best == ref.callbacks[1].best
-    assert again.callbacks[2].steps == ref.callbacks[2].steps
-    ref_rows = (tmp_path / "ref" / "h.csv").read_text().splitlines()
-    rows = (tmp_path / "cut" / "h.csv").read_text().splitlines()
-    assert len(rows) == len(ref_rows) == len(h_ref.epoch["loss"]) + 1
-    assert [r.split(",")[:3] for r in rows] == [r.split(",")[:3] for r in ref_rows]
+
+
+def test_early_stopping_stops_at_the_same_epoch_after_resume(resumed_with_callbacks):
+    """Check that a resumed run stops early at the uninterrupted run's epoch."""
+    r = resumed_with_callbacks
+    assert r.h.stopped == "early_stopping"
+    assert r.again.callbacks[0].stopped_epoch == r.ref.callbacks[0].stopped_epoch
+
+
+def test_resumed_run_restores_the_same_best_weights(resumed_with_callbacks):
+    """Check that the resumed run ends with the uninterrupted run's best weights."""
+    _assert_same_weights(resumed_with_callbacks.ref_model, resumed_with_callbacks.model)
+
+
+def test_model_checkpoint_keeps_its_best_across_a_resume(resumed_with_callbacks):
+    """Check that ModelCheckpoint's best value equals the uninterrupted run's."""
+    r = resumed_with_callbacks
+    assert r.again.callbacks[1].best == r.ref.callbacks[1].best
+
+
+def test_learning_rate_logger_continues_across_a_resume(resumed_with_callbacks):
+    """Check that LearningRateLogger logged the uninterrupted run's rates."""
+    r = resumed_with_callbacks
+    assert r.again.callbacks[2].steps == r.ref.callbacks[2].steps
+
+
+def test_csv_logger_holds_the_full_history_after_a_resume(resumed_with_callbacks):
+    """Check that the resumed run's CSV has every epoch, as the uninterrupted run's."""
+    r = resumed_with_callbacks
+    ref_rows = (r.tmp / "ref" / "h.csv").read_text().splitlines()
+    rows = (r.tmp / "cut" / "h.csv").read_text().splitlines()
+    assert len(rows) == len(ref_rows) == len(r.h_ref.epoch["loss"]) + 1
+    assert [row.split(",")[:3] for row in rows] == [
+        row.split(",")[:3] for row in ref_rows
+    ]
 
 
 def test_checkpoint_of_another_optimizer_is_refused(sample, tmp_path):
