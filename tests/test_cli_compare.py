@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -28,15 +29,19 @@ TINY = Workload(
 )
 
 
-def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def _env() -> dict[str, str]:
     env = dict(os.environ, MPLBACKEND="Agg")
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    return env
+
+
+def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "descentlab", "compare", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=_env(),
     )
 
 
@@ -133,13 +138,15 @@ def test_edited_manifest_is_refused(workload_file, tmp_path):
     assert again.stderr.count("\n") == 1
 
 
-def test_ctrl_c_keeps_finished_runs_and_continues(workload_file, tmp_path):
-    """Check that SIGINT mid-comparison exits 130 keeping the finished runs, and
-    that the same command then finishes only the rest."""
+@pytest.fixture(scope="module")
+def interrupted_comparison(tmp_path_factory, sigint_default_in_module):
+    """A 10-run comparison sent SIGINT once 2 runs are saved: its arguments, trials
+    folder, exit code, stderr and the number of runs kept."""
     slow = dict(TINY.to_dict(), name="slowcli", steps=60, eval_every=20)
-    wfile = tmp_path / "slow.json"
+    tmp = tmp_path_factory.mktemp("ctrl_c")
+    wfile = tmp / "slow.json"
     wfile.write_text(json.dumps(slow))
-    out = tmp_path / "a"
+    out = tmp / "a"
     args = [
         "--optimizers",
         "sgd,adam",
@@ -152,14 +159,12 @@ def test_ctrl_c_keeps_finished_runs_and_continues(workload_file, tmp_path):
         "--out",
         str(out),
     ]
-    env = dict(os.environ, MPLBACKEND="Agg")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     proc = subprocess.Popen(
         [sys.executable, "-m", "descentlab", "compare", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=_env(),
     )
     trials = out / "trials"
     deadline = time.monotonic() + 180
@@ -170,35 +175,57 @@ def test_ctrl_c_keeps_finished_runs_and_continues(workload_file, tmp_path):
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    kept = len(list(trials.glob("*.json")))
-    assert 2 <= kept < 10
-    assert f"{kept} of 10 runs are kept" in err and "Traceback" not in err
-    r = _cli(*args)
-    assert r.returncode == 0, r.stderr
-    assert len(list(trials.glob("*.json"))) == 10
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("compare: ")]
-    assert lines and lines[0].startswith(f"compare: {kept + 1}/10 runs")
+    return SimpleNamespace(
+        args=args,
+        trials=trials,
+        returncode=proc.returncode,
+        err=err,
+        kept=len(list(trials.glob("*.json"))),
+    )
 
 
-@pytest.mark.parametrize("kind", ["journal", "postgres"])
-def test_two_processes_share_one_comparison(kind, workload_file, tmp_path):
-    """Check that two processes started at once on one storage run every run
-    exactly once between them, both end with the whole results, and those equal
-    a local comparison's bit for bit."""
+def test_ctrl_c_exits_130_keeping_the_finished_runs(interrupted_comparison):
+    """Check that SIGINT mid-comparison exits 130, keeps the finished runs and says
+    how many, without a traceback."""
+    r = interrupted_comparison
+    assert r.returncode == 130, r.err
+    assert 2 <= r.kept < 10
+    assert f"{r.kept} of 10 runs are kept" in r.err and "Traceback" not in r.err
+
+
+def test_the_same_command_then_finishes_only_the_rest(interrupted_comparison):
+    """Check that rerunning the interrupted command starts after the kept runs and
+    ends with all 10."""
+    r = interrupted_comparison
+    again = _cli(*r.args)
+    assert again.returncode == 0, again.stderr
+    assert len(list(r.trials.glob("*.json"))) == 10
+    lines = [ln for ln in again.stderr.splitlines() if ln.startswith("compare: ")]
+    assert lines and lines[0].startswith(f"compare: {r.kept + 1}/10 runs")
+
+
+@pytest.fixture(scope="module", params=["journal", "postgres"])
+def shared_comparison(request, tmp_path_factory):
+    """Two `compare` processes started at once on one storage, both exiting 0: their
+    results, and the completed trials of each phase's study as (config key, worker)
+    pairs."""
     optuna = pytest.importorskip("optuna")
     search = pytest.importorskip("descentlab.search")
     if not hasattr(search, "run_configs"):
         pytest.skip("descentlab.search.run_configs is not available")
+    from descentlab.search.storage import open_storage
+
+    kind = request.param
+    tmp = tmp_path_factory.mktemp(f"shared_{kind}")
     if kind == "journal":
-        storage = str(tmp_path / "shared.journal")
+        storage = str(tmp / "shared.journal")
     else:
         storage = os.environ.get("DESCENTLAB_TEST_POSTGRES_URL", "")
         if not storage:
             pytest.skip("set DESCENTLAB_TEST_POSTGRES_URL to test PostgreSQL storage")
     study = f"cmp-test-{os.getpid()}-{time.time_ns()}"
     slow = dict(TINY.to_dict(), name="sharedcli", steps=40, eval_every=20)
-    wfile = tmp_path / "shared.json"
+    wfile = tmp / "shared.json"
     wfile.write_text(json.dumps(slow))
     args = [
         "--optimizers",
@@ -215,8 +242,6 @@ def test_two_processes_share_one_comparison(kind, workload_file, tmp_path):
         study,
         "--quiet",
     ]
-    env = dict(os.environ, MPLBACKEND="Agg")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     procs = [
         subprocess.Popen(
             [
@@ -226,42 +251,79 @@ def test_two_processes_share_one_comparison(kind, workload_file, tmp_path):
                 "compare",
                 *args,
                 "--out",
-                str(tmp_path / name),
+                str(tmp / name),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env=_env(),
         )
         for name in ("a", "b")
     ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
-    a = json.loads((tmp_path / "a" / "results.json").read_text())
-    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    opened = open_storage(storage)
+    done = {}
+    for phase in ("tune", "seed"):
+        trials = optuna.load_study(study_name=f"{study}-{phase}", storage=opened)
+        done[phase] = [
+            (
+                t.user_attrs["dl_config"]["key"],
+                json.dumps(t.user_attrs.get("dl_worker"), sort_keys=True),
+            )
+            for t in trials.get_trials()
+            if t.state.name == "COMPLETE"
+        ]
+    yield SimpleNamespace(
+        kind=kind,
+        tmp=tmp,
+        workload=Workload.from_dict(slow),
+        done=done,
+    )
+    if kind == "postgres":
+        for phase in ("tune", "seed"):
+            optuna.delete_study(study_name=f"{study}-{phase}", storage=opened)
+
+
+def _results(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text())
+
+
+def test_two_processes_on_one_storage_end_with_the_same_results(shared_comparison):
+    """Check that both processes (which exit 0) end with the whole results, equal bit
+    for bit."""
+    from descentlab.compare import same_numbers
+
+    tmp = shared_comparison.tmp
+    assert same_numbers(_results(tmp / "a"), _results(tmp / "b"))
+
+
+def test_shared_results_equal_a_local_comparison(shared_comparison):
+    """Check that the storage changes where runs run, not their numbers: the shared
+    results equal a local comparison's (checked on the journal only)."""
     from descentlab.compare import make_plan, run_plan, same_numbers
 
-    assert same_numbers(a, b)
-    if kind == "journal":  # the storage changes where runs run, not their numbers
-        plan = make_plan(["sgd", "adam"], [Workload.from_dict(slow)], trials=2, seeds=1)
-        run_plan(plan, tmp_path / "local", figures=False)
-        local = json.loads((tmp_path / "local" / "results.json").read_text())
-        assert same_numbers(a, local)
-    from descentlab.search.storage import open_storage
+    if shared_comparison.kind != "journal":
+        pytest.skip("the local comparison is checked once, on the journal")
+    tmp = shared_comparison.tmp
+    plan = make_plan(["sgd", "adam"], [shared_comparison.workload], trials=2, seeds=1)
+    run_plan(plan, tmp / "local", figures=False)
+    assert same_numbers(_results(tmp / "a"), _results(tmp / "local"))
 
-    opened = open_storage(storage)
-    workers = set()
-    keys = []
-    for phase, n in (("tune", 2 * 2), ("seed", 2 * 1)):
-        trials = optuna.load_study(study_name=f"{study}-{phase}", storage=opened)
-        done = [t for t in trials.get_trials() if t.state.name == "COMPLETE"]
-        assert len(done) == n
-        keys += [t.user_attrs["dl_config"]["key"] for t in done]
-        workers |= {
-            json.dumps(t.user_attrs.get("dl_worker"), sort_keys=True) for t in done
-        }
-        if kind == "postgres":
-            optuna.delete_study(study_name=f"{study}-{phase}", storage=opened)
+
+def test_every_shared_run_completes_exactly_once(shared_comparison):
+    """Check that each phase's study holds every run once: 2 x 2 tune runs and 2 x 1
+    seed runs, six distinct configurations in all."""
+    done = shared_comparison.done
+    assert len(done["tune"]) == 2 * 2 and len(done["seed"]) == 2 * 1
+    keys = [key for phase in ("tune", "seed") for key, _ in done[phase]]
     assert len(keys) == len(set(keys)) == 6
+
+
+def test_both_processes_take_part_in_the_shared_comparison(shared_comparison):
+    """Check that the completed runs were done by at least two workers."""
+    workers = {
+        w for phase in ("tune", "seed") for _, w in shared_comparison.done[phase]
+    }
     assert len(workers) >= 2  # both processes took part
