@@ -32,34 +32,13 @@ def trained(tmp_path_factory):
     files, result.json and stdout after the first run, result.json after the
     resume."""
     out = tmp_path_factory.mktemp("cli") / "run"
+    args = (
+        "train --model mlp --hidden 32 --optimizer adam --lr 0.01 --schedule cosine "
+        "--epochs 2 --n-train 300 --n-val 100 --batch-size 30 --quiet"
+    ).split()
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        rc = main(
-            [
-                "train",
-                "--model",
-                "mlp",
-                "--hidden",
-                "32",
-                "--optimizer",
-                "adam",
-                "--lr",
-                "0.01",
-                "--schedule",
-                "cosine",
-                "--epochs",
-                "2",
-                "--n-train",
-                "300",
-                "--n-val",
-                "100",
-                "--batch-size",
-                "30",
-                "--quiet",
-                "--out",
-                str(out),
-            ]
-        )
+        rc = main([*args, "--out", str(out)])
     files = sorted(p.name for p in out.iterdir())
     first = json.loads((out / "result.json").read_text())
     rc_resume = main(
@@ -115,22 +94,10 @@ def interrupted(tmp_path_factory, sigint_default_in_module):
     """A 2-epoch `train` (ref), and the same run hit by Ctrl-C at step 5 (cut): cut's
     exit code, stderr and checkpoint."""
     tmp = tmp_path_factory.mktemp("ctrl_c")
-    args = [
-        "train",
-        "--model",
-        "mlp",
-        "--hidden",
-        "16",
-        "--epochs",
-        "2",
-        "--n-train",
-        "300",
-        "--n-val",
-        "100",
-        "--batch-size",
-        "50",
-        "--quiet",
-    ]
+    args = (
+        "train --model mlp --hidden 16 --epochs 2 --n-train 300 --n-val 100 "
+        "--batch-size 50 --quiet"
+    ).split()
     assert main([*args, "--out", str(tmp / "ref")]) == 0
     stderr = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(stderr):

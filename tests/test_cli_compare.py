@@ -147,18 +147,8 @@ def interrupted_comparison(tmp_path_factory, sigint_default_in_module):
     wfile = tmp / "slow.json"
     wfile.write_text(json.dumps(slow))
     out = tmp / "a"
-    args = [
-        "--optimizers",
-        "sgd,adam",
-        "--workloads",
-        str(wfile),
-        "--trials",
-        "3",
-        "--seeds",
-        "2",
-        "--out",
-        str(out),
-    ]
+    args = ["--optimizers", "sgd,adam", "--workloads", str(wfile)]
+    args += ["--trials", "3", "--seeds", "2", "--out", str(out)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "descentlab", "compare", *args],
         stdout=subprocess.PIPE,
@@ -227,21 +217,8 @@ def shared_comparison(request, tmp_path_factory):
     slow = dict(TINY.to_dict(), name="sharedcli", steps=40, eval_every=20)
     wfile = tmp / "shared.json"
     wfile.write_text(json.dumps(slow))
-    args = [
-        "--optimizers",
-        "sgd,adam",
-        "--workloads",
-        str(wfile),
-        "--trials",
-        "2",
-        "--seeds",
-        "1",
-        "--storage",
-        storage,
-        "--study",
-        study,
-        "--quiet",
-    ]
+    args = ["--optimizers", "sgd,adam", "--workloads", str(wfile), "--trials", "2"]
+    args += ["--seeds", "1", "--storage", storage, "--study", study, "--quiet"]
     procs = [
         subprocess.Popen(
             [
