@@ -194,6 +194,18 @@ def test_the_same_command_then_finishes_only_the_rest(interrupted_comparison):
     assert lines and lines[0].startswith(f"compare: {r.kept + 1}/10 runs")
 
 
+def _completed(study) -> list[tuple[str, str]]:
+    """(config key, worker as JSON) of each COMPLETE trial of ``study``."""
+    return [
+        (
+            t.user_attrs["dl_config"]["key"],
+            json.dumps(t.user_attrs.get("dl_worker"), sort_keys=True),
+        )
+        for t in study.get_trials()
+        if t.state.name == "COMPLETE"
+    ]
+
+
 @pytest.fixture(scope="module", params=["journal", "postgres"])
 def shared_comparison(request, tmp_path_factory):
     """Two `compare` processes started at once on one storage, both exiting 0: their
@@ -219,17 +231,10 @@ def shared_comparison(request, tmp_path_factory):
     wfile.write_text(json.dumps(slow))
     args = ["--optimizers", "sgd,adam", "--workloads", str(wfile), "--trials", "2"]
     args += ["--seeds", "1", "--storage", storage, "--study", study, "--quiet"]
+    cmd = [sys.executable, "-m", "descentlab", "compare", *args, "--out"]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "descentlab",
-                "compare",
-                *args,
-                "--out",
-                str(tmp / name),
-            ],
+            [*cmd, str(tmp / name)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -241,22 +246,14 @@ def shared_comparison(request, tmp_path_factory):
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     opened = open_storage(storage)
-    done = {}
-    for phase in ("tune", "seed"):
-        trials = optuna.load_study(study_name=f"{study}-{phase}", storage=opened)
-        done[phase] = [
-            (
-                t.user_attrs["dl_config"]["key"],
-                json.dumps(t.user_attrs.get("dl_worker"), sort_keys=True),
-            )
-            for t in trials.get_trials()
-            if t.state.name == "COMPLETE"
-        ]
+    done = {
+        phase: _completed(
+            optuna.load_study(study_name=f"{study}-{phase}", storage=opened)
+        )
+        for phase in ("tune", "seed")
+    }
     yield SimpleNamespace(
-        kind=kind,
-        tmp=tmp,
-        workload=Workload.from_dict(slow),
-        done=done,
+        kind=kind, tmp=tmp, workload=Workload.from_dict(slow), done=done
     )
     if kind == "postgres":
         for phase in ("tune", "seed"):
