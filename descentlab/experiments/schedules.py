@@ -53,6 +53,8 @@ EXPLANATION = (
 
 BASE_LR = 0.1
 MIN_LR = 0.001
+#: test digits per seed
+N_TEST = 1000
 BATCH = 100
 #: palette key of each schedule (``descentlab.palette.SCHEDULE_COLORS``)
 PALETTE_KEY = {
@@ -146,7 +148,7 @@ def _train_all(cfg: dict, seed: int) -> tuple[dict[str, dict], int]:
         for s in range(seed, seed + n_seeds):
             status(f"{name} schedule, seed {s}")
             data = mnist_sample_splits(
-                cfg["n_train"], n_val=0, n_test=1000, seed=s, flatten=True
+                cfg["n_train"], n_val=0, n_test=N_TEST, seed=s, flatten=True
             )
             runs.append(_train_one(schedule, data, epochs, s))
         acc = np.array([r["test_acc"] for r in runs])
@@ -215,25 +217,11 @@ def _plot_training(results: dict, cfg: dict, out: Path, size: str) -> Path:
         return save_figure(fig, out, "schedules_training", svg=size == "full")
 
 
-@experiment(NAME)
-def run(r: Run) -> dict[str, Any]:
-    """Train the same small net under each schedule (several seeds); plot lr and runs.
-
-    Result keys beyond the contract: ``curves`` {name: lr of every step},
-    ``total_steps``, ``steps_per_epoch``, ``train_epochs``, ``seeds``, and
-    ``training`` {name: {"train_loss", "test_acc" (seeds x epochs), "lr_used"
-    (per step, first seed), "lr_expected", "final_acc", "final_loss",
-    "epoch1_acc" (per seed)}}.
-    """
-    cfg = r.pick(TRAIN_SIZES)
-    results, steps = _train_all(cfg, r.seed)
-    spe = steps // cfg["epochs"]
-    curves = {n: np.asarray(v["lr_expected"]) for n, v in results.items()}
-    f_lr = _plot_curves(curves, spe, r.out, r.size)
-    f_train = _plot_training(results, cfg, r.out, r.size)
-    seeds = list(range(r.seed, r.seed + cfg["seeds"]))
+def _table(results: dict, curves: dict, steps: int) -> list[dict[str, Any]]:
+    """One row per schedule: its lr at 0, 1/4, 1/2 and the end of the trained
+    horizon, its mean lr, and the final loss and accuracy over seeds."""
     q = {k: int(round(k * (steps - 1))) for k in (0.25, 0.5)}
-    table = [
+    return [
         {
             "schedule": LABELS[n],
             "lr step 0": curves[n][0],
@@ -248,39 +236,44 @@ def run(r: Run) -> dict[str, Any]:
         }
         for n, v in results.items()
     ]
+
+
+def _prose(lr_fig, train_fig, results, curves, cfg, steps, seeds, se):
+    """(captions, texts) of the two figures, from this run's numbers."""
+    spe = steps // cfg["epochs"]
     med = {n: float(np.median(v["final_acc"])) for n, v in results.items()}
     best, worst = max(med, key=med.__getitem__), min(med, key=med.__getitem__)
-    se = binomial_se(med[best], 1000)
     w = results["warmup-cosine"]
     warm = max(1, steps // 10)
     lossy = {n: float(np.median(v["final_loss"])) for n, v in results.items()}
     low = min(lossy, key=lossy.__getitem__)
     captions = {
-        f_lr.name: (
+        lr_fig: (
             f"The lr of each of the {steps} steps the nets were trained for: the "
-            f"warmup starts at {fmt(curves['warmup-cosine'][0], 3)} (= 0.1/{warm}) and "
-            f"reaches 0.1 after {warm} steps; one-cycle ends at "
-            f"{fmt(curves['onecycle'][-1], 2)}, far below the others (log panel)."
+            f"warmup starts at {fmt(curves['warmup-cosine'][0], 3)} (= "
+            f"{BASE_LR:g}/{warm}) and reaches {BASE_LR:g} after {warm} steps; "
+            f"one-cycle ends at {fmt(curves['onecycle'][-1], 2)}, far below the "
+            "others (log panel)."
         ),
-        f_train.name: (
+        train_fig: (
             f"Median and range over {cfg['seeds']} seeds: the medians end between "
             f"{pct(med[worst])} ({LABELS[worst]}) and {pct(med[best])} "
-            f"({LABELS[best]}); the binomial noise of one run on 1,000 digits is "
-            f"±{pct(se)}."
+            f"({LABELS[best]}); the binomial noise of one run on {N_TEST:,} digits "
+            f"is ±{pct(se)}."
         ),
     }
     texts = {
-        f_lr.name: (
+        lr_fig: (
             f"Each schedule is built for the {cfg['epochs']} epochs × {spe} steps "
             f"= {steps} optimizer steps that are trained below and set at every "
             "step. Step decay halves the rate every T/5 steps; exponential decay "
             "shrinks it steadily; cosine and polynomial annealing keep it high for "
-            "longer and then bring it smoothly to 0.001; warmup+cosine starts "
+            f"longer and then bring it smoothly to {MIN_LR:g}; warmup+cosine starts "
             "small so that the first updates, made with random weights and "
             "possibly large gradients, stay small; one-cycle climbs to its peak "
             "and then anneals far below the others."
         ),
-        f_train.name: (
+        train_fig: (
             f"The same MLP trained under each schedule, seeds {seeds[0]}–{seeds[-1]} "
             "(each seed draws its own split, initial weights and batch order; all "
             "schedules see the same ones). After the first epoch the warmup run "
@@ -299,6 +292,33 @@ def run(r: Run) -> dict[str, Any]:
             )
         ),
     }
+    return captions, texts
+
+
+@experiment(NAME)
+def run(r: Run) -> dict[str, Any]:
+    """Train the same small net under each schedule (several seeds); plot lr and runs.
+
+    Result keys beyond the contract: ``curves`` {name: lr of every step},
+    ``total_steps``, ``steps_per_epoch``, ``train_epochs``, ``seeds``, and
+    ``training`` {name: {"train_loss", "test_acc" (seeds x epochs), "lr_used"
+    (per step, first seed), "lr_expected", "final_acc", "final_loss",
+    "epoch1_acc" (per seed)}}.
+    """
+    cfg = r.pick(TRAIN_SIZES)
+    results, steps = _train_all(cfg, r.seed)
+    spe = steps // cfg["epochs"]
+    curves = {n: np.asarray(v["lr_expected"]) for n, v in results.items()}
+    f_lr = _plot_curves(curves, spe, r.out, r.size)
+    f_train = _plot_training(results, cfg, r.out, r.size)
+    seeds = list(range(r.seed, r.seed + cfg["seeds"]))
+    med = {n: float(np.median(v["final_acc"])) for n, v in results.items()}
+    best, worst = max(med, key=med.__getitem__), min(med, key=med.__getitem__)
+    se = binomial_se(med[best], N_TEST)
+    captions, texts = _prose(
+        f_lr.name, f_train.name, results, curves, cfg, steps, seeds, se
+    )
+    table = _table(results, curves, steps)
     return r.result(
         [f_lr, f_train],
         table,
