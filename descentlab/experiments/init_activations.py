@@ -236,19 +236,8 @@ def _plot_summary(runs: dict[str, dict], out: Path, size: str) -> Path:
         return save_figure(fig, out, "init_activations_summary", svg=size == "full")
 
 
-@experiment(NAME)
-def run(ctx: Run) -> dict[str, Any]:
-    """Forward the inputs for every configuration; write the figures and JSON.
-
-    Result keys beyond the contract: ``configs`` {key: {"activation", "init",
-    "label"}}, and ``stats`` {key: {"mean", "std", "saturated", "near_zero",
-    "near_one", "exact_zero"}} with one value per layer (``near_zero``/``near_one``:
-    fraction < 0.1 / > 0.9; ``exact_zero``: fraction == 0; ``saturated`` the
-    activation's own measure, see ``saturation_measure``). ``xavier_std`` and
-    ``glorot_std`` are the two Xavier stds of a 100x100 layer (equal).
-    """
-    size, seed, out = ctx.size, ctx.seed, ctx.out
-    x = np.random.default_rng(seed).standard_normal((N_INPUTS, WIDTH))
+def _forward_all(x, seed: int) -> dict[str, dict]:
+    """Every configuration's activations and their per-layer statistics."""
     runs: dict[str, dict] = {}
     for key, (act, init, _) in CONFIGS.items():
         acts = forward_layers(x, act, init, seed=seed + 1)
@@ -261,12 +250,11 @@ def run(ctx: Run) -> dict[str, Any]:
             "near_one": [float(np.mean(a > 0.9)) for a in acts],
             "exact_zero": [float(np.mean(a == 0)) for a in acts],
         }
-    shape = (WIDTH, WIDTH)
-    xavier_std = float(nninit.lecun_normal(shape, rng=0, dtype=np.float64).std())
-    w_lecun = nninit.lecun_normal(shape, rng=seed, dtype=np.float64)
-    w_glorot = nninit.xavier_normal(shape, rng=seed, dtype=np.float64)
-    glorot_equal = bool(np.allclose(w_lecun, w_glorot))
-    figures = [_plot_grid(runs, out, size), _plot_summary(runs, out, size)]
+    return runs
+
+
+def _table(runs: dict) -> list[dict[str, Any]]:
+    """One row per configuration: mean ± std per layer, layer 5's saturation."""
     table = []
     for key, (act, _init, title) in CONFIGS.items():
         row = {"configuration": title}
@@ -278,16 +266,12 @@ def run(ctx: Run) -> dict[str, Any]:
         row["layer 5 saturated/dead"] = runs[key]["saturated"][-1]
         row["measure"] = _SATURATION[act]
         table.append(row)
-    stats = {
-        k: {
-            s: v[s]
-            for s in ("mean", "std", "saturated", "near_zero", "near_one", "exact_zero")
-        }
-        for k, v in runs.items()
-    }
-    st = {k: v["std"] for k, v in stats.items()}
-    sat1 = runs["sigmoid_std1"]["saturated"]
-    captions = {
+    return table
+
+
+def _captions(figures, st: dict, sat1: list[float]) -> dict[str, str]:
+    """One caption per figure, with this run's numbers."""
+    return {
         figures[0].name: (
             f"Histograms of each layer's activations (columns = layers 1–5): sigmoid "
             f"with std 1 piles up at 0 and 1 ({pct(sat1[-1])} saturated in layer 5), "
@@ -302,6 +286,39 @@ def run(ctx: Run) -> dict[str, Any]:
             f"{fmt(st['relu_he'][-1], 2)}."
         ),
     }
+
+
+@experiment(NAME)
+def run(ctx: Run) -> dict[str, Any]:
+    """Forward the inputs for every configuration; write the figures and JSON.
+
+    Result keys beyond the contract: ``configs`` {key: {"activation", "init",
+    "label"}}, and ``stats`` {key: {"mean", "std", "saturated", "near_zero",
+    "near_one", "exact_zero"}} with one value per layer (``near_zero``/``near_one``:
+    fraction < 0.1 / > 0.9; ``exact_zero``: fraction == 0; ``saturated`` the
+    activation's own measure, see ``saturation_measure``). ``xavier_std`` and
+    ``glorot_std`` are the two Xavier stds of a 100x100 layer (equal).
+    """
+    size, seed, out = ctx.size, ctx.seed, ctx.out
+    x = np.random.default_rng(seed).standard_normal((N_INPUTS, WIDTH))
+    runs = _forward_all(x, seed)
+    shape = (WIDTH, WIDTH)
+    xavier_std = float(nninit.lecun_normal(shape, rng=0, dtype=np.float64).std())
+    w_lecun = nninit.lecun_normal(shape, rng=seed, dtype=np.float64)
+    w_glorot = nninit.xavier_normal(shape, rng=seed, dtype=np.float64)
+    glorot_equal = bool(np.allclose(w_lecun, w_glorot))
+    figures = [_plot_grid(runs, out, size), _plot_summary(runs, out, size)]
+    table = _table(runs)
+    stats = {
+        k: {
+            s: v[s]
+            for s in ("mean", "std", "saturated", "near_zero", "near_one", "exact_zero")
+        }
+        for k, v in runs.items()
+    }
+    st = {k: v["std"] for k, v in stats.items()}
+    sat1 = runs["sigmoid_std1"]["saturated"]
+    captions = _captions(figures, st, sat1)
     return ctx.result(
         figures,
         table,
