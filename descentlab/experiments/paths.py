@@ -335,45 +335,7 @@ def _plot_function(
             for i in range(1, 6)
         ]
         for ax, name in zip(axes, OPTIMIZERS, strict=True):
-            run = runs[name]
-            _contour(ax, fn, size == "full", box)
-            path = run["path"]
-            few = len(path) <= 60
-            ax.plot(
-                path[:, 0],
-                path[:, 1],
-                "-o" if few else "-",
-                color=color(name),
-                ms=3.5,
-                lw=1.4,
-                zorder=4,
-                label="optimizer path",
-            )
-            ax.plot(
-                path[-1, 0],
-                path[-1, 1],
-                "o",
-                color=color(name),
-                mec="black",
-                ms=8,
-                zorder=5,
-                label="end point",
-            )
-            _mark(ax, fn, fn.start)
-            if run["diverged"]:
-                end = f"diverged after {len(path) - 1} steps"
-            elif run["distance"] is None:
-                end = f"final f = {run['value']:.3g}"
-            else:
-                end = f"final distance {run['distance']:.2g}"
-            if name in leave:
-                fin = path[np.all(np.isfinite(path), axis=1)][-1]
-                end += f"\nleaves the frame, last at ({fin[0]:.3g}, {fin[1]:.3g})"
-            ax.set_title(f"{label(name)}  lr={run['lr']:g}\n{end}", fontsize=9.5)
-            ax.set_xlim(x0, x1)
-            ax.set_ylim(y0, y1)
-            ax.set_aspect("equal", adjustable="box")
-            ax.locator_params(axis="x", nbins=5)
+            _path_panel(ax, fn, name, runs[name], box, name in leave, size == "full")
         for ax in axes[3:]:
             ax.set_xlabel("x")
         for ax in (axes[0], axes[3]):
@@ -382,27 +344,7 @@ def _plot_function(
         fig.legend(
             handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9
         )
-        gx = fig.add_subplot(gs[:, 3])
-        for name in OPTIMIZERS:
-            g = runs[name]["gap"]
-            t = np.arange(len(g))
-            if fn.min_value is None:
-                gx.plot(t, g, color=color(name), label=label(name))
-            else:
-                gx.semilogy(
-                    t, np.maximum(g, 1e-16), color=color(name), label=label(name)
-                )
-        gx.set_xlabel("step t")
-        if fn.min_value is None:
-            gx.set_yscale("symlog", linthresh=1e-2)
-            gx.set_ylabel("f(θ_t)  (no minimum; symlog scale)")
-        else:
-            gx.set_ylabel("f(θ_t) − f*  (log scale, floor 1e-16)")
-        gx.set_title(
-            "f(θ_t) per step" if fn.min_value is None else "f(θ_t) − f* per step",
-            fontsize=10,
-        )
-        gx.legend(fontsize=8)
+        _gap_panel(fig.add_subplot(gs[:, 3]), fn, runs)
         zoom = " (frame zoomed on the paths)" if fn.name == "rastrigin" else ""
         fig.suptitle(
             f"{fn.title}:  {fn.formula}\n{steps} steps from "
@@ -413,114 +355,195 @@ def _plot_function(
         return save_figure(fig, out, f"paths_{fn.name}")
 
 
+def _path_panel(ax, fn: Function2D, name: str, run_: dict, box, leaves, fine):
+    """One optimizer's path and end point over the contours, titled with its lr
+    and how it ended."""
+    x0, x1, y0, y1 = box
+    _contour(ax, fn, fine, box)
+    path = run_["path"]
+    few = len(path) <= 60
+    ax.plot(
+        path[:, 0],
+        path[:, 1],
+        "-o" if few else "-",
+        color=color(name),
+        ms=3.5,
+        lw=1.4,
+        zorder=4,
+        label="optimizer path",
+    )
+    ax.plot(
+        path[-1, 0],
+        path[-1, 1],
+        "o",
+        color=color(name),
+        mec="black",
+        ms=8,
+        zorder=5,
+        label="end point",
+    )
+    _mark(ax, fn, fn.start)
+    if run_["diverged"]:
+        end = f"diverged after {len(path) - 1} steps"
+    elif run_["distance"] is None:
+        end = f"final f = {run_['value']:.3g}"
+    else:
+        end = f"final distance {run_['distance']:.2g}"
+    if leaves:
+        fin = path[np.all(np.isfinite(path), axis=1)][-1]
+        end += f"\nleaves the frame, last at ({fin[0]:.3g}, {fin[1]:.3g})"
+    ax.set_title(f"{label(name)}  lr={run_['lr']:g}\n{end}", fontsize=9.5)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="box")
+    ax.locator_params(axis="x", nbins=5)
+
+
+def _gap_panel(gx, fn: Function2D, runs: dict[str, dict]) -> None:
+    """f(θ_t) − f* per step for every optimizer (f itself where f has no minimum)."""
+    for name in OPTIMIZERS:
+        g = runs[name]["gap"]
+        t = np.arange(len(g))
+        if fn.min_value is None:
+            gx.plot(t, g, color=color(name), label=label(name))
+        else:
+            gx.semilogy(t, np.maximum(g, 1e-16), color=color(name), label=label(name))
+    gx.set_xlabel("step t")
+    if fn.min_value is None:
+        gx.set_yscale("symlog", linthresh=1e-2)
+        gx.set_ylabel("f(θ_t)  (no minimum; symlog scale)")
+    else:
+        gx.set_ylabel("f(θ_t) − f*  (log scale, floor 1e-16)")
+    gx.set_title(
+        "f(θ_t) per step" if fn.min_value is None else "f(θ_t) − f* per step",
+        fontsize=10,
+    )
+    gx.legend(fontsize=8)
+
+
+_TITLES_1D = {
+    "sgd": "Gradient descent",
+    "momentum": "Momentum (μ = 0.9)",
+    "nesterov": "Nesterov (μ = 0.9)",
+}
+
+
 def _plot_1d(loss: Function1D, runs: dict[str, dict], out: Path, size: str) -> Path:
     with plot_style() as plt:
         fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-        xs = np.linspace(*loss.xlim, 600)
-        titles = {
-            "sgd": "Gradient descent",
-            "momentum": "Momentum (μ = 0.9)",
-            "nesterov": "Nesterov (μ = 0.9)",
-        }
-        ylo = float(loss.value(xs).min()) - 0.4
-        yhi = float(loss.value(loss.start)) + 0.6
-        for ax, name in zip(axes.flat, ("sgd", "momentum", "nesterov"), strict=False):
-            x = runs[name]["x"]
-            ax.plot(xs, loss.value(xs), color="0.4", lw=1.4, zorder=1, label="f(x)")
-            ax.plot(
-                x, loss.value(x), "-", color=color(name), lw=0.7, alpha=0.6, zorder=2
-            )
-            sc = ax.scatter(
-                x,
-                loss.value(x),
-                c=np.arange(len(x)),
-                cmap="viridis",
-                s=26,
-                zorder=3,
-                edgecolors="black",
-                linewidths=0.3,
-                label="step θ_t",
-            )
-            if "lookahead" in runs[name]:
-                la = runs[name]["lookahead"]
-                ax.scatter(
-                    la[1:],
-                    loss.value(la[1:]),
-                    marker="D",
-                    s=22,
-                    facecolors="none",
-                    edgecolors=color(name),
-                    zorder=3,
-                    label="look-ahead θ_t + μ·v_t",
-                )
-                for a, b in zip(x[1:], la[1:], strict=False):
-                    ax.plot(
-                        [a, b],
-                        [loss.value(a), loss.value(b)],
-                        ":",
-                        color=color(name),
-                        lw=0.8,
-                        zorder=2,
-                    )
-            ax.plot(
-                loss.start,
-                loss.value(loss.start),
-                "s",
-                color="black",
-                ms=8,
-                zorder=4,
-                label="start",
-            )
-            ax.axvline(
-                loss.local_min,
-                color="#D55E00",
-                ls="--",
-                lw=0.9,
-                label=f"local min x = {loss.local_min:g}",
-            )
-            ax.axvline(
-                loss.global_min,
-                color="#009E73",
-                ls="--",
-                lw=0.9,
-                label=f"global min x = {loss.global_min:g}",
-            )
-            top = loss.value(loss.local_max)
-            ax.annotate(
-                f"barrier {top - loss.value(loss.local_min):.3f} high",
-                xy=(loss.local_max, top),
-                xytext=(loss.local_max + 0.3, top + 2.0),
-                arrowprops={"arrowstyle": "->", "color": "0.3"},
-                fontsize=8,
-            )
-            ax.set_ylim(ylo, yhi)
-            ax.set_xlim(*loss.xlim)
-            ax.set_xlabel("x")
-            ax.set_ylabel("f(x)")
-            ax.set_title(f"{titles[name]}, lr={ONE_D_LR:g}: ends at x = {x[-1]:.3f}")
-            ax.legend(loc="upper right", fontsize=8)
-            fig.colorbar(sc, ax=ax, label="step", shrink=0.8)
-        ax = axes[1, 1]
-        for name in ("sgd", "momentum", "nesterov"):
-            ax.plot(
-                runs[name]["x"],
-                "-o",
-                ms=2.5,
-                color=color(name),
-                label=titles[name].split(" (")[0],
-            )
-        ax.axhline(loss.local_min, color="#D55E00", ls="--", lw=0.9, label="local min")
-        ax.axhline(loss.local_max, color="0.5", ls=":", lw=0.9, label="barrier top")
-        ax.axhline(
-            loss.global_min, color="#009E73", ls="--", lw=0.9, label="global min"
+        ylim = (
+            float(loss.value(np.linspace(*loss.xlim, 600)).min()) - 0.4,
+            float(loss.value(loss.start)) + 0.6,
         )
-        ax.set_ylim(-4.8, 3.4)
-        ax.set_xlabel("step")
-        ax.set_ylabel("x")
-        ax.set_title("Position per step")
-        ax.legend(loc="lower right", fontsize=8, ncol=2)
+        for ax, name in zip(axes.flat, ("sgd", "momentum", "nesterov"), strict=False):
+            sc = _path_1d_panel(ax, loss, name, runs[name], ylim)
+            fig.colorbar(sc, ax=ax, label="step", shrink=0.8)
+        _positions_panel(axes[1, 1], loss, runs)
         fig.suptitle(f"Shallow local minimum: {loss.formula}", fontsize=12)
         return save_figure(fig, out, "paths_local_minimum_1d", svg=size == "full")
+
+
+def _path_1d_panel(ax, loss: Function1D, name: str, run_: dict, ylim):
+    """One method's steps on the 1-D loss (Nesterov with its look-ahead points);
+    returns the step scatter for the colour bar."""
+    xs = np.linspace(*loss.xlim, 600)
+    x = run_["x"]
+    ax.plot(xs, loss.value(xs), color="0.4", lw=1.4, zorder=1, label="f(x)")
+    ax.plot(x, loss.value(x), "-", color=color(name), lw=0.7, alpha=0.6, zorder=2)
+    sc = ax.scatter(
+        x,
+        loss.value(x),
+        c=np.arange(len(x)),
+        cmap="viridis",
+        s=26,
+        zorder=3,
+        edgecolors="black",
+        linewidths=0.3,
+        label="step θ_t",
+    )
+    if "lookahead" in run_:
+        _lookahead_points(ax, loss, x, run_["lookahead"], color(name))
+    ax.plot(
+        loss.start,
+        loss.value(loss.start),
+        "s",
+        color="black",
+        ms=8,
+        zorder=4,
+        label="start",
+    )
+    ax.axvline(
+        loss.local_min,
+        color="#D55E00",
+        ls="--",
+        lw=0.9,
+        label=f"local min x = {loss.local_min:g}",
+    )
+    ax.axvline(
+        loss.global_min,
+        color="#009E73",
+        ls="--",
+        lw=0.9,
+        label=f"global min x = {loss.global_min:g}",
+    )
+    top = loss.value(loss.local_max)
+    ax.annotate(
+        f"barrier {top - loss.value(loss.local_min):.3f} high",
+        xy=(loss.local_max, top),
+        xytext=(loss.local_max + 0.3, top + 2.0),
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+        fontsize=8,
+    )
+    ax.set_ylim(*ylim)
+    ax.set_xlim(*loss.xlim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    ax.set_title(f"{_TITLES_1D[name]}, lr={ONE_D_LR:g}: ends at x = {x[-1]:.3f}")
+    ax.legend(loc="upper right", fontsize=8)
+    return sc
+
+
+def _lookahead_points(ax, loss: Function1D, x, la, colour) -> None:
+    """Nesterov's look-ahead points θ_t + μ·v_t, each joined to its step."""
+    ax.scatter(
+        la[1:],
+        loss.value(la[1:]),
+        marker="D",
+        s=22,
+        facecolors="none",
+        edgecolors=colour,
+        zorder=3,
+        label="look-ahead θ_t + μ·v_t",
+    )
+    for a, b in zip(x[1:], la[1:], strict=False):
+        ax.plot(
+            [a, b],
+            [loss.value(a), loss.value(b)],
+            ":",
+            color=colour,
+            lw=0.8,
+            zorder=2,
+        )
+
+
+def _positions_panel(ax, loss: Function1D, runs: dict[str, dict]) -> None:
+    """x per step of the three methods, with the minima and the barrier top."""
+    for name in ("sgd", "momentum", "nesterov"):
+        ax.plot(
+            runs[name]["x"],
+            "-o",
+            ms=2.5,
+            color=color(name),
+            label=_TITLES_1D[name].split(" (")[0],
+        )
+    ax.axhline(loss.local_min, color="#D55E00", ls="--", lw=0.9, label="local min")
+    ax.axhline(loss.local_max, color="0.5", ls=":", lw=0.9, label="barrier top")
+    ax.axhline(loss.global_min, color="#009E73", ls="--", lw=0.9, label="global min")
+    ax.set_ylim(-4.8, 3.4)
+    ax.set_xlabel("step")
+    ax.set_ylabel("x")
+    ax.set_title("Position per step")
+    ax.legend(loc="lower right", fontsize=8, ncol=2)
 
 
 # ----------------------------------------------------------------------- run
@@ -610,6 +633,35 @@ def _takeaway(final_distance: dict[str, dict]) -> str:
     )
 
 
+def _run_optimizers(fn: Function2D, rates: dict, steps: int) -> dict[str, dict]:
+    """Every optimizer's path on ``fn`` at its rate, with how it ended."""
+    runs: dict[str, dict[str, Any]] = {}
+    for name in OPTIMIZERS:
+        path, diverged = optimize_path(fn, name, rates[name], steps)
+        end = path[-1]
+        runs[name] = {
+            "path": path,
+            "diverged": diverged,
+            "lr": rates[name],
+            "distance": None if diverged else fn.distance_to_minimum(end),
+            "value": float(fn.value(*end)),
+            "gap": gap_curve(fn, path),
+        }
+    return runs
+
+
+def _function_row(fn: Function2D, fname: str, steps: int, runs: dict) -> dict:
+    """The table row of one function: final distance (or f) per optimizer."""
+    quantity = (
+        "distance to nearest global minimum" if fn.minima else "final f (no minimum)"
+    )
+    row: dict[str, Any] = {"function": fname, "quantity": quantity, "steps": steps}
+    for n, r in runs.items():
+        value = r["distance"] if fn.minima else r["value"]
+        row[label(n)] = "diverged" if r["diverged"] else value
+    return row
+
+
 @experiment(NAME)
 def run(ctx: Run) -> dict[str, Any]:
     """Run all paths; write the figures and ``paths.json`` into ``out``; return results.
@@ -627,18 +679,7 @@ def run(ctx: Run) -> dict[str, Any]:
     book_paths: dict[str, Any] = {}
     for fname, (steps, rates) in SETTINGS.items():
         fn = FUNCTIONS[fname]
-        runs: dict[str, dict[str, Any]] = {}
-        for name in OPTIMIZERS:
-            path, diverged = optimize_path(fn, name, rates[name], steps)
-            end = path[-1]
-            runs[name] = {
-                "path": path,
-                "diverged": diverged,
-                "lr": rates[name],
-                "distance": None if diverged else fn.distance_to_minimum(end),
-                "value": float(fn.value(*end)),
-                "gap": gap_curve(fn, path),
-            }
+        runs = _run_optimizers(fn, rates, steps)
         figures.append(_plot_function(fn, runs, steps, out, size))
         final_distance[fname] = {n: r["distance"] for n, r in runs.items()}
         final_point[fname] = {n: r["path"][-1] for n, r in runs.items()}
@@ -648,16 +689,7 @@ def run(ctx: Run) -> dict[str, Any]:
         captions[figures[-1].name] = _caption(fn, runs, steps)
         texts[figures[-1].name] = _text(fn, runs)
         gaps[fname] = {n: r["gap"] for n, r in runs.items()}
-        quantity = (
-            "distance to nearest global minimum"
-            if fn.minima
-            else "final f (no minimum)"
-        )
-        row = {"function": fname, "quantity": quantity, "steps": steps}
-        for n, r in runs.items():
-            value = r["distance"] if fn.minima else r["value"]
-            row[label(n)] = "diverged" if r["diverged"] else value
-        table.append(row)
+        table.append(_function_row(fn, fname, steps, runs))
 
     loss = LOCAL_MINIMUM_LOSS
     one_d = {
@@ -670,15 +702,17 @@ def run(ctx: Run) -> dict[str, Any]:
         "shallow local minimum at x = -1; Momentum and Nesterov (mu 0.9, same lr) roll "
         "over the barrier to the global minimum at x = 2. Colour = step number."
     )
-    row = {
-        "function": "1-D double well",
-        "quantity": "distance to global minimum x=2",
-        "steps": ONE_D_STEPS,
-    }
-    row.update(
-        {label(n): abs(float(r["x"][-1]) - loss.global_min) for n, r in one_d.items()}
+    table.append(
+        {
+            "function": "1-D double well",
+            "quantity": "distance to global minimum x=2",
+            "steps": ONE_D_STEPS,
+            **{
+                label(n): abs(float(r["x"][-1]) - loss.global_min)
+                for n, r in one_d.items()
+            },
+        }
     )
-    table.append(row)
     for r in table:  # the same columns in every row
         for n in OPTIMIZERS:
             r.setdefault(label(n), None)
