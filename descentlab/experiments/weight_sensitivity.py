@@ -153,7 +153,6 @@ def _plot_network(
 ) -> Path:
     from matplotlib.colors import LogNorm
 
-    j, i = NUDGED[1]
     nonzero = np.concatenate([d[d > 0].ravel() for d in stages + [dloss]])
     norm = LogNorm(vmin=max(nonzero.min(), 1e-6), vmax=nonzero.max())
     with plot_style() as plt:
@@ -169,56 +168,10 @@ def _plot_network(
             (stages[5], "logits z3"),
             (dloss[:, None], "loss (per sample)"),
         ]
-        xs = np.arange(len(cols)) * 2.0
-        ys = [
-            np.linspace(-(d.shape[1] - 1) / 2, (d.shape[1] - 1) / 2, d.shape[1])[::-1]
-            for d, _ in cols
-        ]
-        for c in range(len(cols) - 1):
-            for a, ya in enumerate(ys[c]):
-                for b, yb in enumerate(ys[c + 1]):
-                    hot = c == 1 and a == i and b == j
-                    ax.plot(
-                        [xs[c], xs[c + 1]],
-                        [ya, yb],
-                        color="#D55E00" if hot else "0.8",
-                        lw=3.2 if hot else 0.6,
-                        zorder=3 if hot else 1,
-                    )
-        ax.annotate(
-            f"nudged weight W2[{j}, {i}] += {FIG_NUDGE:g}",
-            xy=((xs[1] + xs[2]) / 2, (ys[1][i] + ys[2][j]) / 2),
-            xytext=((xs[1] + xs[2]) / 2 + 0.2, -2.9),
-            color="#D55E00",
-            fontsize=10,
-            ha="center",
-            arrowprops={"arrowstyle": "->", "color": "#D55E00"},
-        )
-        for c, (d, title) in enumerate(cols):
-            mean = d.mean(axis=0)
-            for u, yu in enumerate(ys[c]):
-                fc = "white" if mean[u] == 0 else cmap(norm(max(mean[u], norm.vmin)))
-                ax.scatter(xs[c], yu, s=900, color=fc, edgecolors="black", zorder=4)
-                if d.shape[1] > 1:
-                    ax.text(
-                        xs[c],
-                        yu,
-                        str(u),
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="0.3" if mean[u] == 0 else "white",
-                        zorder=5,
-                    )
-                txt = "—" if mean[u] == 0 else f"{mean[u]:.1e}"
-                ax.text(xs[c] + 0.28, yu, txt, fontsize=8, va="center", zorder=5)
-            ax.text(xs[c], 3.0, title, ha="center", fontsize=10, fontweight="bold")
-        ax.set_xlim(-0.6, xs[-1] + 1.2)
-        ax.set_ylim(-3.3, 3.4)
-        ax.axis("off")
+        _diagram(ax, cols, cmap, norm)
         ax.set_title(
-            "Mean |Δ| over 6 samples per unit after the nudge (— = exactly "
-            f"unchanged); mean loss changes by {dl_mean:+.3e}"
+            f"Mean |Δ| over {dloss.shape[0]} samples per unit after the nudge (— = "
+            f"exactly unchanged); mean loss changes by {dl_mean:+.3e}"
         )
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=ax, label="|Δ value| (log scale)", shrink=0.8, pad=0.01)
@@ -226,28 +179,7 @@ def _plot_network(
         shown = list(zip(stages, [s[1] for s in STAGES], strict=False))
         shown.append((dloss[:, None], "loss per sample"))
         for k, (d, title) in enumerate(shown):
-            hx = fig.add_subplot(grid[1, k])
-            masked = np.ma.masked_equal(d, 0.0)
-            hx.imshow(masked, cmap=cmap, norm=norm, aspect="auto")
-            hx.set_facecolor("white")
-            for (n, u), v in np.ndenumerate(d):
-                if v == 0:
-                    hx.text(
-                        u, n, "0", ha="center", va="center", fontsize=7.5, color="0.4"
-                    )
-            hx.set_xticks(range(d.shape[1]) if d.shape[1] > 1 else [])
-            hx.set_yticks(range(d.shape[0]))
-            hx.grid(False)
-            hx.set_xlabel("unit" if d.shape[1] > 1 else "")
-            if k == 0:
-                hx.set_ylabel("sample")
-            hx.set_title(title, fontsize=9)
-            if title.startswith("z2") or title.startswith("a2"):
-                hx.add_patch(
-                    plt.Rectangle(
-                        (j - 0.5, -0.5), 1, d.shape[0], fill=False, ec="#D55E00", lw=2
-                    )
-                )
+            _heatmap(plt, fig.add_subplot(grid[1, k]), d, title, cmap, norm, k == 0)
         fig.suptitle(
             "MLP 4-5-4-3 (sigmoid), float64: nudge one weight and recompute. "
             "Heatmaps: |Δ| per sample and unit, same colour scale (0 = bit-for-bit "
@@ -255,6 +187,83 @@ def _plot_network(
             fontsize=12,
         )
         return save_figure(fig, out, "weight_sensitivity_nudge", svg=size == "full")
+
+
+def _diagram(ax, cols, cmap, norm) -> None:
+    """The network as columns of units coloured by mean |Δ|, with every connection
+    and the nudged weight highlighted."""
+    j, i = NUDGED[1]
+    xs = np.arange(len(cols)) * 2.0
+    ys = [
+        np.linspace(-(d.shape[1] - 1) / 2, (d.shape[1] - 1) / 2, d.shape[1])[::-1]
+        for d, _ in cols
+    ]
+    for c in range(len(cols) - 1):
+        for a, ya in enumerate(ys[c]):
+            for b, yb in enumerate(ys[c + 1]):
+                hot = c == 1 and a == i and b == j
+                ax.plot(
+                    [xs[c], xs[c + 1]],
+                    [ya, yb],
+                    color="#D55E00" if hot else "0.8",
+                    lw=3.2 if hot else 0.6,
+                    zorder=3 if hot else 1,
+                )
+    ax.annotate(
+        f"nudged weight W2[{j}, {i}] += {FIG_NUDGE:g}",
+        xy=((xs[1] + xs[2]) / 2, (ys[1][i] + ys[2][j]) / 2),
+        xytext=((xs[1] + xs[2]) / 2 + 0.2, -2.9),
+        color="#D55E00",
+        fontsize=10,
+        ha="center",
+        arrowprops={"arrowstyle": "->", "color": "#D55E00"},
+    )
+    for c, (d, title) in enumerate(cols):
+        mean = d.mean(axis=0)
+        for u, yu in enumerate(ys[c]):
+            fc = "white" if mean[u] == 0 else cmap(norm(max(mean[u], norm.vmin)))
+            ax.scatter(xs[c], yu, s=900, color=fc, edgecolors="black", zorder=4)
+            if d.shape[1] > 1:
+                ax.text(
+                    xs[c],
+                    yu,
+                    str(u),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="0.3" if mean[u] == 0 else "white",
+                    zorder=5,
+                )
+            txt = "—" if mean[u] == 0 else f"{mean[u]:.1e}"
+            ax.text(xs[c] + 0.28, yu, txt, fontsize=8, va="center", zorder=5)
+        ax.text(xs[c], 3.0, title, ha="center", fontsize=10, fontweight="bold")
+    ax.set_xlim(-0.6, xs[-1] + 1.2)
+    ax.set_ylim(-3.3, 3.4)
+    ax.axis("off")
+
+
+def _heatmap(plt, hx, d, title: str, cmap, norm, first: bool) -> None:
+    """|Δ| per sample and unit of one stage (0 written where bit-for-bit equal);
+    the nudged unit framed in layer 2."""
+    j = NUDGED[1][0]
+    hx.imshow(np.ma.masked_equal(d, 0.0), cmap=cmap, norm=norm, aspect="auto")
+    hx.set_facecolor("white")
+    for (n, u), v in np.ndenumerate(d):
+        if v == 0:
+            hx.text(u, n, "0", ha="center", va="center", fontsize=7.5, color="0.4")
+    hx.set_xticks(range(d.shape[1]) if d.shape[1] > 1 else [])
+    hx.set_yticks(range(d.shape[0]))
+    hx.grid(False)
+    hx.set_xlabel("unit" if d.shape[1] > 1 else "")
+    if first:
+        hx.set_ylabel("sample")
+    hx.set_title(title, fontsize=9)
+    if title.startswith("z2") or title.startswith("a2"):
+        hx.add_patch(
+            plt.Rectangle(
+                (j - 0.5, -0.5), 1, d.shape[0], fill=False, ec="#D55E00", lw=2
+            )
+        )
 
 
 def _plot_tangents(curves: list[dict], out: Path, size: str) -> Path:
