@@ -117,6 +117,43 @@ def _input_dtype(model: Module, x: Any) -> Any:
     return None
 
 
+def _check_trainer_args(
+    model, scheduler, nonfinite, on_interrupt, eval_batch_size, clip_grad_norm
+) -> None:
+    """Trainer's argument checks: a clear TypeError/ValueError naming the argument."""
+    if not isinstance(model, Module):
+        raise TypeError(
+            f"Trainer: 'model' must be a descentlab Module. Got {type(model).__name__}."
+        )
+    check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
+    check_option(on_interrupt, "on_interrupt", ("checkpoint", "raise"), owner="Trainer")
+    check_scalar(
+        eval_batch_size,
+        "eval_batch_size",
+        numbers.Integral,
+        min_val=1,
+        owner="Trainer",
+    )
+    if clip_grad_norm is not None:
+        check_scalar(
+            clip_grad_norm,
+            "clip_grad_norm",
+            numbers.Real,
+            min_val=0.0,
+            include_boundaries="neither",
+            owner="Trainer",
+        )
+    if scheduler is not None and getattr(scheduler, "interval", None) not in (
+        "step",
+        "epoch",
+    ):
+        raise TypeError(
+            "Trainer: 'scheduler' must be a descentlab.schedules.Scheduler (with "
+            f"interval 'step' or 'epoch') or None. Got {type(scheduler).__name__}; "
+            "pass callbacks as callbacks=[...]."
+        )
+
+
 class Trainer:
     """Fit a model with a loss, an optimizer and an optional scheduler.
 
@@ -156,42 +193,9 @@ class Trainer:
         on_interrupt: str = "checkpoint",
         config: dict | None = None,
     ):
-        if not isinstance(model, Module):
-            raise TypeError(
-                "Trainer: 'model' must be a descentlab Module. Got "
-                f"{type(model).__name__}."
-            )
-        check_option(nonfinite, "nonfinite", ("stop", "skip"), owner="Trainer")
-        check_option(
-            on_interrupt, "on_interrupt", ("checkpoint", "raise"), owner="Trainer"
+        _check_trainer_args(
+            model, scheduler, nonfinite, on_interrupt, eval_batch_size, clip_grad_norm
         )
-        check_scalar(
-            eval_batch_size,
-            "eval_batch_size",
-            numbers.Integral,
-            min_val=1,
-            owner="Trainer",
-        )
-        if clip_grad_norm is not None:
-            check_scalar(
-                clip_grad_norm,
-                "clip_grad_norm",
-                numbers.Real,
-                min_val=0.0,
-                include_boundaries="neither",
-                owner="Trainer",
-            )
-        if scheduler is not None and getattr(scheduler, "interval", None) not in (
-            "step",
-            "epoch",
-        ):
-            raise TypeError(
-                "Trainer: 'scheduler' must be a descentlab.schedules.Scheduler (with "
-                "interval "
-                f"'step' or 'epoch') or None. Got {type(scheduler).__name__}; pass "
-                "callbacks "
-                "as callbacks=[...]."
-            )
         self.model, self.loss, self.optimizer, self.scheduler = (
             model,
             loss,
@@ -381,6 +385,49 @@ class Trainer:
         Returns:
             The History (also ``self.history``).
         """
+        self._prepare_fit(
+            train,
+            val,
+            epochs,
+            max_steps,
+            batch_size,
+            seed,
+            shuffle,
+            drop_last,
+            resume,
+            checkpoint,
+        )
+        for cb in self.callbacks:
+            cb.set_trainer(self)
+            cb.on_train_begin({})
+        if resume is not None:
+            self._restore_callbacks()
+        ctrl_c = self._ctrl_c
+        self._train_epochs(val, checkpoint)
+        if ctrl_c.requested:  # the one way out after a Ctrl-C
+            self.stop_reason = "interrupted"
+            saved = self._save_interrupted(checkpoint)
+            self.history.checkpoint = None if saved is None else str(saved)
+        self.history.stopped = self.stop_reason
+        for cb in self.callbacks:
+            cb.on_train_end({})
+        return self.history
+
+    def _prepare_fit(
+        self,
+        train: Any,
+        val: Any,
+        epochs: int | None,
+        max_steps: int | None,
+        batch_size: int,
+        seed: int,
+        shuffle: bool,
+        drop_last: bool,
+        resume: str | Path | None,
+        checkpoint: str | Path | None,
+    ) -> None:
+        """Check fit's arguments, build the loader, load ``resume`` or start
+        fresh, and set the epoch/step limits and the Ctrl-C state."""
         _check_limits(epochs, max_steps)
         self.loader = self._loader_for(train, batch_size, shuffle, seed, drop_last)
         self._batch_dtype = _input_dtype(self.model, self.loader.x)  # user loaders too
@@ -408,11 +455,9 @@ class Trainer:
             and resume is not None
             and Path(checkpoint).resolve() == Path(resume).resolve(),
         )
-        for cb in self.callbacks:
-            cb.set_trainer(self)
-            cb.on_train_begin({})
-        if resume is not None:
-            self._restore_callbacks()
+
+    def _train_epochs(self, val: Any, checkpoint: str | Path | None) -> None:
+        """Epochs until a limit, a stop or a Ctrl-C; the data layer skips dx."""
         ctrl_c = self._ctrl_c
         first = _data_layer(self.model)
         first_input_grad = getattr(first, "input_grad", None)
@@ -425,14 +470,6 @@ class Trainer:
         finally:
             if first is not None:
                 first.input_grad = first_input_grad
-        if ctrl_c.requested:  # the one way out after a Ctrl-C
-            self.stop_reason = "interrupted"
-            saved = self._save_interrupted(checkpoint)
-            self.history.checkpoint = None if saved is None else str(saved)
-        self.history.stopped = self.stop_reason
-        for cb in self.callbacks:
-            cb.on_train_end({})
-        return self.history
 
     def _loader_for(
         self, train: Any, batch_size: int, shuffle: bool, seed: int, drop_last: bool
