@@ -375,6 +375,40 @@ def _prose(res: dict, size: str) -> dict[str, Any]:
     }
 
 
+def _table(res: dict, med: dict) -> list[dict[str, Any]]:
+    """One row per optimizer: book lr, swept grid, best lr, loss and accuracy."""
+    return [
+        {
+            "optimizer": label(n),
+            "book lr": v["book_lr"],
+            "lr grid": f"{fmt(v['lrs'][0], 2)} … {fmt(v['lrs'][-1], 2)}",
+            "best lr": v["best_lr"],
+            "final train loss (median)": float(np.median(v["final_smoothed"])),
+            "test acc (median)": med[n],
+            "test acc (min–max)": f"{pct(min(v['test_acc']))}–"
+            f"{pct(max(v['test_acc']))}",
+        }
+        for n, v in res.items()
+    ]
+
+
+def _captions(sweep_fig: str, cmp_fig: str, res: dict, p: dict, n_seeds: int):
+    """One caption per figure, with this run's numbers."""
+    return {
+        sweep_fig: (
+            f"Final training loss against learning rate for each optimizer; the "
+            f"stars are the chosen rates (SGD's is {fmt(res['sgd']['best_lr'], 3)}, "
+            f"Adam's {fmt(res['adam']['best_lr'], 3)})."
+        ),
+        cmp_fig: (
+            f"Left: training loss at each optimizer's best rate, median and range "
+            f"over {n_seeds} seeds. Right: test accuracy from 0 %, best median "
+            f"{pct(p['med'][p['best']])} ({label(p['best'])}), noise of one run "
+            f"±{pct(p['se'])}."
+        ),
+    }
+
+
 @experiment(NAME)
 def run(r: Run) -> dict[str, Any]:
     """Sweep the lr of each optimizer, rerun the best on several seeds, plot both.
@@ -389,33 +423,9 @@ def run(r: Run) -> dict[str, Any]:
     f_sweep = _plot_sweep(res, r.size, r.out)
     f_cmp = _plot_compare(res, r.size, r.out)
     p = _prose(res, r.size)
-    table = [
-        {
-            "optimizer": label(n),
-            "book lr": v["book_lr"],
-            "lr grid": f"{fmt(v['lrs'][0], 2)} … {fmt(v['lrs'][-1], 2)}",
-            "best lr": v["best_lr"],
-            "final train loss (median)": float(np.median(v["final_smoothed"])),
-            "test acc (median)": p["med"][n],
-            "test acc (min–max)": f"{pct(min(v['test_acc']))}–"
-            f"{pct(max(v['test_acc']))}",
-        }
-        for n, v in res.items()
-    ]
+    table = _table(res, p["med"])
     n_seeds = len(res[p["best"]]["seeds"])
-    captions = {
-        f_sweep.name: (
-            f"Final training loss against learning rate for each optimizer; the "
-            f"stars are the chosen rates (SGD's is {fmt(res['sgd']['best_lr'], 3)}, "
-            f"Adam's {fmt(res['adam']['best_lr'], 3)})."
-        ),
-        f_cmp.name: (
-            f"Left: training loss at each optimizer's best rate, median and range "
-            f"over {n_seeds} seeds. Right: test accuracy from 0 %, best median "
-            f"{pct(p['med'][p['best']])} ({label(p['best'])}), noise of one run "
-            f"±{pct(p['se'])}."
-        ),
-    }
+    captions = _captions(f_sweep.name, f_cmp.name, res, p, n_seeds)
     return r.result(
         [f_sweep, f_cmp],
         table,
@@ -434,14 +444,14 @@ def run(r: Run) -> dict[str, Any]:
             f"{pct(p['med'][p['worst']])} ({label(p['worst'])}) to "
             f"{pct(p['med'][p['best']])} ({label(p['best'])}) after "
             f"{ITERATIONS[r.size]} iterations; differences under ±{pct(2 * p['se'])} "
-            "are noise on 1,000 test digits."
+            f"are noise on {N_TEST:,} test digits."
         ],
         book_figures=[
             {
                 "book": "Fig. 6-9 (optimizers on MNIST, the book's code)",
                 "figure": f_cmp.name,
                 "note": "each method at its swept best lr, seeds with ranges, "
-                "4,000 sample digits instead of 60,000",
+                f"{N_TRAIN:,} sample digits instead of 60,000",
             }
         ],
         iterations=ITERATIONS[r.size],
