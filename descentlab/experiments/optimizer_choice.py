@@ -111,6 +111,57 @@ def _labels(names: Any) -> str:
     return ", ".join(optimizer_label(o) for o in names)
 
 
+def _workload_sentences(plan: Any, cells: dict) -> tuple[list[str], list[str]]:
+    """Per workload: who has the best median test accuracy, who is tied with it
+    within two standard errors, who reached the target first; and a warning for
+    every best lr at the edge of its trials."""
+    per_workload, edges = [], []
+    for w in plan.workloads:
+        row = [cells[w.name, o] for o in plan.optimizers]
+        best = max(row, key=lambda c: c["test_acc"]["median"])
+        p = best["test_acc"]["median"]
+        se = binomial_se(p, w.n_test)
+        tied = [c["optimizer"] for c in row if p - c["test_acc"]["median"] <= 2 * se]
+        quickest = min(row, key=lambda c: c["steps_to_target"]["median"])
+        per_workload.append(
+            f"On {w.name} ({w.summary()}), the best median test accuracy is "
+            f"{optimizer_label(best['optimizer'])}'s {p:.3f} "
+            f"({params_text(best['best_params'])}); {len(tied)} of {len(row)} "
+            f"optimizers are within two standard errors (2 × {se:.3f}) of it "
+            f"({_labels(tied)}), so the test set cannot rank them; the first to "
+            f"reach the target was {optimizer_label(quickest['optimizer'])} after "
+            f"{_steps(quickest['steps_to_target']['median'])} steps (median)."
+        )
+        edge = [c["optimizer"] for c in row if c["lr_at_edge"]]
+        if edge:
+            edges.append(
+                f"On {w.name} the best lr of {_labels(edge)} is the smallest or "
+                f"largest of its {plan.trials} trials: a wider or denser search may "
+                "find a better one."
+            )
+    return per_workload, edges
+
+
+def _caveats(plan: Any) -> list[str]:
+    """What this budget cannot support, with the plan's own numbers."""
+    n_w = len(plan.workloads)
+    n_test = plan.workloads[0].n_test
+    return [
+        f"Noise floor: on {n_test:,} test digits, one binomial standard error is "
+        f"{binomial_se(0.9, n_test):.3f} at 90% accuracy; differences below about "
+        "twice that are not evidence.",
+        f"{plan.trials} trials per optimizer sample a space of up to "
+        f"{max(len(d) for d in plan.spaces.values())} dimensions thinly (SGD has 1, "
+        "Adam 3): the adaptive methods are the more likely to be under-tuned.",
+        f"{plan.seeds} seeds give a range, not a confidence interval; the ranges "
+        "shown can widen with more seeds.",
+        f"Steps to target are measured every {plan.workloads[0].eval_every} steps, so "
+        "smaller differences do not show.",
+        f"These are small networks on a few thousand digits with {n_w} workloads: "
+        "they do not say which optimizer wins on large convnets or transformers.",
+    ]
+
+
 def _advice(plan: Any, results: dict[str, Any]) -> dict[str, Any]:
     """Every sentence of the section, formatted from the results."""
     cells = {(c["workload"], c["optimizer"]): c for c in results["cells"]}
@@ -142,45 +193,8 @@ def _advice(plan: Any, results: dict[str, Any]) -> dict[str, Any]:
         + ", ".join(f"{optimizer_label(o)} {area[o]:.2f}" for o in order)
         + "."
     )
-    per_workload, edges = [], []
-    for w in plan.workloads:
-        row = [cells[w.name, o] for o in plan.optimizers]
-        best = max(row, key=lambda c: c["test_acc"]["median"])
-        p = best["test_acc"]["median"]
-        se = binomial_se(p, w.n_test)
-        tied = [c["optimizer"] for c in row if p - c["test_acc"]["median"] <= 2 * se]
-        quickest = min(row, key=lambda c: c["steps_to_target"]["median"])
-        per_workload.append(
-            f"On {w.name} ({w.summary()}), the best median test accuracy is "
-            f"{optimizer_label(best['optimizer'])}'s {p:.3f} "
-            f"({params_text(best['best_params'])}); {len(tied)} of {len(row)} "
-            f"optimizers are within two standard errors (2 × {se:.3f}) of it "
-            f"({_labels(tied)}), so the test set cannot rank them; the first to "
-            f"reach the target was {optimizer_label(quickest['optimizer'])} after "
-            f"{_steps(quickest['steps_to_target']['median'])} steps (median)."
-        )
-        edge = [c["optimizer"] for c in row if c["lr_at_edge"]]
-        if edge:
-            edges.append(
-                f"On {w.name} the best lr of {_labels(edge)} is the smallest or "
-                f"largest of its {plan.trials} trials: a wider or denser search may "
-                "find a better one."
-            )
-    n_test = plan.workloads[0].n_test
-    caveats = [
-        f"Noise floor: on {n_test:,} test digits, one binomial standard error is "
-        f"{binomial_se(0.9, n_test):.3f} at 90% accuracy; differences below about "
-        "twice that are not evidence.",
-        f"{plan.trials} trials per optimizer sample a space of up to "
-        f"{max(len(d) for d in plan.spaces.values())} dimensions thinly (SGD has 1, "
-        "Adam 3): the adaptive methods are the more likely to be under-tuned.",
-        f"{plan.seeds} seeds give a range, not a confidence interval; the ranges "
-        "shown can widen with more seeds.",
-        f"Steps to target are measured every {plan.workloads[0].eval_every} steps, so "
-        "smaller differences do not show.",
-        f"These are small networks on a few thousand digits with {n_w} workloads: "
-        "they do not say which optimizer wins on large convnets or transformers.",
-    ]
+    per_workload, edges = _workload_sentences(plan, cells)
+    caveats = _caveats(plan)
     return {
         "protocol": protocol,
         "advice": advice,
@@ -217,6 +231,24 @@ def _captions(plan: Any, results: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _table(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (workload, optimizer) cell of the comparison."""
+    return [
+        {
+            "workload": c["workload"],
+            "optimizer": optimizer_label(c["optimizer"]),
+            "best setting": params_text(c["best_params"]),
+            "val acc (median)": c["val_acc"]["median"],
+            "test acc (median)": c["test_acc"]["median"],
+            "test acc (min–max)": f"{c['test_acc']['min']:.3f}–"
+            f"{c['test_acc']['max']:.3f}",
+            "steps to target (median)": _steps(c["steps_to_target"]["median"]),
+            "reached": f"{c['reached']}/{len(c['seeds'])}",
+        }
+        for c in results["cells"]
+    ]
+
+
 @experiment(NAME)
 def run(r: Run) -> dict[str, Any]:
     """Run the comparison at ``size`` into ``out/comparison`` and write the advice.
@@ -250,20 +282,7 @@ def run(r: Run) -> dict[str, Any]:
     figs = {Path(f).stem: f"comparison/{f}" for f in results["figures"]}
     text = _advice(plan, results)
     captions = {figs[Path(k).stem]: v for k, v in _captions(plan, results).items()}
-    table = [
-        {
-            "workload": c["workload"],
-            "optimizer": optimizer_label(c["optimizer"]),
-            "best setting": params_text(c["best_params"]),
-            "val acc (median)": c["val_acc"]["median"],
-            "test acc (median)": c["test_acc"]["median"],
-            "test acc (min–max)": f"{c['test_acc']['min']:.3f}–"
-            f"{c['test_acc']['max']:.3f}",
-            "steps to target (median)": _steps(c["steps_to_target"]["median"]),
-            "reached": f"{c['reached']}/{len(c['seeds'])}",
-        }
-        for c in results["cells"]
-    ]
+    table = _table(results)
     w0 = workloads[0]
     return r.result(
         list(figs.values()),
