@@ -53,6 +53,29 @@ def read_idx(source: str | os.PathLike | bytes | bytearray | memoryview) -> np.n
             short, or the payload is shorter or longer than the product of the
             dimensions. Messages name the file.
     """
+    name, data = _raw_bytes(source)
+    dims, dtype, header = _parse_header(name, data)
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header
+    if found < expected:
+        raise DataError(
+            f"{name}: truncated IDX payload: dimensions {dims} of {dtype.name} "
+            f"need {expected} bytes of data, found {found}."
+        )
+    if found > expected:
+        raise DataError(
+            f"{name}: {found - expected} trailing bytes after the IDX payload "
+            f"(dimensions {dims} of {dtype.name} need {expected} bytes, found "
+            f"{found})."
+        )
+    arr = np.frombuffer(
+        data, dtype=dtype, count=expected // dtype.itemsize, offset=header
+    )
+    return arr.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def _raw_bytes(source) -> tuple[str, bytes]:
+    """(name for messages, the file's bytes, gunzipped when they start 1f 8b)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         name, data = "<IDX bytes>", bytes(source)
     else:
@@ -69,6 +92,12 @@ def read_idx(source: str | os.PathLike | bytes | bytearray | memoryview) -> np.n
                 f"{name}: truncated or corrupt gzip data ({type(exc).__name__}: "
                 f"{exc}); delete the file so that it is downloaded again."
             ) from exc
+    return name, data
+
+
+def _parse_header(name: str, data: bytes) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(dimensions, dtype, header length) from the magic number 0x0000TTDD and
+    the D big-endian uint32 sizes after it."""
     if len(data) < 4:
         raise DataError(
             f"{name}: too short for an IDX header ({len(data)} bytes; the magic "
@@ -93,25 +122,7 @@ def read_idx(source: str | os.PathLike | bytes | bytearray | memoryview) -> np.n
             f"{name}: truncated IDX header: {ndim} dimensions need {header} "
             f"bytes, the file has {len(data)}."
         )
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header
-    if found < expected:
-        raise DataError(
-            f"{name}: truncated IDX payload: dimensions {dims} of {dtype.name} "
-            f"need {expected} bytes of data, found {found}."
-        )
-    if found > expected:
-        raise DataError(
-            f"{name}: {found - expected} trailing bytes after the IDX payload "
-            f"(dimensions {dims} of {dtype.name} need {expected} bytes, found "
-            f"{found})."
-        )
-    arr = np.frombuffer(
-        data, dtype=dtype, count=expected // dtype.itemsize, offset=header
-    )
-    return arr.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+    return struct.unpack(f">{ndim}I", data[4:header]), IDX_DTYPES[code], header
 
 
 def encode_idx(array: Any, *, compress: bool = False) -> bytes:
