@@ -267,6 +267,60 @@ def _plot_layers(
         return save_figure(fig, out, "vanishing_layer_norms", svg=size == "full")
 
 
+def _loss_panel(ax, plain: dict, colour) -> None:
+    """The unclipped run's losses written out (they leave the axes), labels."""
+    losses = " → ".join(f"{v:.3g}" for v in plain["loss"])
+    nf = plain["nonfinite"]
+    stop = (
+        (
+            f"\nstep {nf['step']}: {nf['cause']} → the Trainer stops\n"
+            "(keeping the last finite weights)"
+        )
+        if nf is not None
+        else ""
+    )
+    ax.text(
+        0.3,
+        0.97,
+        f"no clipping, loss per step: {losses}{stop}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=8,
+        color=colour,
+    )
+    ax.set_ylabel("training loss (mini-batch, log scale)")
+    ax.set_title(f"Training loss of the exploding net (ReLU, std {EXPLODE_STD:g})")
+    ax.legend(loc="lower left", fontsize=8)
+
+
+def _norm_panel(bx, plain: dict, clipped: dict, colour) -> None:
+    """max_norm's line, where the unclipped norm overflows, labels and limits."""
+    bx.axhline(
+        MAX_NORM,
+        color="0.3",
+        ls=":",
+        lw=1.2,
+        label=f"max_norm: larger norms are scaled down to {MAX_NORM:g}",
+    )
+    bad = [i + 1 for i, v in enumerate(plain["norms"]) if not math.isfinite(v)]
+    if bad:
+        last = len(plain["norms"]) - len(bad)
+        bx.annotate(
+            f"step {bad[0]}: Σg² overflows float32 (norm = inf)",
+            xy=(last, plain["norms"][last - 1]),
+            xytext=(12, -4),
+            textcoords="offset points",
+            fontsize=8,
+            color=colour,
+        )
+    bx.set_ylabel("total gradient norm before clipping (log scale)")
+    bx.set_title("Gradient norm returned by clip_grad_norm")
+    finite = [v for v in clipped["norms"] if math.isfinite(v)]
+    if finite:  # room for the legend below the curves
+        bx.set_ylim(bottom=min(finite) / 20)
+    bx.legend(loc="lower left", fontsize=8)
+
+
 def _plot_clipping(runs: dict[str, dict], n_train: int, out: Path, size: str) -> Path:
     plain, clipped = runs["no clipping"], runs["clipped"]
     c_plain, c_clip = SERIES_COLORS[3], SERIES_COLORS[0]
@@ -295,52 +349,8 @@ def _plot_clipping(runs: dict[str, dict], n_train: int, out: Path, size: str) ->
             )
             axis.set_xlabel("optimizer step (log scale)")
         ax.set_ylim(top=top)
-        losses = " → ".join(f"{v:.3g}" for v in plain["loss"])
-        nf = plain["nonfinite"]
-        stop = (
-            (
-                f"\nstep {nf['step']}: {nf['cause']} → the Trainer stops\n"
-                "(keeping the last finite weights)"
-            )
-            if nf is not None
-            else ""
-        )
-        ax.text(
-            0.3,
-            0.97,
-            f"no clipping, loss per step: {losses}{stop}",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=8,
-            color=c_plain,
-        )
-        ax.set_ylabel("training loss (mini-batch, log scale)")
-        ax.set_title(f"Training loss of the exploding net (ReLU, std {EXPLODE_STD:g})")
-        ax.legend(loc="lower left", fontsize=8)
-        bx.axhline(
-            MAX_NORM,
-            color="0.3",
-            ls=":",
-            lw=1.2,
-            label=f"max_norm: larger norms are scaled down to {MAX_NORM:g}",
-        )
-        bad = [i + 1 for i, v in enumerate(plain["norms"]) if not math.isfinite(v)]
-        if bad:
-            last = len(plain["norms"]) - len(bad)
-            bx.annotate(
-                f"step {bad[0]}: Σg² overflows float32 (norm = inf)",
-                xy=(last, plain["norms"][last - 1]),
-                xytext=(12, -4),
-                textcoords="offset points",
-                fontsize=8,
-                color=c_plain,
-            )
-        bx.set_ylabel("total gradient norm before clipping (log scale)")
-        bx.set_title("Gradient norm returned by clip_grad_norm")
-        finite = [v for v in clipped["norms"] if math.isfinite(v)]
-        if finite:  # room for the legend below the curves
-            bx.set_ylim(bottom=min(finite) / 20)
-        bx.legend(loc="lower left", fontsize=8)
+        _loss_panel(ax, plain, c_plain)
+        _norm_panel(bx, plain, clipped, c_plain)
         fig.suptitle(
             f"Gradient clipping on a 20-layer ReLU net with too large an init: "
             f"SGD lr {LR:g}, batch {BATCH}, {n_train:,} MNIST digits",
