@@ -206,25 +206,37 @@ def run_plan(
             study = study or f"compare-{manifest['settings_hash'][:16]}"
             run = functools.partial(run, storage=storage, study=study)
         try:
-            run(plan.tune_tasks())
-            best = {}
-            for w, o in plan.cells():
-                tune = [records[f"tune/{w}/{o}/{k:03d}"] for k in range(plan.trials)]
-                best[w, o] = tune[select_best(tune)]["params"]
-            run(plan.seed_tasks(best))
+            _tune_then_rerun(plan, run, records)
         except KeyboardInterrupt:
             # counted on disk: a Ctrl-C between store.put and the bookkeeping
-            # below it must not under-report what is kept
+            # in on_record must not under-report what is kept
             raise Interrupted(out, store.count(), total) from None
-        results = summarize(plan, records)
-        results["settings_hash"] = manifest["settings_hash"]
-        results["figures"] = []
-        if figures:
-            from .plots import write_figures
+        return _finish(out, plan, records, manifest["settings_hash"], figures)
 
-            results["figures"] = [p.name for p in write_figures(out, plan, results)]
-        write_results(out, results)
-        return results
+
+def _tune_then_rerun(plan: Plan, run: Callable, records: dict[str, Any]) -> None:
+    """The tuning phase, then each cell's best setting on the rerun seeds."""
+    run(plan.tune_tasks())
+    best = {}
+    for w, o in plan.cells():
+        tune = [records[f"tune/{w}/{o}/{k:03d}"] for k in range(plan.trials)]
+        best[w, o] = tune[select_best(tune)]["params"]
+    run(plan.seed_tasks(best))
+
+
+def _finish(
+    out: Path, plan: Plan, records: dict, settings_hash: str, figures: bool
+) -> dict[str, Any]:
+    """Summarise the runs, draw the figures, write and return the results."""
+    results = summarize(plan, records)
+    results["settings_hash"] = settings_hash
+    results["figures"] = []
+    if figures:
+        from .plots import write_figures
+
+        results["figures"] = [p.name for p in write_figures(out, plan, results)]
+    write_results(out, results)
+    return results
 
 
 def _phase(
