@@ -48,7 +48,8 @@ import numbers
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,62 @@ def optuna_search(
     """
     optuna = optuna_module()
     space = check_space(space, owner=_OWNER)
+    _check_arguments(
+        study_name=study_name,
+        n_trials=n_trials,
+        n_workers=n_workers,
+        seed=seed,
+        direction=direction,
+        sampler=sampler,
+        journal_lock=journal_lock,
+        stale_after=stale_after,
+    )
+    make_pruner(pruner)
+    objective = _prepare_objective(objective, pruner, n_workers)
+    spec = storage_spec(storage, out)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {
+        "journal_lock": journal_lock,
+        "heartbeat_interval": heartbeat_interval,
+        "grace_period": grace_period,
+    }
+
+    with _quiet_optuna(optuna):
+        study = _open_study(spec, options, study_name, direction)
+        _check_compatible(study, space)
+        _record_space(study, space, metric)
+        recover_orphaned_trials(study, stale_after=stale_after)
+        existing = len(study.get_trials(deepcopy=False))
+        run_id = _enqueue_trials(study, n_trials)
+        cfg = {
+            "objective": objective,
+            "space": space_to_dict(space),
+            "study_name": study_name,
+            "storage": spec,
+            "storage_options": options,
+            "tag": (RUN, run_id),
+            **_worker_options(pruner, sampler, metric, stale_after, out),
+        }
+        try:
+            _run_workers(study, cfg, run_id, n_workers, seed, existing, on_trial)
+        finally:
+            _fail_unrun(study, run_id)
+        return study_results(study, metric=metric, out=out)
+
+
+def _check_arguments(
+    *,
+    study_name: Any,
+    n_trials: Any,
+    n_workers: Any,
+    seed: Any,
+    direction: Any,
+    sampler: Any,
+    journal_lock: Any,
+    stale_after: Any,
+) -> None:
+    """Validate ``optuna_search``'s scalar and option arguments."""
     if not isinstance(study_name, str) or not study_name.strip():
         raise InvalidParameterError(
             f"{_OWNER}: 'study_name' must be a non-empty string. Got {study_name!r}."
@@ -216,102 +273,133 @@ def optuna_search(
             include_boundaries="neither",
             owner=_OWNER,
         )
-    make_pruner(pruner)
+
+
+def _prepare_objective(objective: Any, pruner: Any, n_workers: int) -> Any:
+    """Resolve the objective; with several workers keep it as given, picklable."""
     resolved = resolve_objective(objective)
     if n_workers > 1:
         check_picklable(objective)
         check_picklable(pruner, "pruner")
-    else:
-        objective = resolved
-    spec = storage_spec(storage, out)
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {
-        "journal_lock": journal_lock,
-        "heartbeat_interval": heartbeat_interval,
-        "grace_period": grace_period,
-    }
+        return objective
+    return resolved
 
+
+@contextmanager
+def _quiet_optuna(optuna: Any) -> Iterator[None]:
+    """Lower Optuna's log level to WARNING for the block, then restore it."""
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(logging.WARNING)
     try:
-        try:
-            opened = open_storage(spec[1], **options)
-            study = create_or_join_study(opened, study_name, direction=direction)
-        except (MissingDependencyError, InvalidParameterError):
-            raise
-        except (ImportError, OSError, ValueError, RuntimeError, DescentlabError) as e:
-            raise DescentlabError(
-                f"{_OWNER}: cannot open the study {study_name!r} in "
-                f"{describe_storage(spec)}: {type(e).__name__}: {redact(str(e))}"
-            ) from None
-        if study.direction.name.lower() != direction:
-            raise InvalidParameterError(
-                f"{_OWNER}: study {study_name!r} exists with direction "
-                f"{study.direction.name.lower()!r}. Got direction={direction!r}."
-            )
-        _check_compatible(study, space)
-
-        def set_attrs() -> None:
-            for key, value in (
-                ("descentlab_space", space_to_dict(space)),
-                ("descentlab_metric", str(metric)),
-            ):
-                if study.user_attrs.get(key) != value:
-                    study.set_user_attr(key, value)
-
-        retry_storage_call(set_attrs, what=f"{_OWNER}: cannot update the study")
-        recover_orphaned_trials(study, stale_after=stale_after)
-        existing = len(study.get_trials(deepcopy=False))
-        run_id = uuid.uuid4().hex
-        tag = {RUN: run_id, QUEUED_BY: identity()}
-        for _ in range(int(n_trials)):
-            study.enqueue_trial({}, user_attrs=tag)
-        cfg = {
-            "objective": objective,
-            "space": space_to_dict(space),
-            "study_name": study_name,
-            "storage": spec,
-            "storage_options": options,
-            "tag": (RUN, run_id),
-            "pruner": pruner,
-            "sampler": sampler,
-            "metric": str(metric),
-            "stale_after": stale_after,
-            "out": None if out is None else str(out),
-        }
-
-        def show(ft: Any) -> None:
-            if on_trial is not None:
-                on_trial(trial_record(ft))
-
-        try:
-            if n_workers == 1:
-                run_worker({**cfg, "seed": worker_seed(seed, existing, 0)}, show)
-            else:
-                bad = run_processes(cfg, int(n_workers), seed, existing)
-                if bad:
-                    recover_orphaned_trials(study, stale_after=stale_after)
-                if bad and _left(study, run_id):
-                    # a worker died after the others had stopped: run what it left
-                    run_worker({**cfg, "seed": worker_seed(seed, existing, n_workers)})
-                check_workers(bad, len(_left(study, run_id)))
-                if bad:
-                    warnings.warn(
-                        f"{_OWNER}: worker process(es) "
-                        + ", ".join(f"{name} (exit code {code})" for name, code in bad)
-                        + " died; their trials were failed and run again.",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-        finally:
-            from ._optuna_internals import fail_trial
-
-            for ft in _left(study, run_id):
-                fail_trial(study, ft, NOT_RUN)
-        return study_results(study, metric=metric, out=out)
+        yield
     finally:
         optuna.logging.set_verbosity(previous)
+
+
+def _open_study(
+    spec: Any, options: Mapping[str, Any], study_name: str, direction: str
+) -> Any:
+    """Create or join the study; refuse one whose direction differs."""
+    try:
+        opened = open_storage(spec[1], **options)
+        study = create_or_join_study(opened, study_name, direction=direction)
+    except (MissingDependencyError, InvalidParameterError):
+        raise
+    except (ImportError, OSError, ValueError, RuntimeError, DescentlabError) as e:
+        raise DescentlabError(
+            f"{_OWNER}: cannot open the study {study_name!r} in "
+            f"{describe_storage(spec)}: {type(e).__name__}: {redact(str(e))}"
+        ) from None
+    if study.direction.name.lower() != direction:
+        raise InvalidParameterError(
+            f"{_OWNER}: study {study_name!r} exists with direction "
+            f"{study.direction.name.lower()!r}. Got direction={direction!r}."
+        )
+    return study
+
+
+def _record_space(study: Any, space: Mapping[str, Any], metric: Any) -> None:
+    """Store the space and metric name on the study (only when they change)."""
+
+    def set_attrs() -> None:
+        for key, value in (
+            ("descentlab_space", space_to_dict(space)),
+            ("descentlab_metric", str(metric)),
+        ):
+            if study.user_attrs.get(key) != value:
+                study.set_user_attr(key, value)
+
+    retry_storage_call(set_attrs, what=f"{_OWNER}: cannot update the study")
+
+
+def _enqueue_trials(study: Any, n_trials: int) -> str:
+    """Enqueue ``n_trials`` empty trials tagged with a fresh run id; return it."""
+    run_id = uuid.uuid4().hex
+    tag = {RUN: run_id, QUEUED_BY: identity()}
+    for _ in range(int(n_trials)):
+        study.enqueue_trial({}, user_attrs=tag)
+    return run_id
+
+
+def _worker_options(
+    pruner: Any,
+    sampler: str,
+    metric: Any,
+    stale_after: float | None,
+    out: str | os.PathLike | None,
+) -> dict[str, Any]:
+    """The per-trial settings every worker receives in its config."""
+    return {
+        "pruner": pruner,
+        "sampler": sampler,
+        "metric": str(metric),
+        "stale_after": stale_after,
+        "out": None if out is None else str(out),
+    }
+
+
+def _run_workers(
+    study: Any,
+    cfg: dict[str, Any],
+    run_id: str,
+    n_workers: int,
+    seed: int,
+    existing: int,
+    on_trial: Callable[[TrialRecord], None] | None,
+) -> None:
+    """Run this call's trials here or in worker processes; recover dead ones."""
+
+    def show(ft: Any) -> None:
+        if on_trial is not None:
+            on_trial(trial_record(ft))
+
+    if n_workers == 1:
+        run_worker({**cfg, "seed": worker_seed(seed, existing, 0)}, show)
+        return
+    stale_after = cfg["stale_after"]
+    bad = run_processes(cfg, int(n_workers), seed, existing)
+    if bad:
+        recover_orphaned_trials(study, stale_after=stale_after)
+    if bad and _left(study, run_id):
+        # a worker died after the others had stopped: run what it left
+        run_worker({**cfg, "seed": worker_seed(seed, existing, n_workers)})
+    check_workers(bad, len(_left(study, run_id)))
+    if bad:
+        warnings.warn(
+            f"{_OWNER}: worker process(es) "
+            + ", ".join(f"{name} (exit code {code})" for name, code in bad)
+            + " died; their trials were failed and run again.",
+            RuntimeWarning,
+            stacklevel=3,  # the caller of optuna_search
+        )
+
+
+def _fail_unrun(study: Any, run_id: str) -> None:
+    """Mark FAIL the trials of this run that no worker took."""
+    from ._optuna_internals import fail_trial
+
+    for ft in _left(study, run_id):
+        fail_trial(study, ft, NOT_RUN)
 
 
 # Names kept for code written against the earlier single-module adapter.
