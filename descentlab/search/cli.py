@@ -98,7 +98,14 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
+    _add_search_group(p)
+    _add_optuna_group(p)
+    _add_random_search_group(p)
+    _add_objective_group(p, tuple(OPTIMIZERS))
 
+
+def _add_search_group(p: argparse.ArgumentParser) -> None:
+    """Options shared by both search back ends (table)."""
     g = p.add_argument_group("search")
     g.add_argument(
         "--trials",
@@ -134,6 +141,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         "--quiet", action="store_true", help="no progress line per trial (on stderr)"
     )
 
+
+def _add_optuna_group(p: argparse.ArgumentParser) -> None:
+    """Options of the Optuna back end (table)."""
     o = p.add_argument_group("Optuna (default; needs pip install 'descentlab[optuna]')")
     o.add_argument(
         "--study",
@@ -192,6 +202,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         "journal's folder allows it (default: auto)",
     )
 
+
+def _add_random_search_group(p: argparse.ArgumentParser) -> None:
+    """Options of the built-in random search (table)."""
     r = p.add_argument_group("built-in random search")
     r.add_argument(
         "--random-search",
@@ -214,6 +227,11 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         f"(0, 1] (default: {DEFAULT_KEEP})",
     )
 
+
+def _add_objective_group(
+    p: argparse.ArgumentParser, optimizers: tuple[str, ...]
+) -> None:
+    """Options of the MLP objective (table)."""
     m = p.add_argument_group("objective (MLP on the MNIST sample)")
     m.add_argument(
         "--samples",
@@ -248,7 +266,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     )
     m.add_argument(
         "--optimizer",
-        choices=tuple(OPTIMIZERS),
+        choices=optimizers,
         default="sgd",
         help="optimizer unless the space tunes it (default: sgd)",
     )
