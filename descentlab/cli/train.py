@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .common import UsageError, add_common, csv_ints
+
+_Default = Callable[[str], str]  # key -> "(default: ...)" for a help text
 
 DESCRIPTION = """\
 Train a model on MNIST (a 5,000-image sample ships with the package, so the
@@ -139,12 +142,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_config_arguments(t: argparse.ArgumentParser, *, training: bool = True) -> None:
     """The model, optimizer, schedule and data flags (shared with ``lr-find``, which
     sweeps the lr itself and so takes none of ``TRAINING_ONLY_KEYS``)."""
-    from ..models import MODELS
-    from ..optim import OPTIMIZERS, default_lr
-    from ..train.run import DATASETS, DEFAULTS, MONITORS
+    from ..train.run import DEFAULTS
 
     def default(key: str) -> str:
         return f"(default: {DEFAULTS[key]})"
+
+    _add_model_arguments(t, default)
+    _add_optimizer_arguments(t, default, training=training)
+    _add_data_arguments(t, default, training=training)
+
+
+def _add_model_arguments(t: argparse.ArgumentParser, default: _Default) -> None:
+    """The ``model`` group (table)."""
+    from ..models import MODELS
 
     g = t.add_argument_group("model")
     g.add_argument(
@@ -179,6 +189,13 @@ def add_config_arguments(t: argparse.ArgumentParser, *, training: bool = True) -
         help=f"MLP: dropout probability {default('dropout')}",
     )
 
+
+def _add_optimizer_arguments(
+    t: argparse.ArgumentParser, default: _Default, *, training: bool
+) -> None:
+    """The ``optimizer`` group, then the schedule group when ``training`` (table)."""
+    from ..optim import OPTIMIZERS, default_lr
+
     g = t.add_argument_group("optimizer")
     lrs = ", ".join(f"{k} {default_lr(k):g}" for k in OPTIMIZERS)
     g.add_argument(
@@ -211,6 +228,13 @@ def add_config_arguments(t: argparse.ArgumentParser, *, training: bool = True) -
             help="clip the total gradient norm to MAX (default: no clipping)",
         )
         _add_schedule_arguments(t, default)
+
+
+def _add_data_arguments(
+    t: argparse.ArgumentParser, default: _Default, *, training: bool
+) -> None:
+    """The ``training and data`` group (table)."""
+    from ..train.run import DATASETS, MONITORS
 
     g = t.add_argument_group("training and data")
     if training:
@@ -276,7 +300,7 @@ def add_config_arguments(t: argparse.ArgumentParser, *, training: bool = True) -
     )
 
 
-def _add_schedule_arguments(t: argparse.ArgumentParser, default) -> None:
+def _add_schedule_arguments(t: argparse.ArgumentParser, default: _Default) -> None:
     from ..train.run import SCHEDULES
 
     g = t.add_argument_group(
@@ -357,6 +381,27 @@ def run(a: argparse.Namespace) -> int:
     if a.print_config:
         print(json.dumps(resolve_config(config, a.resume), indent=2))
         return 0
+    out = _run_folder(a)
+    result = run_training(
+        config,
+        out,
+        overwrite=a.overwrite,
+        resume=a.resume,
+        verbose=0 if a.quiet else 1,
+        argv=getattr(a, "argv", None),
+    )
+    print(_summary_line(result, out))
+    if result["stopped"] == "interrupted":
+        _report_interrupt(result)
+        return 130
+    if result["stopped"] == "nonfinite":
+        _report_nonfinite(result)
+        return 1
+    return 0
+
+
+def _run_folder(a: argparse.Namespace) -> str:
+    """--out, or the checkpoint's folder when resuming with the default --out."""
     out = a.out
     if a.resume is not None:
         if out == "runs/train":
@@ -367,14 +412,11 @@ def run(a: argparse.Namespace) -> int:
                 "continued, not replaced)",
                 file=sys.stderr,
             )
-    result = run_training(
-        config,
-        out,
-        overwrite=a.overwrite,
-        resume=a.resume,
-        verbose=0 if a.quiet else 1,
-        argv=getattr(a, "argv", None),
-    )
+    return out
+
+
+def _summary_line(result: dict, out: str) -> str:
+    """One line: model, optimizer, epochs, test accuracy and loss, the folder."""
     done = result["epochs_done"]
     line = (
         f"{result['config']['model']} + {result['config']['optimizer']}: "
@@ -384,33 +426,36 @@ def run(a: argparse.Namespace) -> int:
     )
     if result["stopped"]:
         line += f" [stopped: {result['stopped']}]"
-    print(line)
-    if result["stopped"] == "interrupted":
-        ckpt = result["interrupted_checkpoint"]
-        if ckpt:
-            print(
-                f"interrupted at step {result['steps_done']}; checkpoint {ckpt}; "
-                "continue "
-                f"with: descentlab train --resume {ckpt}",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                "interrupted in the first epoch, in the middle of a step; no "
-                "checkpoint "
-                "was written",
-                file=sys.stderr,
-            )
-        return 130
-    if result["stopped"] == "nonfinite":
-        info = result["nonfinite"] or {}
+    return line
+
+
+def _report_interrupt(result: dict) -> None:
+    """Tell on stderr where an interrupted run can be resumed from, if anywhere."""
+    ckpt = result["interrupted_checkpoint"]
+    if ckpt:
         print(
-            f"error: training stopped at step {info.get('step')} (epoch "
-            f"{info.get('epoch')}): "
-            f"{info.get('cause')}; the weights are those of the last finite step. Try "
-            "a "
-            f"smaller --lr or --clip-grad-norm.",
+            f"interrupted at step {result['steps_done']}; checkpoint {ckpt}; "
+            "continue "
+            f"with: descentlab train --resume {ckpt}",
             file=sys.stderr,
         )
-        return 1
-    return 0
+    else:
+        print(
+            "interrupted in the first epoch, in the middle of a step; no "
+            "checkpoint "
+            "was written",
+            file=sys.stderr,
+        )
+
+
+def _report_nonfinite(result: dict) -> None:
+    """Tell on stderr at which step the loss stopped being finite, and why."""
+    info = result["nonfinite"] or {}
+    print(
+        f"error: training stopped at step {info.get('step')} (epoch "
+        f"{info.get('epoch')}): "
+        f"{info.get('cause')}; the weights are those of the last finite step. Try "
+        "a "
+        f"smaller --lr or --clip-grad-norm.",
+        file=sys.stderr,
+    )
