@@ -61,19 +61,31 @@ def prepare(a: argparse.Namespace, name: str):
 
 
 def run(a: argparse.Namespace) -> int:
-    from .._validation import check_scalar
-    from ..diagnostics import (
-        loss_line,
-        loss_surface,
-        parameter_vector,
-        random_direction,
-        trajectory_pca,
-    )
-    from ..diagnostics.plots import figure_png, plot_lines, plot_surface
-    from ..io import atomic_write_bytes, atomic_write_json
+    from ..experiments._common import to_jsonable
+    from ..io import atomic_write_json
     from ..nn import SoftmaxCrossEntropy
 
     t0 = time.perf_counter()
+    _check_grid_arguments(a)
+    run, x, y, out = prepare(a, "landscape")
+    model, lossf = run.model, SoftmaxCrossEntropy()
+    name = f"{run.cfg['model']} + {run.cfg['optimizer']}"
+    result: dict = {"run_dir": str(run.path), "n_samples": len(x), "seed": a.seed}
+    result.update(_random_planes(model, lossf, x, y, a, out, name))
+    files = ["landscape_1d.png", "landscape_2d.png"]
+    if len(run.snapshots) >= 3:
+        result.update(_trajectory_plane(run, model, lossf, x, y, a.grid, out, name))
+        files.append("trajectory.png")
+    result["seconds"] = time.perf_counter() - t0
+    atomic_write_json(out / "landscape.json", to_jsonable(result))
+    print(_summary(name, result, len(run.snapshots), files, out))
+    return 0
+
+
+def _check_grid_arguments(a: argparse.Namespace) -> None:
+    """--points and --grid >= 3, --span > 0."""
+    from .._validation import check_scalar
+
     check_scalar(a.points, "points", int, min_val=3, owner="landscape")
     check_scalar(a.grid, "grid", int, min_val=3, owner="landscape")
     check_scalar(
@@ -84,9 +96,14 @@ def run(a: argparse.Namespace) -> int:
         include_boundaries="neither",
         owner="landscape",
     )
-    run, x, y, out = prepare(a, "landscape")
-    model, lossf = run.model, SoftmaxCrossEntropy()
-    name = f"{run.cfg['model']} + {run.cfg['optimizer']}"
+
+
+def _random_planes(model, lossf, x, y, a: argparse.Namespace, out: Path, name: str):
+    """Loss along one random direction and on a plane of two; writes both plots."""
+    from ..diagnostics import loss_line, loss_surface, random_direction
+    from ..diagnostics.plots import figure_png, plot_lines, plot_surface
+    from ..io import atomic_write_bytes
+
     rng = np.random.default_rng(a.seed)
     d1, d2 = random_direction(model, rng), random_direction(model, rng)
     alphas = np.linspace(-a.span, a.span, a.points)
@@ -114,70 +131,68 @@ def run(a: argparse.Namespace) -> int:
             )
         ),
     )
-    result = {
-        "run_dir": str(run.path),
-        "n_samples": len(x),
-        "seed": a.seed,
+    return {
         "alphas": alphas,
         "line": line,
         "grid": grid,
         "surface": Z,
         "loss_at_final": float(line[a.points // 2]),
     }
-    files = ["landscape_1d.png", "landscape_2d.png"]
-    if len(run.snapshots) >= 3:
-        pca = trajectory_pca(
-            [parameter_vector(run.model_at(s)) for _, s in run.snapshots]
-        )
-        c = pca.coords
-        pad = 0.25 * (c.max(axis=0) - c.min(axis=0)) + 1e-12
-        ga = np.linspace(c[:, 0].min() - pad[0], c[:, 0].max() + pad[0], a.grid)
-        gb = np.linspace(c[:, 1].min() - pad[1], c[:, 1].max() + pad[1], a.grid)
-        Zp = loss_surface(
-            model, lossf, x, y, pca.directions[0], pca.directions[1], ga, gb
-        )
-        ev = pca.explained_variance_ratio
-        atomic_write_bytes(
-            out / "trajectory.png",
-            figure_png(
-                plot_surface(
-                    ga,
-                    gb,
-                    Zp,
-                    path=c,
-                    title=f"training path on its top-2 PCA directions ({name})",
-                    xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
-                    ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)",
-                )
-            ),
-        )
-        files.append("trajectory.png")
-        result.update(
-            trajectory_coords=c,
-            epochs=[e for e, _ in run.snapshots],
-            explained_variance_ratio=ev,
-            pca_grid_alpha=ga,
-            pca_grid_beta=gb,
-            pca_surface=Zp,
-        )
-    result["seconds"] = time.perf_counter() - t0
-    from ..experiments._common import to_jsonable
 
-    atomic_write_json(out / "landscape.json", to_jsonable(result))
+
+def _trajectory_plane(run, model, lossf, x, y, n_grid: int, out: Path, name: str):
+    """Loss on the top-2 PCA plane of the saved snapshots, with the path drawn."""
+    from ..diagnostics import loss_surface, parameter_vector, trajectory_pca
+    from ..diagnostics.plots import figure_png, plot_surface
+    from ..io import atomic_write_bytes
+
+    pca = trajectory_pca([parameter_vector(run.model_at(s)) for _, s in run.snapshots])
+    c = pca.coords
+    pad = 0.25 * (c.max(axis=0) - c.min(axis=0)) + 1e-12
+    ga = np.linspace(c[:, 0].min() - pad[0], c[:, 0].max() + pad[0], n_grid)
+    gb = np.linspace(c[:, 1].min() - pad[1], c[:, 1].max() + pad[1], n_grid)
+    Zp = loss_surface(model, lossf, x, y, pca.directions[0], pca.directions[1], ga, gb)
+    ev = pca.explained_variance_ratio
+    atomic_write_bytes(
+        out / "trajectory.png",
+        figure_png(
+            plot_surface(
+                ga,
+                gb,
+                Zp,
+                path=c,
+                title=f"training path on its top-2 PCA directions ({name})",
+                xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
+                ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)",
+            )
+        ),
+    )
+    return {
+        "trajectory_coords": c,
+        "epochs": [e for e, _ in run.snapshots],
+        "explained_variance_ratio": ev,
+        "pca_grid_alpha": ga,
+        "pca_grid_beta": gb,
+        "pca_surface": Zp,
+    }
+
+
+def _summary(name: str, result: dict, n_snapshots: int, files: list, out: Path) -> str:
+    """The line printed at the end: losses, the trajectory (or why none), files."""
+    line = result["line"]
     span = f"{np.nanmin(line):.4g}..{np.nanmax(line):.4g}"
     if "trajectory_coords" in result:
         ev = 100 * result["explained_variance_ratio"]
         extra = (
-            f"; trajectory of {len(run.snapshots)} snapshots on PCs explaining "
+            f"; trajectory of {n_snapshots} snapshots on PCs explaining "
             f"{ev[0]:.1f} % + {ev[1]:.1f} %"
         )
-    elif run.snapshots:
-        extra = f"; no trajectory ({len(run.snapshots)} snapshots, PCA needs 3)"
+    elif n_snapshots:
+        extra = f"; no trajectory ({n_snapshots} snapshots, PCA needs 3)"
     else:
         extra = "; no trajectory (train with --save-every-epoch to get one)"
-    print(
+    return (
         f"landscape of {name}: loss {result['loss_at_final']:.4g} at the final "
         f"weights, {span} along the line{extra}; {', '.join(files)} in {out} "
         f"({result['seconds']:.1f} s)"
     )
-    return 0
