@@ -56,75 +56,17 @@ def stability_threshold(cfg: dict) -> tuple[float, str] | None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from .._validation import check_scalar
-    from ..diagnostics import hessian_operator, hessian_trace, top_hessian_eigenvalues
-    from ..diagnostics.plots import figure_png, plot_sharpness
-    from ..errors import InvalidParameterError
     from ..experiments._common import to_jsonable
-    from ..io import atomic_write_bytes, atomic_write_json
-    from ..nn import SoftmaxCrossEntropy
+    from ..io import atomic_write_json
 
     t0 = time.perf_counter()
-    check_scalar(a.trace_samples, "trace_samples", int, min_val=0, owner="sharpness")
-    if a.trace_samples == 1:
-        raise InvalidParameterError(
-            "sharpness: '--trace-samples' must be 0 or at least 2. Got 1."
-        )
+    _check_trace_samples(a)
     run, x, y, out = prepare(a, "sharpness")
-    if a.trajectory and len(run.snapshots) < 1:
-        raise InvalidParameterError(
-            f"sharpness: {a.run_dir!r} has no saved epochs (RUN_DIR/weights); train "
-            "it with --save-every-epoch or leave out --trajectory."
-        )
-    points = (
-        [(e, run.model_at(s)) for e, s in run.snapshots]
-        if a.trajectory
-        else [("final", run.model)]
-    )
     rows: list[dict[str, Any]] = []
-    for epoch, model in points:
-        op = hessian_operator(model, SoftmaxCrossEntropy(), x, y)
-        eig = top_hessian_eigenvalues(
-            None,
-            None,
-            None,
-            None,
-            k=a.k,
-            iters=a.iters,
-            tol=a.tol,
-            seed=a.seed,
-            operator=op,
-        )
-        row = {
-            "epoch": epoch,
-            "loss": op.loss_value,
-            "eigenvalues": eig.values,
-            "lanczos_steps": eig.iterations,
-            "converged": eig.converged,
-        }
-        if a.trace_samples:
-            tr = hessian_trace(
-                None,
-                None,
-                None,
-                None,
-                samples=a.trace_samples,
-                seed=a.seed,
-                operator=op,
-            )
-            row.update(trace=tr.estimate, trace_stderr=tr.stderr)
+    for epoch, model in _points(a, run):
+        row = _measure(epoch, model, x, y, a)
         rows.append(row)
-        trace = (
-            f", trace {row['trace']:.4g} +- {row['trace_stderr']:.2g}"
-            if a.trace_samples
-            else ""
-        )
-        values = ", ".join(f"{v:.4g}" for v in eig.values)
-        note = "" if eig.converged else ", not converged"
-        print(
-            f"epoch {epoch}: loss {row['loss']:.4g}, top eigenvalues {values} "
-            f"({eig.iterations} Lanczos steps{note}){trace}"
-        )
+        print(_row_line(row))
     thr = stability_threshold(run.cfg)
     if thr:
         opt = run.cfg["optimizer"]
@@ -139,14 +81,7 @@ def run(a: argparse.Namespace) -> int:
     }
     files = []
     if a.trajectory:
-        fig = plot_sharpness(
-            [r["epoch"] for r in rows],
-            np.array([r["eigenvalues"] for r in rows]),
-            title=f"sharpness ({run.cfg['model']} + {run.cfg['optimizer']})",
-            threshold=thr[0] if thr else None,
-            threshold_label=thr[1] if thr else "",
-        )
-        atomic_write_bytes(out / "sharpness.png", figure_png(fig))
+        _plot_trajectory(rows, run.cfg, thr, out)
         files.append("sharpness.png")
     atomic_write_json(out / "sharpness.json", to_jsonable(result))
     names = ", ".join([*files, "sharpness.json"])
@@ -155,3 +90,99 @@ def run(a: argparse.Namespace) -> int:
         f"{names} in {out}"
     )
     return 0
+
+
+def _check_trace_samples(a: argparse.Namespace) -> None:
+    """--trace-samples is 0 (no trace) or at least 2 (a standard error needs 2)."""
+    from .._validation import check_scalar
+    from ..errors import InvalidParameterError
+
+    check_scalar(a.trace_samples, "trace_samples", int, min_val=0, owner="sharpness")
+    if a.trace_samples == 1:
+        raise InvalidParameterError(
+            "sharpness: '--trace-samples' must be 0 or at least 2. Got 1."
+        )
+
+
+def _points(a: argparse.Namespace, run: Any) -> list[tuple[Any, Any]]:
+    """(epoch, model) pairs to measure: every saved epoch, or the final weights."""
+    from ..errors import InvalidParameterError
+
+    if a.trajectory and len(run.snapshots) < 1:
+        raise InvalidParameterError(
+            f"sharpness: {a.run_dir!r} has no saved epochs (RUN_DIR/weights); train "
+            "it with --save-every-epoch or leave out --trajectory."
+        )
+    if a.trajectory:
+        return [(e, run.model_at(s)) for e, s in run.snapshots]
+    return [("final", run.model)]
+
+
+def _measure(epoch: Any, model: Any, x: Any, y: Any, a: argparse.Namespace) -> dict:
+    """Loss, top-k Hessian eigenvalues and (with --trace-samples) the trace."""
+    from ..diagnostics import hessian_operator, hessian_trace, top_hessian_eigenvalues
+    from ..nn import SoftmaxCrossEntropy
+
+    op = hessian_operator(model, SoftmaxCrossEntropy(), x, y)
+    eig = top_hessian_eigenvalues(
+        None,
+        None,
+        None,
+        None,
+        k=a.k,
+        iters=a.iters,
+        tol=a.tol,
+        seed=a.seed,
+        operator=op,
+    )
+    row = {
+        "epoch": epoch,
+        "loss": op.loss_value,
+        "eigenvalues": eig.values,
+        "lanczos_steps": eig.iterations,
+        "converged": eig.converged,
+    }
+    if a.trace_samples:
+        tr = hessian_trace(
+            None,
+            None,
+            None,
+            None,
+            samples=a.trace_samples,
+            seed=a.seed,
+            operator=op,
+        )
+        row.update(trace=tr.estimate, trace_stderr=tr.stderr)
+    return row
+
+
+def _row_line(row: dict) -> str:
+    """The progress line of one measured point."""
+    trace = (
+        f", trace {row['trace']:.4g} +- {row['trace_stderr']:.2g}"
+        if "trace" in row
+        else ""
+    )
+    values = ", ".join(f"{v:.4g}" for v in row["eigenvalues"])
+    note = "" if row["converged"] else ", not converged"
+    return (
+        f"epoch {row['epoch']}: loss {row['loss']:.4g}, top eigenvalues {values} "
+        f"({row['lanczos_steps']} Lanczos steps{note}){trace}"
+    )
+
+
+def _plot_trajectory(
+    rows: list[dict], cfg: dict, thr: tuple[float, str] | None, out: Any
+) -> None:
+    """Write sharpness.png: the eigenvalues per epoch, with the stability limit."""
+    from ..diagnostics.plots import figure_png, plot_sharpness
+    from ..io import atomic_write_bytes
+
+    fig = plot_sharpness(
+        [r["epoch"] for r in rows],
+        np.array([r["eigenvalues"] for r in rows]),
+        title=f"sharpness ({cfg['model']} + {cfg['optimizer']})",
+        threshold=thr[0] if thr else None,
+        threshold_label=thr[1] if thr else "",
+    )
+    atomic_write_bytes(out / "sharpness.png", figure_png(fig))
