@@ -121,6 +121,17 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InvalidParameterError(f"train: unknown config keys {unknown}.")
     cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None}}
+    _check_choices(cfg)
+    if cfg["lr"] is None:
+        cfg["lr"] = default_lr(cfg["optimizer"])
+    _check_numbers(cfg)
+    _validate_schedule(cfg)
+    _validate_monitoring(cfg)
+    return cfg
+
+
+def _check_choices(cfg: dict[str, Any]) -> None:
+    """Model, optimizer, schedule and data set are known; MLP options need the MLP."""
     check_option(cfg["model"], "model", tuple(MODELS), owner="train")
     mlp_only = [k for k in MLP_ONLY if cfg[k] != DEFAULTS[k]]
     if cfg["model"] != "mlp" and mlp_only:
@@ -132,8 +143,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     check_option(cfg["optimizer"], "optimizer", tuple(OPTIMIZERS), owner="train")
     check_option(cfg["schedule"], "schedule", SCHEDULES, owner="train")
     check_option(cfg["data"], "data", DATASETS, owner="train")
-    if cfg["lr"] is None:
-        cfg["lr"] = default_lr(cfg["optimizer"])
+
+
+def _check_numbers(cfg: dict[str, Any]) -> None:
+    """The lr, decay, sizes, seed, clipping and dropout are in range."""
     check_scalar(
         cfg["lr"],
         "lr",
@@ -174,7 +187,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         include_boundaries="left",
         owner="train",
     )
-    _validate_schedule(cfg)
+
+
+def _validate_monitoring(cfg: dict[str, Any]) -> None:
+    """Resolve --monitor and check it, --early-stopping and keep_best."""
     if cfg["monitor"] is None:
         cfg["monitor"] = "val_loss" if cfg["n_val"] else "loss"
     check_option(cfg["monitor"], "monitor", MONITORS, owner="train")
@@ -195,12 +211,20 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameterError(
             f"train: 'keep_best' must be true or false. Got {cfg['keep_best']!r}."
         )
-    return cfg
 
 
 def _validate_schedule(cfg: dict[str, Any]) -> None:
     """Check the schedule's parameters against the schedule and resolve its interval."""
     name = cfg["schedule"]
+    _check_schedule_takes(cfg, name)
+    cfg["schedule_interval"] = _schedule_interval(cfg["schedule_interval"], name)
+    _check_schedule_numbers(cfg, name)
+    if cfg["milestones"] is not None:
+        cfg["milestones"] = _checked_milestones(cfg["milestones"])
+
+
+def _check_schedule_takes(cfg: dict[str, Any], name: str) -> None:
+    """Refuse schedule parameters (and --warmup) that ``name`` does not take."""
     for key, takers in SCHEDULE_PARAMS.items():
         if cfg[key] is not None and name not in takers:
             raise InvalidParameterError(
@@ -212,7 +236,10 @@ def _validate_schedule(cfg: dict[str, Any]) -> None:
             f"train: --warmup applies to --schedule {', '.join(WARMUP_SCHEDULES)}; "
             f"{name} has its own warm-up or none."
         )
-    interval = cfg["schedule_interval"]
+
+
+def _schedule_interval(interval: str | None, name: str) -> str:
+    """The interval given, else the schedule's natural one; plateau needs epochs."""
     if interval is None:
         interval = "epoch" if name in EPOCH_SCHEDULES else "step"
     check_option(interval, "schedule_interval", ("step", "epoch"), owner="train")
@@ -221,7 +248,11 @@ def _validate_schedule(cfg: dict[str, Any]) -> None:
             "train: --schedule plateau reacts to the epoch's validation loss, so it "
             "steps per epoch; --schedule-interval step does not apply."
         )
-    cfg["schedule_interval"] = interval
+    return interval
+
+
+def _check_schedule_numbers(cfg: dict[str, Any], name: str) -> None:
+    """gamma, step_size, warmup and min_lr (below the lr) are in range."""
     if cfg["gamma"] is not None:
         check_scalar(
             cfg["gamma"],
@@ -246,20 +277,22 @@ def _validate_schedule(cfg: dict[str, Any]) -> None:
             raise InvalidParameterError(
                 f"train: 'min_lr' must be below lr={cfg['lr']}. Got {cfg['min_lr']}."
             )
-    if cfg["milestones"] is not None:
-        ms = cfg["milestones"]
-        if (
-            not isinstance(ms, (list, tuple))
-            or not ms
-            or not all(isinstance(m, int) and not isinstance(m, bool) for m in ms)
-            or any(b <= a for a, b in itertools.pairwise(ms))
-            or ms[0] < 1
-        ):
-            raise InvalidParameterError(
-                "train: 'milestones' must be increasing positive integers, e.g. "
-                f"--milestones 3,6. Got {ms!r}."
-            )
-        cfg["milestones"] = [int(m) for m in ms]
+
+
+def _checked_milestones(ms: Any) -> list[int]:
+    """``ms`` as a list after checking it is increasing positive integers."""
+    if (
+        not isinstance(ms, (list, tuple))
+        or not ms
+        or not all(isinstance(m, int) and not isinstance(m, bool) for m in ms)
+        or any(b <= a for a, b in itertools.pairwise(ms))
+        or ms[0] < 1
+    ):
+        raise InvalidParameterError(
+            "train: 'milestones' must be increasing positive integers, e.g. "
+            f"--milestones 3,6. Got {ms!r}."
+        )
+    return [int(m) for m in ms]
 
 
 def load_data(cfg: dict[str, Any]) -> tuple[tuple, tuple | None, tuple]:
@@ -422,11 +455,45 @@ def run_training(
     else:
         out.mkdir(parents=True, exist_ok=True)
     info = run_info(argv)
-    train, val, test = load_data(cfg)
-    flat = cfg["model"] == "mlp"
-    train, val, test = _flat(train, flat), _flat(val, flat), _flat(test, flat)
+    train, val, test = _load_split(cfg)
     steps = math.ceil(len(train[0]) / cfg["batch_size"])
     model, optimizer, scheduler = build(cfg, steps)
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        optimizer,
+        scheduler,
+        callbacks=_callbacks(cfg, out),
+        verbose=verbose,
+        clip_grad_norm=cfg["clip_grad_norm"],
+        config=cfg,
+    )
+    atomic_write_json(out / "config.json", cfg)
+    _write_run_info(out / "run.json", info, resumed=resume is not None)
+    ckpt = out / "checkpoint.npz"
+    history, test_metrics = _fit_quietly(trainer, cfg, train, val, test, resume, ckpt)
+    result = _result(cfg, history, test_metrics, trainer.global_step, ckpt, out)
+    atomic_write_json(out / "history.json", history.to_dict())
+    atomic_write_json(out / "result.json", result)
+    _write_run_info(
+        out / "run.json", {**info, "end": now_utc()}, resumed=resume is not None
+    )
+    if history.epochs_done:
+        _plot_curves(
+            history, out / "curves.png", title=f"{cfg['model']} + {cfg['optimizer']}"
+        )
+    return result
+
+
+def _load_split(cfg: dict[str, Any]) -> tuple[tuple, tuple | None, tuple]:
+    """:func:`load_data`, with the images flattened for the MLP."""
+    train, val, test = load_data(cfg)
+    flat = cfg["model"] == "mlp"
+    return _flat(train, flat), _flat(val, flat), _flat(test, flat)
+
+
+def _callbacks(cfg: dict[str, Any], out: Path) -> list[Any]:
+    """history.csv always; best.npz, weight snapshots, early stopping if asked."""
     callbacks: list[Any] = [CSVLogger(out / "history.csv")]
     if cfg["keep_best"]:
         callbacks.append(
@@ -444,19 +511,19 @@ def run_training(
                 restore_best_weights=True,
             )
         )
-    trainer = Trainer(
-        model,
-        SoftmaxCrossEntropy(),
-        optimizer,
-        scheduler,
-        callbacks=callbacks,
-        verbose=verbose,
-        clip_grad_norm=cfg["clip_grad_norm"],
-        config=cfg,
-    )
-    atomic_write_json(out / "config.json", cfg)
-    _write_run_info(out / "run.json", info, resumed=resume is not None)
-    ckpt = out / "checkpoint.npz"
+    return callbacks
+
+
+def _fit_quietly(
+    trainer: Any,
+    cfg: dict[str, Any],
+    train: tuple,
+    val: tuple | None,
+    test: tuple,
+    resume: str | Path | None,
+    ckpt: Path,
+) -> tuple[Any, dict[str, Any]]:
+    """(history, test metrics) of ``trainer.fit`` then ``trainer.evaluate``."""
     # The caller reports an interrupt or a non-finite stop (result["stopped"]); NumPy's
     # overflow warnings on the way to a NaN add nothing to that.
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
@@ -473,7 +540,19 @@ def run_training(
             checkpoint=ckpt,
         )
         test_metrics = trainer.evaluate(*test)
-    result = {
+    return history, test_metrics
+
+
+def _result(
+    cfg: dict[str, Any],
+    history: Any,
+    test_metrics: dict[str, Any],
+    steps_done: int,
+    ckpt: Path,
+    out: Path,
+) -> dict[str, Any]:
+    """The result dict of a finished (or stopped) run, as written to result.json."""
+    return {
         "config": cfg,
         "epochs_done": history.epochs_done,
         "test_loss": test_metrics["loss"],
@@ -484,23 +563,13 @@ def run_training(
         "nonfinite": history.nonfinite,
         "checkpoint": str(ckpt),
         "seconds": float(np.nansum(history.epoch["seconds"])),
-        "steps_done": trainer.global_step,
+        "steps_done": steps_done,
         "interrupted_checkpoint": history.checkpoint,
         "best_checkpoint": str(out / "best.npz")
         if cfg["keep_best"] and (out / "best.npz").is_file()
         else None,
         "best_epoch": _best_epoch(history, cfg["monitor"]),
     }
-    atomic_write_json(out / "history.json", history.to_dict())
-    atomic_write_json(out / "result.json", result)
-    _write_run_info(
-        out / "run.json", {**info, "end": now_utc()}, resumed=resume is not None
-    )
-    if history.epochs_done:
-        _plot_curves(
-            history, out / "curves.png", title=f"{cfg['model']} + {cfg['optimizer']}"
-        )
-    return result
 
 
 def _best_epoch(history: Any, monitor: str) -> int | None:
