@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import numbers
 import os
 import time
@@ -57,8 +56,11 @@ from .recovery import BATCH, QUEUED_BY, alive, identity
 from .storage import (
     HEARTBEAT_INTERVAL,
     JOURNAL_LOCKS,
+    check_direction,
+    check_study_name,
     open_storage,
     optuna_module,
+    quiet_optuna,
     retry_storage_call,
     storage_spec,
 )
@@ -145,6 +147,35 @@ def _setup(
     sleep: Callable[[float], None],
 ) -> Any:
     """Create the study and queue the batch, or join it (see the module doc)."""
+    study = _create_batch_study(storage, study_name, direction, configs, digest)
+    if study is not None:
+        _enqueue_missing(study, configs, digest)
+        return study
+    study = optuna_module().load_study(study_name=study_name, storage=storage)
+    check_direction(study, study_name, direction, _OWNER)
+    deadline = clock() + setup_timeout
+    delay = 0.05
+    while True:
+        attrs = study.user_attrs
+        batch = attrs.get(_BATCH_ATTR)
+        _check_same_batch(study, study_name, batch, digest)
+        if attrs.get(_READY_ATTR) == digest:
+            return study
+        if _creator_dead(batch) or clock() > deadline:
+            _enqueue_missing(study, configs, digest)
+            return study
+        sleep(delay)
+        delay = min(2 * delay, 1.0)
+
+
+def _create_batch_study(
+    storage: Any,
+    study_name: str,
+    direction: str,
+    configs: Sequence[Mapping],
+    digest: str,
+) -> Any:
+    """The new study, marked with the batch; None when it exists already."""
     optuna = optuna_module()
 
     def create() -> Any:
@@ -159,47 +190,33 @@ def _setup(
         )
         return study
 
-    study = retry_storage_call(create, what=f"{_OWNER}: cannot create the study")
-    if study is not None:
-        _enqueue_missing(study, configs, digest)
-        return study
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    if study.direction.name.lower() != direction:
+    return retry_storage_call(create, what=f"{_OWNER}: cannot create the study")
+
+
+def _check_same_batch(study: Any, study_name: str, batch: Any, digest: str) -> None:
+    """Refuse a study that holds another batch, or trials of none."""
+    if batch is not None and batch.get("digest") != digest:
         raise InvalidParameterError(
-            f"{_OWNER}: study {study_name!r} exists with direction "
-            f"{study.direction.name.lower()!r}. Got direction={direction!r}."
+            f"{_OWNER}: study {study_name!r} holds another batch "
+            f"({batch.get('n')} configurations, digest "
+            f"{str(batch.get('digest'))[:12]}); "
+            "the configurations given differ. Use another study name."
         )
-    deadline = clock() + setup_timeout
-    delay = 0.05
-    while True:
-        attrs = study.user_attrs
-        batch = attrs.get(_BATCH_ATTR)
-        if batch is not None and batch.get("digest") != digest:
-            raise InvalidParameterError(
-                f"{_OWNER}: study {study_name!r} holds another batch "
-                f"({batch.get('n')} configurations, digest "
-                f"{str(batch.get('digest'))[:12]}); "
-                "the configurations given differ. Use another study name."
-            )
-        if batch is None and any(
-            ft.user_attrs.get(BATCH) != digest
-            for ft in study.get_trials(deepcopy=False)
-        ):
-            raise InvalidParameterError(
-                f"{_OWNER}: study {study_name!r} already holds trials that are not "
-                "of this batch. Use another study name."
-            )
-        if attrs.get(_READY_ATTR) == digest:
-            return study
-        by = (batch or {}).get("by") or {}
-        creator_dead = by.get("host") == identity()["host"] and not alive(
-            by.get("pid"), by.get("start")
+    if batch is None and any(
+        ft.user_attrs.get(BATCH) != digest for ft in study.get_trials(deepcopy=False)
+    ):
+        raise InvalidParameterError(
+            f"{_OWNER}: study {study_name!r} already holds trials that are not "
+            "of this batch. Use another study name."
         )
-        if creator_dead or clock() > deadline:
-            _enqueue_missing(study, configs, digest)
-            return study
-        sleep(delay)
-        delay = min(2 * delay, 1.0)
+
+
+def _creator_dead(batch: Mapping[str, Any] | None) -> bool:
+    """Whether the process that created the batch ran on this host and is gone."""
+    by = (batch or {}).get("by") or {}
+    return by.get("host") == identity()["host"] and not alive(
+        by.get("pid"), by.get("start")
+    )
 
 
 def batch_results(
@@ -285,24 +302,8 @@ def run_configs(
     Returns:
         One :class:`ConfigResult` per configuration, in the order of ``configs``.
     """
-    optuna = optuna_module()
-    if isinstance(configs, Mapping) or not isinstance(configs, Sequence):
-        raise InvalidParameterError(
-            f"{_OWNER}: 'configs' must be a list of mappings. "
-            f"Got {type(configs).__name__}."
-        )
-    if not configs or not all(isinstance(c, Mapping) for c in configs):
-        raise InvalidParameterError(
-            f"{_OWNER}: 'configs' must be a non-empty list of mappings."
-        )
-    check_scalar(n_workers, "n_workers", numbers.Integral, min_val=1, owner=_OWNER)
-    check_scalar(poll, "poll", numbers.Real, min_val=0.0, owner=_OWNER)
-    check_option(direction, "direction", ("maximize", "minimize"), owner=_OWNER)
-    check_option(journal_lock, "journal_lock", JOURNAL_LOCKS, owner=_OWNER)
-    if not isinstance(study_name, str) or not study_name.strip():
-        raise InvalidParameterError(
-            f"{_OWNER}: 'study_name' must be a non-empty string. Got {study_name!r}."
-        )
+    optuna_module()
+    _check_arguments(configs, n_workers, poll, direction, journal_lock, study_name)
     resolved = resolve_objective(objective)
     if n_workers > 1:
         check_picklable(objective)
@@ -315,9 +316,7 @@ def run_configs(
         "heartbeat_interval": heartbeat_interval,
         "grace_period": grace_period,
     }
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(logging.WARNING)
-    try:
+    with quiet_optuna():
         opened = open_storage(spec[1], **options)
         study = _setup(
             opened,
@@ -340,18 +339,57 @@ def run_configs(
             "wait": wait,
             "poll": float(poll),
         }
-        if n_workers == 1:
-            by_number: Callable[[Any], None] | None = None
-            if on_trial is not None:
-
-                def by_number(ft: Any) -> None:
-                    i = int(ft.user_attrs[INDEX])
-                    on_trial(batch_results(study, configs)[i])
-
-            run_worker(cfg, by_number)
-        else:
-            run_processes(cfg, int(n_workers), 0, 0)
-            run_worker({**cfg, "wait": wait})  # what a dead worker left
+        _run_batch(study, cfg, configs, n_workers, on_trial)
         return batch_results(study, configs)
-    finally:
-        optuna.logging.set_verbosity(previous)
+
+
+def _check_arguments(
+    configs: Any,
+    n_workers: Any,
+    poll: Any,
+    direction: Any,
+    journal_lock: Any,
+    study_name: Any,
+) -> None:
+    """Validate ``run_configs``'s arguments (configs first)."""
+    _check_configs(configs)
+    check_scalar(n_workers, "n_workers", numbers.Integral, min_val=1, owner=_OWNER)
+    check_scalar(poll, "poll", numbers.Real, min_val=0.0, owner=_OWNER)
+    check_option(direction, "direction", ("maximize", "minimize"), owner=_OWNER)
+    check_option(journal_lock, "journal_lock", JOURNAL_LOCKS, owner=_OWNER)
+    check_study_name(study_name, _OWNER)
+
+
+def _check_configs(configs: Any) -> None:
+    """Refuse anything but a non-empty list of mappings."""
+    if isinstance(configs, Mapping) or not isinstance(configs, Sequence):
+        raise InvalidParameterError(
+            f"{_OWNER}: 'configs' must be a list of mappings. "
+            f"Got {type(configs).__name__}."
+        )
+    if not configs or not all(isinstance(c, Mapping) for c in configs):
+        raise InvalidParameterError(
+            f"{_OWNER}: 'configs' must be a non-empty list of mappings."
+        )
+
+
+def _run_batch(
+    study: Any,
+    cfg: dict[str, Any],
+    configs: Sequence[Mapping[str, Any]],
+    n_workers: int,
+    on_trial: Callable[[ConfigResult], None] | None,
+) -> None:
+    """Run the batch's queued trials here or in K processes, then what they left."""
+    if n_workers == 1:
+        by_number: Callable[[Any], None] | None = None
+        if on_trial is not None:
+
+            def by_number(ft: Any) -> None:
+                i = int(ft.user_attrs[INDEX])
+                on_trial(batch_results(study, configs)[i])
+
+        run_worker(cfg, by_number)
+    else:
+        run_processes(cfg, int(n_workers), 0, 0)
+        run_worker(dict(cfg))  # what a dead worker left

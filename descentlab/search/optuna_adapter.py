@@ -43,13 +43,11 @@ Worker processes are started with the ``spawn`` method, so with
 
 from __future__ import annotations
 
-import logging
 import numbers
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +60,13 @@ from .space import check_space, space_to_dict
 from .storage import (
     HEARTBEAT_INTERVAL,
     JOURNAL_LOCKS,
+    check_direction,
+    check_study_name,
     create_or_join_study,
     describe_storage,
     open_storage,
     optuna_module,
+    quiet_optuna,
     redact,
     retry_storage_call,
     storage_spec,
@@ -196,7 +197,7 @@ def optuna_search(
         DescentlabError: the storage cannot be opened, or worker processes died
             and left trials unrun.
     """
-    optuna = optuna_module()
+    optuna_module()
     space = check_space(space, owner=_OWNER)
     _check_arguments(
         study_name=study_name,
@@ -219,7 +220,7 @@ def optuna_search(
         "grace_period": grace_period,
     }
 
-    with _quiet_optuna(optuna):
+    with quiet_optuna():
         study = _open_study(spec, options, study_name, direction)
         _check_compatible(study, space)
         _record_space(study, space, metric)
@@ -254,10 +255,7 @@ def _check_arguments(
     stale_after: Any,
 ) -> None:
     """Validate ``optuna_search``'s scalar and option arguments."""
-    if not isinstance(study_name, str) or not study_name.strip():
-        raise InvalidParameterError(
-            f"{_OWNER}: 'study_name' must be a non-empty string. Got {study_name!r}."
-        )
+    check_study_name(study_name, _OWNER)
     check_scalar(n_trials, "n_trials", numbers.Integral, min_val=1, owner=_OWNER)
     check_scalar(n_workers, "n_workers", numbers.Integral, min_val=1, owner=_OWNER)
     check_scalar(seed, "seed", numbers.Integral, min_val=0, owner=_OWNER)
@@ -285,17 +283,6 @@ def _prepare_objective(objective: Any, pruner: Any, n_workers: int) -> Any:
     return resolved
 
 
-@contextmanager
-def _quiet_optuna(optuna: Any) -> Iterator[None]:
-    """Lower Optuna's log level to WARNING for the block, then restore it."""
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)
-
-
 def _open_study(
     spec: Any, options: Mapping[str, Any], study_name: str, direction: str
 ) -> Any:
@@ -310,11 +297,7 @@ def _open_study(
             f"{_OWNER}: cannot open the study {study_name!r} in "
             f"{describe_storage(spec)}: {type(e).__name__}: {redact(str(e))}"
         ) from None
-    if study.direction.name.lower() != direction:
-        raise InvalidParameterError(
-            f"{_OWNER}: study {study_name!r} exists with direction "
-            f"{study.direction.name.lower()!r}. Got direction={direction!r}."
-        )
+    check_direction(study, study_name, direction, _OWNER)
     return study
 
 

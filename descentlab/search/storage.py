@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import random
 import re
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +76,35 @@ def optuna_module() -> Any:
             "optuna is not installed: pip install 'descentlab[optuna]'"
         ) from None
     return optuna
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Lower Optuna's log level to WARNING for the block, then restore it."""
+    optuna = optuna_module()
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def check_study_name(study_name: Any, owner: str) -> None:
+    """Refuse a study name that is not a non-empty string."""
+    if not isinstance(study_name, str) or not study_name.strip():
+        raise InvalidParameterError(
+            f"{owner}: 'study_name' must be a non-empty string. Got {study_name!r}."
+        )
+
+
+def check_direction(study: Any, study_name: str, direction: str, owner: str) -> None:
+    """Refuse to join a study whose optimization direction differs."""
+    if study.direction.name.lower() != direction:
+        raise InvalidParameterError(
+            f"{owner}: study {study_name!r} exists with direction "
+            f"{study.direction.name.lower()!r}. Got direction={direction!r}."
+        )
 
 
 def redact(url: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import numbers
 import os
@@ -14,7 +13,13 @@ from .._validation import check_scalar
 from ..errors import DataError, InvalidParameterError
 from .results import SearchResults, TrialRecord
 from .space import space_from_dict
-from .storage import describe_storage, open_storage, optuna_module, storage_spec
+from .storage import (
+    describe_storage,
+    open_storage,
+    optuna_module,
+    quiet_optuna,
+    storage_spec,
+)
 
 #: error of queued trials that a stopped search never started (counted as "not run")
 NOT_RUN = "not run: the search stopped before this trial"
@@ -82,9 +87,7 @@ def load_study(
     if spec[0] == "journal" and not Path(spec[1]).is_file():
         raise DataError(f"{owner}: journal file {spec[1]!r} does not exist.")
     opened = open_storage(spec[1], journal_lock=journal_lock)
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(logging.WARNING)
-    try:
+    with quiet_optuna():
         names = optuna.get_all_study_names(storage=opened)
         if study_name not in names:
             raise InvalidParameterError(
@@ -92,8 +95,6 @@ def load_study(
                 f"holds {', '.join(repr(n) for n in names) or 'no study'}."
             )
         return optuna.load_study(study_name=study_name, storage=opened)
-    finally:
-        optuna.logging.set_verbosity(previous)
 
 
 def study_summary(
