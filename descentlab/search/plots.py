@@ -120,58 +120,83 @@ def plot_trials(
     for i, r in enumerate(rounds):
         ok = [t for t in done if t.round == r]
         bad = [t for t in results.trials if t.round == r and t.status == "failed"]
-        for j, name in enumerate(names):
-            ax = axes[i][j]
-            pts: list[tuple[Any, ...]] = [
-                (t.params[name], t.value) for t in ok if name in t.params
-            ]
-            if pts:
-                xs, ys = zip(*pts, strict=True)
-                mappable = ax.scatter(xs, ys, c=ys, cmap="viridis", norm=norm, s=18)
-            if _is_log(results, name) and pts:
-                _log_axis(ax, "x", list(xs))
-            ax.set_xlabel(name)
-            ax.set_ylabel(results.metric)
-            ax.set_title(f"round {r}: {len(ok)} done, {len(bad)} failed", fontsize=9)
-            ax.grid(alpha=0.3)
+        drawn = [
+            _metric_panel(axes[i][j], results, name, r, ok, bad, norm)
+            for j, name in enumerate(names)
+        ]
         if len(names) >= 2:
-            ax = axes[i][-1]
-            a, b = names[0], names[1]
-            pts = [
-                (t.params[a], t.params[b], t.value)
-                for t in ok
-                if a in t.params and b in t.params
-            ]
-            if pts:
-                xs, ys, cs = zip(*pts, strict=True)
-                mappable = ax.scatter(xs, ys, c=cs, cmap="viridis", norm=norm, s=22)
-            fx = [
-                (t.params[a], t.params[b])
-                for t in bad
-                if a in t.params and b in t.params
-            ]
-            if fx:
-                ax.scatter(
-                    *zip(*fx, strict=True), marker="x", c="0.6", s=18, label="failed"
-                )
-                ax.legend(fontsize=8, loc="best")
-            every = [
-                (t.params[a], t.params[b])
-                for t in ok + bad
-                if a in t.params and b in t.params
-            ]
-            if _is_log(results, a) and every:
-                _log_axis(ax, "x", [p[0] for p in every])
-            if _is_log(results, b) and every:
-                _log_axis(ax, "y", [p[1] for p in every])
-            ax.set_xlabel(a)
-            ax.set_ylabel(b)
-            ax.grid(alpha=0.3)
+            drawn.append(_pair_panel(axes[i][-1], results, names[:2], ok, bad, norm))
+        for m in drawn:
+            if m is not None:
+                mappable = m
     if mappable is not None:
         fig.colorbar(mappable, ax=axes[:, -1].tolist(), label=results.metric)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def _metric_panel(
+    ax: Any,
+    results: SearchResults,
+    name: str,
+    r: int,
+    ok: list[Any],
+    bad: list[Any],
+    norm: Any,
+) -> Any:
+    """The metric against ``name`` for round ``r``; returns the scatter (or None)."""
+    mappable = None
+    pts: list[tuple[Any, ...]] = [
+        (t.params[name], t.value) for t in ok if name in t.params
+    ]
+    if pts:
+        xs, ys = zip(*pts, strict=True)
+        mappable = ax.scatter(xs, ys, c=ys, cmap="viridis", norm=norm, s=18)
+    if _is_log(results, name) and pts:
+        _log_axis(ax, "x", list(xs))
+    ax.set_xlabel(name)
+    ax.set_ylabel(results.metric)
+    ax.set_title(f"round {r}: {len(ok)} done, {len(bad)} failed", fontsize=9)
+    ax.grid(alpha=0.3)
+    return mappable
+
+
+def _pair_panel(
+    ax: Any,
+    results: SearchResults,
+    pair: list[str],
+    ok: list[Any],
+    bad: list[Any],
+    norm: Any,
+) -> Any:
+    """The first two parameters against each other, coloured by the metric, with
+    failed trials as grey crosses; returns the scatter (or None)."""
+    mappable = None
+    a, b = pair
+    pts = [
+        (t.params[a], t.params[b], t.value)
+        for t in ok
+        if a in t.params and b in t.params
+    ]
+    if pts:
+        xs, ys, cs = zip(*pts, strict=True)
+        mappable = ax.scatter(xs, ys, c=cs, cmap="viridis", norm=norm, s=22)
+    fx = [(t.params[a], t.params[b]) for t in bad if a in t.params and b in t.params]
+    if fx:
+        ax.scatter(*zip(*fx, strict=True), marker="x", c="0.6", s=18, label="failed")
+        ax.legend(fontsize=8, loc="best")
+    every = [
+        (t.params[a], t.params[b]) for t in ok + bad if a in t.params and b in t.params
+    ]
+    if _is_log(results, a) and every:
+        _log_axis(ax, "x", [p[0] for p in every])
+    if _is_log(results, b) and every:
+        _log_axis(ax, "y", [p[1] for p in every])
+    ax.set_xlabel(a)
+    ax.set_ylabel(b)
+    ax.grid(alpha=0.3)
+    return mappable
 
 
 def plot_best_curves(

@@ -226,6 +226,25 @@ def _run_round(
             on_trial(record)
 
 
+def _round_counts(rounds: Any, trials_per_round: Any, owner: str) -> list[int]:
+    """Trials per round: one int for every round, or a list of ``rounds`` ints."""
+    check_scalar(rounds, "rounds", numbers.Integral, min_val=1, owner=owner)
+    if isinstance(trials_per_round, numbers.Integral) and not isinstance(
+        trials_per_round, bool
+    ):
+        counts = [int(trials_per_round)] * int(rounds)
+    elif isinstance(trials_per_round, Sequence) and len(trials_per_round) == rounds:
+        counts = list(trials_per_round)
+    else:
+        raise InvalidParameterError(
+            f"{owner}: 'trials_per_round' must be an int or a list of {rounds} ints. "
+            f"Got {trials_per_round!r}."
+        )
+    for c in counts:
+        check_scalar(c, "trials_per_round", numbers.Integral, min_val=1, owner=owner)
+    return counts
+
+
 def run_rounds(
     space: Mapping[str, Any],
     objective: Objective,
@@ -264,20 +283,7 @@ def run_rounds(
     owner = "run_rounds"
     space = check_space(space, owner=owner)
     _check_objective(objective, owner)
-    check_scalar(rounds, "rounds", numbers.Integral, min_val=1, owner=owner)
-    if isinstance(trials_per_round, numbers.Integral) and not isinstance(
-        trials_per_round, bool
-    ):
-        counts = [int(trials_per_round)] * int(rounds)
-    elif isinstance(trials_per_round, Sequence) and len(trials_per_round) == rounds:
-        counts = list(trials_per_round)
-    else:
-        raise InvalidParameterError(
-            f"{owner}: 'trials_per_round' must be an int or a list of {rounds} ints. "
-            f"Got {trials_per_round!r}."
-        )
-    for c in counts:
-        check_scalar(c, "trials_per_round", numbers.Integral, min_val=1, owner=owner)
+    counts = _round_counts(rounds, trials_per_round, owner)
     check_scalar(
         keep,
         "keep",

@@ -497,24 +497,27 @@ def narrow(
             stacklevel=2,
         )
         return dict(space)
-    sign = -1.0 if metric_mode == "max" else 1.0
-    done.sort(key=lambda r: (sign * r[0], r[1]))
-    n_best = min(len(done), max(2, math.ceil(keep * len(done))))
-    best = [params for _, _, params in done[:n_best]]
+    best = _best_params(done, keep, metric_mode)
     new: dict[str, Dimension] = {}
     for name, dim in space.items():
         values = [p[name] for p in best if name in p]
-        if not values:
-            new[name] = dim
-        elif isinstance(dim, Choice):
-            seen = {repr(v) for v in values}
-            new[name] = Choice(
-                tuple(o for o in dim.options if repr(o) in seen) or dim.options
-            )
-        else:
-            if isinstance(dim, LogUniform):
-                values = [v for v in values if v > 0]
-            new[name] = (
-                _narrow_numeric(dim, [float(v) for v in values]) if values else dim
-            )
+        new[name] = _narrow_dimension(dim, values) if values else dim
     return new
+
+
+def _best_params(done: list[Any], keep: float, metric_mode: str) -> list[Any]:
+    """The params of the best ``keep`` share (at least 2) of the completed trials."""
+    sign = -1.0 if metric_mode == "max" else 1.0
+    done.sort(key=lambda r: (sign * r[0], r[1]))
+    n_best = min(len(done), max(2, math.ceil(keep * len(done))))
+    return [params for _, _, params in done[:n_best]]
+
+
+def _narrow_dimension(dim: Dimension, values: list[Any]) -> Dimension:
+    """One dimension narrowed to the best trials' ``values`` (rules 2-6)."""
+    if isinstance(dim, Choice):
+        seen = {repr(v) for v in values}
+        return Choice(tuple(o for o in dim.options if repr(o) in seen) or dim.options)
+    if isinstance(dim, LogUniform):
+        values = [v for v in values if v > 0]
+    return _narrow_numeric(dim, [float(v) for v in values]) if values else dim
