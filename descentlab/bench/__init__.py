@@ -95,6 +95,41 @@ def main(
         "notes": [...]}.
     """
     names = list(CASES if only is None else only)
+    _check_arguments(names, size, repeats)
+    if threads is None:
+        threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or usable_cpus()
+    notes: list[str] = []
+    torch_mod, device = import_torch(notes)
+    _select_cases(names, keep_memory=only is not None or memory, notes=notes)
+    how, undo_threads = set_threads(threads, torch_mod)
+    meta = _meta(threads, how, isolate, repeats, size, torch_mod, device)
+    results: dict[str, Any] = {
+        "meta": meta,
+        "cases": {},
+        "memory": None,
+        "notes": notes,
+    }
+    try:
+        timed_names = [n for n in names if n != "memory"]
+        results["cases"] = _run_cases(
+            timed_names, repeats, size, threads, torch_mod, device, isolate
+        )
+        _add_gemm_fractions(results["cases"])
+        if "memory" in names:
+            results["memory"] = memory_case(
+                SIZES[size]["cnn"], threads, torch_mod is not None
+            )
+    finally:
+        undo_threads()
+    meta["loadavg_after"] = loadavg()
+    _note_load(meta["loadavg_before"], threads, notes)
+    if verbose:
+        print(format_table(results))
+    return results
+
+
+def _check_arguments(names: list[str], size: Any, repeats: Any) -> None:
+    """Known case names, a known size, repeats an int >= 1."""
     unknown = [n for n in names if n not in CASES]
     if unknown:
         raise InvalidParameterError(
@@ -108,19 +143,31 @@ def main(
         raise InvalidParameterError(
             f"bench: 'repeats' must be an int >= 1. Got {repeats!r}."
         )
-    if threads is None:
-        threads = int(os.environ.get("DESCENTLAB_BENCH_THREADS", 0)) or usable_cpus()
-    notes: list[str] = []
-    torch_mod, device = import_torch(notes)
-    if "memory" in names and only is None and not memory:
+
+
+def _select_cases(names: list[str], *, keep_memory: bool, notes: list[str]) -> None:
+    """Drop ``memory`` where it does not apply; add ``gemm``, the GFLOP/s reference,
+    when a case that compares with it runs (in place)."""
+    if "memory" in names and not keep_memory:
         names.remove("memory")
     if B.xp() is not np and "memory" in names:
         notes.append("memory case skipped on the cupy backend (it measures host RSS).")
         names.remove("memory")
     if GEMM_CASES & set(names) and "gemm" not in names:
         names.insert(names.index("memory") if "memory" in names else len(names), "gemm")
-    how, undo_threads = set_threads(threads, torch_mod)
-    meta: dict[str, Any] = {
+
+
+def _meta(
+    threads: int,
+    how: Any,
+    isolate: bool,
+    repeats: int,
+    size: str,
+    torch_mod: Any,
+    device: Any,
+) -> dict[str, Any]:
+    """The run's settings, versions, machine and load average before it."""
+    return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "backend": B.name(),
         "device": device or "cpu",
@@ -136,40 +183,27 @@ def main(
         "cpu_count": os.cpu_count(),
         "loadavg_before": loadavg(),
     }
-    results: dict[str, Any] = {
-        "meta": meta,
-        "cases": {},
-        "memory": None,
-        "notes": notes,
-    }
-    try:
-        timed_names = [n for n in names if n != "memory"]
-        results["cases"] = _run_cases(
-            timed_names, repeats, size, threads, torch_mod, device, isolate
-        )
-        gemm = results["cases"].get("gemm")
-        for c in results["cases"].values():
-            if gemm and c.get("gflops"):
-                c["gemm_fraction"] = (
-                    c["gflops"]["descentlab"] / gemm["gflops"]["descentlab"]
-                )
-        if "memory" in names:
-            results["memory"] = memory_case(
-                SIZES[size]["cnn"], threads, torch_mod is not None
+
+
+def _add_gemm_fractions(cases: dict[str, Any]) -> None:
+    """Each case's GFLOP/s as a fraction of the ``gemm`` reference (in place)."""
+    gemm = cases.get("gemm")
+    for c in cases.values():
+        if gemm and c.get("gflops"):
+            c["gemm_fraction"] = (
+                c["gflops"]["descentlab"] / gemm["gflops"]["descentlab"]
             )
-    finally:
-        undo_threads()
-    meta["loadavg_after"] = loadavg()
-    load = (meta["loadavg_before"] or [0.0])[0]
+
+
+def _note_load(loadavg_before: Any, threads: int, notes: list[str]) -> None:
+    """Warn in ``notes`` when the machine was too busy for multi-threaded timings."""
+    load = (loadavg_before or [0.0])[0]
     if threads > 1 and load + threads > usable_cpus() + 0.5:
         notes.append(
             f"load average {load} with {threads} threads on {usable_cpus()} CPUs: "
             "multi-threaded timings wait for busy cores and are unreliable; "
             "compare with --threads 1."
         )
-    if verbose:
-        print(format_table(results))
-    return results
 
 
 def _run_cases(

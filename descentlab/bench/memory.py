@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,71 +36,93 @@ def memory_child(framework: str, batch: int, threads: int, mode: str = "rss") ->
     buffers to tracemalloc; PyTorch does not, so only for descentlab).
     """
     import gc
-    import resource
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     if framework == "descentlab":
-        from ..models import SimpleConvNet
-        from ..nn import SoftmaxCrossEntropy
-        from ..optim import Adam
-
-        set_threads(threads, None)
-        model = SimpleConvNet(seed=0)
-        step = train_step(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y)
+        step = _descentlab_step(x, y, threads)
     else:
-        import torch
-
-        set_threads(threads, torch)
-        nn = torch.nn
-        tm = nn.Sequential(
-            nn.Conv2d(1, 30, 5),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(30 * 12 * 12, 100),
-            nn.ReLU(),
-            nn.Linear(100, 10),
-        )
-        step = torch_train_step(
-            torch,
-            tm,
-            torch.optim.Adam(tm.parameters()),
-            torch.from_numpy(x),
-            torch.from_numpy(y),
-        )
+        step = _torch_step(x, y, threads)
     gc.collect()
-    out: dict[str, Any] = {}
     if mode == "tracemalloc":
-        import tracemalloc
-
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        step()
-        out["tracemalloc_peak_mib"] = (
-            tracemalloc.get_traced_memory()[1] - base
-        ) / 2**20
-        tracemalloc.stop()
+        out = _tracemalloc_peak(step)
     else:
-        scale = (
-            1 / 1024 if sys.platform != "darwin" else 1 / 2**20
-        )  # ru_maxrss KiB or bytes
-        try:
-            with open("/proc/self/clear_refs", "w") as fh:
-                fh.write("5")
-            before = status_kib("VmRSS")
-            step()
-            # status_kib gives None where /proc lacks the line: TypeError, caught
-            out["rss_delta_mib"] = (status_kib("VmHWM") - before) / 1024  # type: ignore[operator]
-            out["rss_method"] = "VmHWM - VmRSS (peak reset before the step)"
-        except (OSError, TypeError):
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            step()
-            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            out["rss_delta_mib"] = (after - before) * scale
-            out["rss_method"] = "ru_maxrss delta (lower bound)"
+        out = _rss_delta(step)
     print(json.dumps(out))
+
+
+def _descentlab_step(x: np.ndarray, y: np.ndarray, threads: int) -> Callable[[], Any]:
+    """One SimpleConvNet + Adam training step of descentlab, ready to call."""
+    from ..models import SimpleConvNet
+    from ..nn import SoftmaxCrossEntropy
+    from ..optim import Adam
+
+    set_threads(threads, None)
+    model = SimpleConvNet(seed=0)
+    return train_step(model, SoftmaxCrossEntropy(), Adam(model.parameters()), x, y)
+
+
+def _torch_step(x: np.ndarray, y: np.ndarray, threads: int) -> Callable[[], Any]:
+    """The same training step in PyTorch, ready to call."""
+    import torch
+
+    set_threads(threads, torch)
+    nn = torch.nn
+    tm = nn.Sequential(
+        nn.Conv2d(1, 30, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(30 * 12 * 12, 100),
+        nn.ReLU(),
+        nn.Linear(100, 10),
+    )
+    return torch_train_step(
+        torch,
+        tm,
+        torch.optim.Adam(tm.parameters()),
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+    )
+
+
+def _tracemalloc_peak(step: Callable[[], Any]) -> dict[str, Any]:
+    """Peak of the Python-tracked allocations during ``step()``, in MiB."""
+    import tracemalloc
+
+    out: dict[str, Any] = {}
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    step()
+    out["tracemalloc_peak_mib"] = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+    tracemalloc.stop()
+    return out
+
+
+def _rss_delta(step: Callable[[], Any]) -> dict[str, Any]:
+    """Peak resident memory during ``step()`` minus that before it, in MiB."""
+    import resource
+
+    out: dict[str, Any] = {}
+    scale = (
+        1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+    )  # ru_maxrss KiB or bytes
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        before = status_kib("VmRSS")
+        step()
+        # status_kib gives None where /proc lacks the line: TypeError, caught
+        out["rss_delta_mib"] = (status_kib("VmHWM") - before) / 1024  # type: ignore[operator]
+        out["rss_method"] = "VmHWM - VmRSS (peak reset before the step)"
+    except (OSError, TypeError):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        step()
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out["rss_delta_mib"] = (after - before) * scale
+        out["rss_method"] = "ru_maxrss delta (lower bound)"
+    return out
 
 
 def run_memory_child(framework: str, batch: int, threads: int, mode: str) -> dict:
