@@ -171,17 +171,48 @@ def top_hessian_eigenvalues(
     op = operator or HessianOperator(
         model, loss, x, y, batch_size=batch_size, owner=owner
     )
-    check_scalar(k, "k", numbers.Integral, min_val=1, owner=owner)
-    if k > op.size:
+    _check_eigen_arguments(k, iters, tol, op.size, owner)
+    Q, m, theta, s, res, converged = _lanczos(
+        op, k, min(int(iters), op.size), tol, seed
+    )
+    order = np.argsort(theta)[::-1][:k]
+    if len(order) < k:  # the space was exhausted before k values (H of low rank)
         raise InvalidParameterError(
-            f"{owner}: 'k' must be at most the number of parameters ({op.size}). "
-            f"Got {k}."
+            f"{owner}: the Krylov space closed after {m} steps, fewer than k={k}; "
+            "try another seed."
+        )
+    vectors = s[:, order].T @ Q[:m]
+    return HessianEigen(
+        values=theta[order].copy(),
+        vectors=vectors,
+        residuals=res[: len(order)].copy() if res.size >= len(order) else res,
+        iterations=m,
+        converged=converged,
+    )
+
+
+def _check_eigen_arguments(k: Any, iters: Any, tol: Any, size: int, owner: str) -> None:
+    """1 <= k <= P (the parameter count), iters >= k, tol > 0."""
+    check_scalar(k, "k", numbers.Integral, min_val=1, owner=owner)
+    if k > size:
+        raise InvalidParameterError(
+            f"{owner}: 'k' must be at most the number of parameters ({size}). Got {k}."
         )
     check_scalar(iters, "iters", numbers.Integral, min_val=int(k), owner=owner)
     check_scalar(
         tol, "tol", numbers.Real, min_val=0.0, include_boundaries="neither", owner=owner
     )
-    m_max = min(int(iters), op.size)
+
+
+def _lanczos(
+    op: HessianOperator, k: int, m_max: int, tol: float, seed: int
+) -> tuple[np.ndarray, int, Any, Any, np.ndarray, bool]:
+    """Lanczos with full reorthogonalization, stopped by the top-k residual test.
+
+    Returns (Q, m, theta, s, res, converged): the basis (its first m rows used),
+    the steps taken, the eigenvalues and eigenvectors of T_m, the top-k residuals
+    and whether the test passed (or the Krylov space was exhausted).
+    """
     rng = np.random.default_rng(seed)
     q = rng.standard_normal(op.size)
     Q = np.empty((m_max, op.size))
@@ -198,11 +229,7 @@ def top_hessian_eigenvalues(
         for _ in range(2):  # full reorthogonalization, twice ("twice is enough")
             w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
         beta = float(np.linalg.norm(w))
-        T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-        theta, s = np.linalg.eigh(T)
-        top = np.argsort(theta)[::-1][: min(k, j + 1)]
-        res = np.abs(beta * s[-1, top])
-        scale = np.maximum(np.abs(theta[top]), 1e-12)
+        theta, s, res, scale = _ritz(alphas, betas, beta, min(k, j + 1))
         exhausted = j + 1 == op.size or beta <= 1e-12 * max(
             1.0, float(np.max(np.abs(theta)))
         )
@@ -212,21 +239,20 @@ def top_hessian_eigenvalues(
         if j + 1 < m_max:
             betas.append(beta)
             Q[j + 1] = w / beta
-    m = len(alphas)
-    order = np.argsort(theta)[::-1][:k]
-    if len(order) < k:  # the space was exhausted before k values (H of low rank)
-        raise InvalidParameterError(
-            f"{owner}: the Krylov space closed after {m} steps, fewer than k={k}; "
-            "try another seed."
-        )
-    vectors = s[:, order].T @ Q[:m]
-    return HessianEigen(
-        values=theta[order].copy(),
-        vectors=vectors,
-        residuals=res[: len(order)].copy() if res.size >= len(order) else res,
-        iterations=m,
-        converged=converged,
-    )
+    return Q, len(alphas), theta, s, res, converged
+
+
+def _ritz(
+    alphas: list[float], betas: list[float], beta: float, n_top: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(theta, s, res, scale): eigenpairs of the tridiagonal T, and the residuals
+    |beta s_(m,i)| and scales max(|theta_i|, 1e-12) of the n_top largest."""
+    T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+    theta, s = np.linalg.eigh(T)
+    top = np.argsort(theta)[::-1][:n_top]
+    res = np.abs(beta * s[-1, top])
+    scale = np.maximum(np.abs(theta[top]), 1e-12)
+    return theta, s, res, scale
 
 
 @dataclass

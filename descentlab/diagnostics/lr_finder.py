@@ -145,15 +145,7 @@ def lr_range_test(
     params = P.check_model(model, owner)
     P.check_data(x, y, owner)
     _check_settings(lr_min, lr_max, steps, batch_size, smooth, diverge, seed)
-    held = {id(p) for p in params}
-    opt_params = [
-        p for g in getattr(optimizer, "param_groups", ()) for p in g["params"]
-    ]
-    if not opt_params or any(id(p) not in held for p in opt_params):
-        raise InvalidParameterError(
-            f"{owner}: 'optimizer' must be a descentlab Optimizer over the model's own "
-            "parameters; it holds parameters that are not the model's."
-        )
+    _check_optimizer(optimizer, params, owner)
     lrs = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
     snapshot = _snapshot(model, optimizer)
     try:
@@ -178,6 +170,19 @@ def lr_range_test(
             seed=seed,
         ),
     )
+
+
+def _check_optimizer(optimizer: Any, params: Any, owner: str) -> None:
+    """Refuse an optimizer with no parameters or with some not the model's."""
+    held = {id(p) for p in params}
+    opt_params = [
+        p for g in getattr(optimizer, "param_groups", ()) for p in g["params"]
+    ]
+    if not opt_params or any(id(p) not in held for p in opt_params):
+        raise InvalidParameterError(
+            f"{owner}: 'optimizer' must be a descentlab Optimizer over the model's own "
+            "parameters; it holds parameters that are not the model's."
+        )
 
 
 def _check_settings(lr_min, lr_max, steps, batch_size, smooth, diverge, seed) -> None:
@@ -340,48 +345,16 @@ def _analyse(lrs, raw, smooth, diverge, steps, settings) -> LRRangeResult:
     n = raw.size
     lrs = lrs[:n]
     finite = np.isfinite(raw)
-    losses = np.full(n, np.nan)
-    avg = 0.0
-    for i in range(n):
-        if not finite[i]:
-            break
-        avg = smooth * avg + (1.0 - smooth) * raw[i]
-        losses[i] = avg / (1.0 - smooth ** (i + 1))
+    losses = _debiased_ema(raw, finite, smooth)
     diverged = n < steps
-    if not diverged:
-        stop = "the sweep reached lr_max without diverging"
-    elif not finite[-1]:
-        stop = f"the loss became non-finite at lr {lrs[-1]:.3g}"
-    else:
-        stop = (
-            f"the smoothed loss exceeded {diverge:g} x its minimum at lr {lrs[-1]:.3g}"
-        )
-    divergence_lr = None
-    if diverged:
-        j, rising = n - 1, np.where(finite, raw, np.inf)
-        while j > 0 and rising[j - 1] < rising[j]:
-            j -= 1
-        divergence_lr = float(lrs[j])
+    stop = _stop_reason(diverged, finite, lrs, diverge)
+    divergence_lr = _divergence_lr(raw, finite, lrs) if diverged else None
     usable = raw[finite]
     local = np.full(n, np.nan)
     local[: usable.size] = local_smooth(usable)
-    start = skip_start(steps)
-    steepest = valley_lr = valley = min_lr = None
-    if usable.size > start + 2:
-        cur = local[: usable.size]
-        i_min = start + int(np.argmin(cur[start:]))
-        min_lr = float(lrs[i_min])
-        if i_min > start + 1:
-            logs = np.log(lrs[: usable.size])
-            slope = np.gradient(cur, logs)
-            steepest = float(lrs[start + int(np.argmin(slope[start:i_min]))])
-            fall = cur[start] - cur[i_min]
-            below = np.nonzero(
-                cur[start : i_min + 1] <= cur[start] - _VALLEY_FRACTION * fall
-            )[0]
-            i_lo = start + int(below[0])
-            valley = (float(lrs[i_lo]), float(lrs[i_min]))
-            valley_lr = float(math.sqrt(valley[0] * valley[1]))
+    steepest, valley_lr, valley, min_lr = _suggestions(
+        lrs, local[: usable.size], skip_start(steps)
+    )
     if steepest is not None:
         assert valley is not None  # set together with steepest
         reason = (
@@ -407,3 +380,58 @@ def _analyse(lrs, raw, smooth, diverge, steps, settings) -> LRRangeResult:
         divergence_lr=divergence_lr,
         settings=settings,
     )
+
+
+def _debiased_ema(raw: np.ndarray, finite: np.ndarray, smooth: float) -> np.ndarray:
+    """Bias-corrected EMA of the losses up to the first non-finite one (NaN after)."""
+    n = raw.size
+    losses = np.full(n, np.nan)
+    avg = 0.0
+    for i in range(n):
+        if not finite[i]:
+            break
+        avg = smooth * avg + (1.0 - smooth) * raw[i]
+        losses[i] = avg / (1.0 - smooth ** (i + 1))
+    return losses
+
+
+def _stop_reason(
+    diverged: bool, finite: np.ndarray, lrs: np.ndarray, diverge: float
+) -> str:
+    """Why the sweep ended: lr_max reached, a non-finite loss, or divergence."""
+    if not diverged:
+        return "the sweep reached lr_max without diverging"
+    if not finite[-1]:
+        return f"the loss became non-finite at lr {lrs[-1]:.3g}"
+    return f"the smoothed loss exceeded {diverge:g} x its minimum at lr {lrs[-1]:.3g}"
+
+
+def _divergence_lr(raw: np.ndarray, finite: np.ndarray, lrs: np.ndarray) -> float:
+    """The lr where the final run of rising losses began."""
+    j, rising = raw.size - 1, np.where(finite, raw, np.inf)
+    while j > 0 and rising[j - 1] < rising[j]:
+        j -= 1
+    return float(lrs[j])
+
+
+def _suggestions(
+    lrs: np.ndarray, cur: np.ndarray, start: int
+) -> tuple[float | None, float | None, tuple[float, float] | None, float | None]:
+    """(steepest, valley_lr, valley, min_lr) from the locally smoothed losses
+    ``cur`` of the usable steps, none before step ``start``."""
+    steepest = valley_lr = valley = min_lr = None
+    if cur.size > start + 2:
+        i_min = start + int(np.argmin(cur[start:]))
+        min_lr = float(lrs[i_min])
+        if i_min > start + 1:
+            logs = np.log(lrs[: cur.size])
+            slope = np.gradient(cur, logs)
+            steepest = float(lrs[start + int(np.argmin(slope[start:i_min]))])
+            fall = cur[start] - cur[i_min]
+            below = np.nonzero(
+                cur[start : i_min + 1] <= cur[start] - _VALLEY_FRACTION * fall
+            )[0]
+            i_lo = start + int(below[0])
+            valley = (float(lrs[i_lo]), float(lrs[i_min]))
+            valley_lr = float(math.sqrt(valley[0] * valley[1]))
+    return steepest, valley_lr, valley, min_lr
