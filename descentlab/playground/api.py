@@ -188,6 +188,27 @@ def path(q: Query) -> dict[str, Any]:
     x0 = float_field(q, "x0", xmin, xmax)
     y0 = float_field(q, "y0", ymin, ymax)
     schedule = choice_field(q, "schedule", _SCHEDULES, default="constant")
+    hp = _hyperparameter_fields(q, optimizer)
+    start = (
+        fn.start[0] if x0 is None else x0,
+        fn.start[1] if y0 is None else y0,
+    )
+    try:
+        r = run_path(
+            name,
+            optimizer,
+            steps=100 if steps is None else steps,
+            start=start,
+            schedule=schedule,
+            **hp,
+        )
+    except InvalidParameterError as exc:  # e.g. nesterov without momentum
+        raise ApiError(400, str(exc).removeprefix("run_path: ")) from None
+    return _path_response(r, schedule, fn.min_value, start)
+
+
+def _hyperparameter_fields(q: Query, optimizer: str) -> dict[str, Any]:
+    """The hyperparameters the query gives; 400 for one the optimizer lacks."""
     takes = optimizer_defaults(optimizer)
     hp: dict[str, Any] = {}
     for key, h in HYPERPARAMETERS.items():
@@ -204,26 +225,17 @@ def path(q: Query) -> dict[str, Any]:
             else float_field(q, key, h.lo, h.hi, h.bounds)
         )
         hp[key] = v
-    start = (
-        fn.start[0] if x0 is None else x0,
-        fn.start[1] if y0 is None else y0,
-    )
-    try:
-        r = run_path(
-            name,
-            optimizer,
-            steps=100 if steps is None else steps,
-            start=start,
-            schedule=schedule,
-            **hp,
-        )
-    except InvalidParameterError as exc:  # e.g. nesterov without momentum
-        raise ApiError(400, str(exc).removeprefix("run_path: ")) from None
-    f_star = fn.min_value
+    return hp
+
+
+def _path_response(
+    r: Any, schedule: str, f_star: Any, start: tuple[float, float]
+) -> dict[str, Any]:
+    """The JSON body of ``/api/path`` for the path ``r`` (``schedule`` as asked)."""
     gap = None if f_star is None else finite_list(r.loss - f_star)
     return {
-        "function": name,
-        "optimizer": optimizer,
+        "function": r.function,
+        "optimizer": r.optimizer,
         "hyperparameters": r.hyperparameters,
         "schedule": schedule,
         "steps": r.steps,

@@ -183,51 +183,57 @@ def why(name: str) -> list[str]:
     ]
 
 
+def _book_quadratic_presets() -> list[dict[str, Any]]:
+    """The book's quadratic: its four optimizers, critical damping, Polyak's
+    optimum and an lr just past SGD's limit (a table)."""
+    lo, hi = (float(v) for v in curvatures(FUNCTIONS["book_quadratic"], (0.0, 0.0)))
+    lr_p, mu_p, _ = polyak_momentum(lo, hi)
+    mu_c = critical_momentum(0.1, lo)
+    return [
+        {
+            "label": "The book's four",
+            "steps": 30,
+            "optimizers": [
+                {"name": "sgd", "lr": 0.95},
+                {"name": "momentum", "lr": 0.1, "momentum": 0.9},
+                {"name": "adagrad", "lr": 1.5},
+                {"name": "adam", "lr": 0.3},
+            ],
+        },
+        {
+            "label": f"Critical damping μ_c = {_g(mu_c)}",
+            "steps": 100,
+            "optimizers": [
+                {"name": "momentum", "lr": 0.1, "momentum": 0.9},
+                {"name": "momentum", "lr": 0.1, "momentum": round(mu_c, 4)},
+                {"name": "momentum", "lr": 0.1, "momentum": 0.5},
+            ],
+        },
+        {
+            "label": "Polyak's optimum vs best SGD",
+            "steps": 40,
+            "optimizers": [
+                {"name": "sgd", "lr": round(2 / (lo + hi), 4)},
+                {
+                    "name": "momentum",
+                    "lr": round(lr_p, 4),
+                    "momentum": round(mu_p, 4),
+                },
+            ],
+        },
+        {
+            "label": "Too large: SGD lr 1.05",
+            "steps": 60,
+            "optimizers": [{"name": "sgd", "lr": 1.05}],
+        },
+    ]
+
+
 def presets(name: str) -> list[dict[str, Any]]:
     """Clickable "try this" settings: {label, steps, optimizers: [{name, ...hp}]}."""
     lr = SUGGESTED_LR[name]
     if name == "book_quadratic":
-        lo, hi = (float(v) for v in curvatures(FUNCTIONS[name], (0.0, 0.0)))
-        lr_p, mu_p, _ = polyak_momentum(lo, hi)
-        mu_c = critical_momentum(0.1, lo)
-        return [
-            {
-                "label": "The book's four",
-                "steps": 30,
-                "optimizers": [
-                    {"name": "sgd", "lr": 0.95},
-                    {"name": "momentum", "lr": 0.1, "momentum": 0.9},
-                    {"name": "adagrad", "lr": 1.5},
-                    {"name": "adam", "lr": 0.3},
-                ],
-            },
-            {
-                "label": f"Critical damping μ_c = {_g(mu_c)}",
-                "steps": 100,
-                "optimizers": [
-                    {"name": "momentum", "lr": 0.1, "momentum": 0.9},
-                    {"name": "momentum", "lr": 0.1, "momentum": round(mu_c, 4)},
-                    {"name": "momentum", "lr": 0.1, "momentum": 0.5},
-                ],
-            },
-            {
-                "label": "Polyak's optimum vs best SGD",
-                "steps": 40,
-                "optimizers": [
-                    {"name": "sgd", "lr": round(2 / (lo + hi), 4)},
-                    {
-                        "name": "momentum",
-                        "lr": round(lr_p, 4),
-                        "momentum": round(mu_p, 4),
-                    },
-                ],
-            },
-            {
-                "label": "Too large: SGD lr 1.05",
-                "steps": 60,
-                "optimizers": [{"name": "sgd", "lr": 1.05}],
-            },
-        ]
+        return _book_quadratic_presets()
     four = ("sgd", "momentum", "rmsprop", "adam")
     steps = {"rosenbrock": 1000, "rastrigin": 300, "beale": 500}.get(name, 200)
     return [

@@ -255,30 +255,69 @@ def run_path(
         steps, "steps", numbers.Integral, min_val=0, max_val=MAX_STEPS, owner=owner
     )
     fn = FUNCTIONS[function]
-    xmin, xmax, ymin, ymax = domain(fn)
-    start = fn.start if start is None else start
-    for name, v, lo, hi in (("x0", start[0], xmin, xmax), ("y0", start[1], ymin, ymax)):
-        check_scalar(v, name, numbers.Real, min_val=lo, max_val=hi, owner=owner)
+    start = _checked_start(fn, start, owner)
     if schedule == "constant":
         schedule = None
     if schedule is not None:
         check_option(schedule, "schedule", SCHEDULE_NAMES, owner=owner)
     hp = _check_hyperparameters(optimizer, hyperparameters)
+    p, opt, sched = _make_optimizer(optimizer, hp, start, schedule, int(steps))
+    points, grads, lrs, loss, diverged = _descend(fn, p, opt, sched, int(steps))
+    return PathResult(
+        function=function,
+        optimizer=optimizer,
+        hyperparameters=hp,
+        schedule=schedule,
+        steps=int(steps),
+        path=points,
+        loss=np.asarray(loss, dtype=np.float64),
+        grad=grads,
+        lr=lrs,
+        diverged=diverged,
+    )
+
+
+def _checked_start(fn: Any, start: Any, owner: str) -> tuple[float, float]:
+    """theta_0: ``start`` or the function's own, checked to lie in its domain."""
+    xmin, xmax, ymin, ymax = domain(fn)
+    start = fn.start if start is None else start
+    for name, v, lo, hi in (("x0", start[0], xmin, xmax), ("y0", start[1], ymin, ymax)):
+        check_scalar(v, name, numbers.Real, min_val=lo, max_val=hi, owner=owner)
+    return start
+
+
+def _make_optimizer(
+    optimizer: str,
+    hp: dict[str, Any],
+    start: tuple[float, float],
+    schedule: str | None,
+    steps: int,
+) -> tuple[Parameter, Any, Scheduler | None]:
+    """(theta, optimizer, scheduler or None) for a path from ``start``."""
     p = Parameter(np.array([float(start[0]), float(start[1])], dtype=np.float64))
     opt = OPTIMIZERS[optimizer]([p], **_optimizer_kwargs(optimizer, hp))
     sched = None
     if schedule is not None:
         sched = Scheduler(
-            opt, make_schedule(schedule, hp["lr"], max(int(steps), 2)), interval="step"
+            opt, make_schedule(schedule, hp["lr"], max(steps, 2)), interval="step"
         )
-    points = np.empty((int(steps) + 1, 2))
-    grads = np.empty((int(steps) + 1, 2))
-    lrs = np.empty(int(steps))
+    return p, opt, sched
+
+
+def _descend(
+    fn: Any, p: Parameter, opt: Any, sched: Scheduler | None, steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, tuple[int, str] | None]:
+    """Step until ``steps`` or divergence: (path, grads, lrs, loss, diverged),
+    path and grads with one row per point reached."""
+    xmin, xmax, ymin, ymax = domain(fn)
+    points = np.empty((steps + 1, 2))
+    grads = np.empty((steps + 1, 2))
+    lrs = np.empty(steps)
     points[0] = p.data
     diverged: tuple[int, str] | None = None
     k = 0
     with np.errstate(all="ignore"):
-        for t in range(1, int(steps) + 1):
+        for t in range(1, steps + 1):
             gx, gy = fn.grad(p.data[0], p.data[1])
             grads[t - 1] = gx, gy
             p.grad[0], p.grad[1] = gx, gy
@@ -300,18 +339,7 @@ def run_path(
                 break
         grads[k] = fn.grad(points[k, 0], points[k, 1])
         loss = fn.value(points[: k + 1, 0], points[: k + 1, 1])
-    return PathResult(
-        function=function,
-        optimizer=optimizer,
-        hyperparameters=hp,
-        schedule=schedule,
-        steps=int(steps),
-        path=points[: k + 1].copy(),
-        loss=np.asarray(loss, dtype=np.float64),
-        grad=grads[: k + 1].copy(),
-        lr=lrs[:k].copy(),
-        diverged=diverged,
-    )
+    return points[: k + 1].copy(), grads[: k + 1].copy(), lrs[:k].copy(), loss, diverged
 
 
 def contour_grid(
