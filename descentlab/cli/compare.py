@@ -198,14 +198,7 @@ def print_table(results: dict[str, Any], stream: Any = None) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..compare import (
-        DEFAULT_OPTIMIZERS,
-        DEFAULT_WORKLOADS,
-        Interrupted,
-        make_plan,
-        rerun,
-        run_plan,
-    )
+    from ..compare import Interrupted
 
     if a.list:
         return _list()
@@ -214,43 +207,7 @@ def run(a: argparse.Namespace) -> int:
     progress = None if a.quiet else _Progress(sys.stderr)
     t0 = time.perf_counter()
     try:
-        if a.rerun is not None:
-            given = [
-                f"--{k}"
-                for k in ("optimizers", "workloads", "trials", "seeds")
-                if getattr(a, k) is not None
-            ]
-            if given:
-                raise UsageError(
-                    "--rerun takes every setting from the manifest; drop "
-                    f"{', '.join(given)}."
-                )
-            results = rerun(
-                a.rerun,
-                a.out,
-                workers=a.workers,
-                overwrite=a.overwrite,
-                progress=progress,
-                storage=a.storage,
-                study=a.study,
-            )
-        else:
-            plan = make_plan(
-                a.optimizers or list(DEFAULT_OPTIMIZERS),
-                a.workloads or list(DEFAULT_WORKLOADS),
-                trials=6 if a.trials is None else a.trials,
-                seeds=3 if a.seeds is None else a.seeds,
-                seed=a.seed,
-            )
-            results = run_plan(
-                plan,
-                a.out,
-                workers=a.workers,
-                overwrite=a.overwrite,
-                progress=progress,
-                storage=a.storage,
-                study=a.study,
-            )
+        results = _rerun(a, progress) if a.rerun is not None else _compare(a, progress)
     except Interrupted as exc:
         if progress is not None:
             progress.end()
@@ -264,7 +221,57 @@ def run(a: argparse.Namespace) -> int:
         progress.end()
     print_table(results)
     print(f"compare: {time.perf_counter() - t0:.1f} s -> {a.out}")
-    check = results.get("rerun")
+    return _report_rerun_check(results.get("rerun"))
+
+
+def _rerun(a: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    """--rerun MANIFEST: the manifest's comparison again, into --out."""
+    from ..compare import rerun
+
+    given = [
+        f"--{k}"
+        for k in ("optimizers", "workloads", "trials", "seeds")
+        if getattr(a, k) is not None
+    ]
+    if given:
+        raise UsageError(
+            f"--rerun takes every setting from the manifest; drop {', '.join(given)}."
+        )
+    return rerun(
+        a.rerun,
+        a.out,
+        workers=a.workers,
+        overwrite=a.overwrite,
+        progress=progress,
+        storage=a.storage,
+        study=a.study,
+    )
+
+
+def _compare(a: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    """A new (or continued) comparison from the flags, into --out."""
+    from ..compare import DEFAULT_OPTIMIZERS, DEFAULT_WORKLOADS, make_plan, run_plan
+
+    plan = make_plan(
+        a.optimizers or list(DEFAULT_OPTIMIZERS),
+        a.workloads or list(DEFAULT_WORKLOADS),
+        trials=6 if a.trials is None else a.trials,
+        seeds=3 if a.seeds is None else a.seeds,
+        seed=a.seed,
+    )
+    return run_plan(
+        plan,
+        a.out,
+        workers=a.workers,
+        overwrite=a.overwrite,
+        progress=progress,
+        storage=a.storage,
+        study=a.study,
+    )
+
+
+def _report_rerun_check(check: dict[str, Any] | None) -> int:
+    """Print how a rerun compares with the original; 1 if its numbers differ."""
     if check is not None:
         if check["identical"] is None:
             print("rerun: no results.json beside the manifest to compare with")
