@@ -15,6 +15,7 @@ they are defined here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,20 @@ def train_step(model, loss, opt, x, y):
             opt.step()
 
     return step
+
+
+def torch_simple_convnet(torch: Any) -> Any:
+    """SimpleConvNet's layers in PyTorch (conv 30x5x5, pool 2, 100 hidden, 10)."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 30, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(30 * 12 * 12, 100),
+        nn.ReLU(),
+        nn.Linear(100, 10),
+    )
 
 
 def torch_train_step(torch, model, opt, x, y):
@@ -175,16 +190,7 @@ def _simplecnn_adam(ctx: Ctx) -> Case:
         flops=3 * 2 * n * macs,
     )
     if ctx.torch is not None:
-        nn = ctx.torch.nn
-        tm = nn.Sequential(
-            nn.Conv2d(1, 30, 5),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(30 * 12 * 12, 100),
-            nn.ReLU(),
-            nn.Linear(100, 10),
-        )
+        tm = torch_simple_convnet(ctx.torch)
         ctx.copy_weights(model, tm)
         case.torch = torch_train_step(
             ctx.torch, tm, ctx.torch.optim.Adam(tm.parameters()), xt, yt

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ._common import child_env, set_threads
-from .cases import torch_train_step, train_step
+from .cases import torch_simple_convnet, torch_train_step, train_step
 
 
 def status_kib(field_name: str) -> float | None:
@@ -68,16 +68,7 @@ def _torch_step(x: np.ndarray, y: np.ndarray, threads: int) -> Callable[[], Any]
     import torch
 
     set_threads(threads, torch)
-    nn = torch.nn
-    tm = nn.Sequential(
-        nn.Conv2d(1, 30, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(30 * 12 * 12, 100),
-        nn.ReLU(),
-        nn.Linear(100, 10),
-    )
+    tm = torch_simple_convnet(torch)
     return torch_train_step(
         torch,
         tm,

@@ -237,15 +237,7 @@ def _rerun(a: argparse.Namespace, progress: Any) -> dict[str, Any]:
         raise UsageError(
             f"--rerun takes every setting from the manifest; drop {', '.join(given)}."
         )
-    return rerun(
-        a.rerun,
-        a.out,
-        workers=a.workers,
-        overwrite=a.overwrite,
-        progress=progress,
-        storage=a.storage,
-        study=a.study,
-    )
+    return rerun(a.rerun, a.out, **_run_options(a, progress))
 
 
 def _compare(a: argparse.Namespace, progress: Any) -> dict[str, Any]:
@@ -259,15 +251,18 @@ def _compare(a: argparse.Namespace, progress: Any) -> dict[str, Any]:
         seeds=3 if a.seeds is None else a.seeds,
         seed=a.seed,
     )
-    return run_plan(
-        plan,
-        a.out,
-        workers=a.workers,
-        overwrite=a.overwrite,
-        progress=progress,
-        storage=a.storage,
-        study=a.study,
-    )
+    return run_plan(plan, a.out, **_run_options(a, progress))
+
+
+def _run_options(a: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    """The keyword arguments ``rerun`` and ``run_plan`` share."""
+    return {
+        "workers": a.workers,
+        "overwrite": a.overwrite,
+        "progress": progress,
+        "storage": a.storage,
+        "study": a.study,
+    }
 
 
 def _report_rerun_check(check: dict[str, Any] | None) -> int:
