@@ -197,6 +197,27 @@ def test_resume_refuses_a_new_seed_and_config_and_records_sessions(tmp_path, cap
     assert info["sessions"][0]["end"] is not None
 
 
+def test_a_resume_in_the_same_second_is_still_a_new_session(tmp_path):
+    """Check run.json tells sessions apart by their id, not their start time (one
+    second resolution): a resume that starts in the same second as the first
+    run keeps the first run's record under 'sessions'; the same session
+    rewriting its record (at its end) adds none."""
+    from descentlab.train.run import _write_run_info
+
+    path = tmp_path / "run.json"
+    start = "2026-12-02T04:50:00+00:00"
+    first = {"session": "a" * 32, "start": start, "end": None}
+    _write_run_info(path, first, resumed=False)
+    _write_run_info(path, {**first, "end": start}, resumed=True)
+    assert "sessions" not in json.loads(path.read_text())
+    second = {"session": "b" * 32, "start": start, "end": None}
+    _write_run_info(path, second, resumed=True)
+    info = json.loads(path.read_text())
+    assert info["session"] == "b" * 32
+    assert [s["session"] for s in info["sessions"]] == ["a" * 32]
+    assert info["sessions"][0]["end"] == start
+
+
 def test_resume_of_a_checkpoint_without_the_new_settings_keeps_per_step_schedules():
     """Check a checkpoint config written before schedule_interval existed resumes
     with the per-step stepping it was trained with."""

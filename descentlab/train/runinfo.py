@@ -3,7 +3,8 @@
 ``run_info(argv)`` returns argv, the working directory, host, platform, Python /
 NumPy / descentlab versions, the BLAS NumPy uses (``threadpoolctl`` when installed,
 else NumPy's build configuration), the backend, the git commit of the descentlab
-checkout when it runs from one (absent otherwise) and the start time (UTC,
+checkout when it runs from one (absent otherwise), a random session id (which
+process wrote the record: a resume is a new session) and the start time (UTC,
 ISO 8601). Every field is best effort: a probe that fails leaves its field out.
 """
 
@@ -17,6 +18,7 @@ import platform
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,7 @@ def run_info(argv: Sequence[str] | None = None) -> dict[str, Any]:
     info: dict[str, Any] = {
         "argv": list(sys.argv if argv is None else argv),
         "cwd": os.getcwd(),
+        "session": uuid.uuid4().hex,
         "start": now_utc(),
         "end": None,
         "host": socket.gethostname(),
