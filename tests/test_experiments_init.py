@@ -130,10 +130,50 @@ def test_he_learns_fastest_on_test_digits(mnist):
 
 
 def test_mnist_prose_and_table_describe_this_run(mnist):
-    """Check no iteration-1,900 column at quick size; the text quotes this run."""
+    """Check no iteration-1,900 column at quick size; the text and the table quote
+    this run's medians and ranges over its seeds."""
     assert all(not any("1900" in k for k in row) for row in mnist["table"])
     text = mnist["texts"]["init_mnist.png"]
-    for key in ("std0.01", "xavier", "he"):
+    for key, row in zip(("std0.01", "xavier", "he"), mnist["table"], strict=True):
+        r = mnist["runs"][key]
         assert f"{mnist['final_smoothed'][key]:.3f}" in text
+        lo, hi = min(r["seed_final"]), max(r["seed_final"])
+        assert f"({lo:.3f}–{hi:.3f})" in text
+        assert row["final loss (min–max)"] == f"{lo:.3f}–{hi:.3f}"
+        assert row["test acc (median)"] == mnist["test_acc"][key]
     assert "500 iterations" in text
-    assert mnist["captions"]["init_mnist.png"]
+    assert f"median over {len(mnist['seeds'])} seeds" in text
+    assert f"{len(mnist['seeds'])} seeds" in mnist["captions"]["init_mnist.png"]
+
+
+def test_mnist_seeds_recorded_and_band_holds_every_seed(mnist):
+    """Check 3 distinct seeds are run and saved, and the drawn band (min-max) and
+    median contain each seed's smoothed loss and accuracy curve."""
+    saved = json.loads((Path(mnist["out"]) / "init_mnist.json").read_text())
+    assert saved["seeds"] == mnist["seeds"] == [0, 1, 2]
+    assert saved["budget"]["seeds"] == 3
+    for key, r in mnist["runs"].items():
+        curves = np.asarray(r["seed_smoothed"])
+        assert curves.shape == (3, mnist["iterations"])
+        assert not np.allclose(curves[0], curves[1]), key  # the seeds differ
+        lo, hi, med = (
+            np.asarray(r[k]) for k in ("smoothed_lo", "smoothed_hi", "smoothed")
+        )
+        assert np.all(lo <= curves) and np.all(curves <= hi), key
+        assert np.all(lo <= med) and np.all(med <= hi), key
+        acc = np.asarray(r["seed_acc_curve"])
+        assert acc.shape == (3, len(r["epoch_steps"]) + 1)
+        assert np.all(np.asarray(r["acc_curve_lo"]) <= acc)
+        assert np.all(acc <= np.asarray(r["acc_curve_hi"]))
+        assert r["seed_final"] == pytest.approx(list(curves[:, -1]))
+        assert mnist["final_smoothed"][key] == pytest.approx(np.median(curves[:, -1]))
+        assert mnist["final_range"][key] == [min(r["seed_final"]), max(r["seed_final"])]
+
+
+def test_he_beats_xavier_on_every_seed(mnist):
+    """Check the ranking He < Xavier < std 0.01 holds seed by seed, as the text says."""
+    he, xa, small = (
+        mnist["runs"][k]["seed_final"] for k in ("he", "xavier", "std0.01")
+    )
+    assert all(h < x < s for h, x, s in zip(he, xa, small, strict=True))
+    assert "on every one of the 3 seeds" in mnist["texts"]["init_mnist.png"]
