@@ -1,11 +1,13 @@
 """Tests for the `batchnorm` experiment (quick size)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from descentlab.experiments import batchnorm
+from descentlab.experiments.api import pct
 from descentlab.models import MLP
 
 
@@ -68,7 +70,8 @@ def test_large_scales_diverge_without_bn(result):
     # a crashed run has no accuracy (it is not drawn or tabled as chance)
     for k, diverged in enumerate(result["diverged_plain"]):
         assert (result["final_acc_plain"][k] is None) == diverged
-        assert (result["table"][k]["train acc without BN"] is None) == diverged
+        row = result["table"][k]
+        assert (row["train acc without BN (median)"] is None) == diverged
 
 
 def test_bn_plateau_ends_when_the_output_layer_has_grown(result):
@@ -86,6 +89,61 @@ def test_bn_plateau_ends_when_the_output_layer_has_grown(result):
     assert plateau[he_like] <= 3 < max(plateau[k] for k in small)
     assert norms[he_like][plateau[he_like]] < 1.1 * norms[he_like][0]
     assert "||W_out||" in result["texts"]["batchnorm_output_norm.png"]
+
+
+def test_seeds_recorded_and_band_holds_every_seed(result):
+    """Check 3 seeds are recorded (in the JSON and the budget), they differ, and
+    the drawn band (min-max) and median hold every seed's curve that did not
+    diverge; a diverged run is left out of the band, never drawn as chance."""
+    saved = json.loads((Path(result["out"]) / "batchnorm.json").read_text())
+    assert saved["seeds"] == result["seeds"] == [0, 1, 2]
+    assert result["budget"]["seeds"] == 3
+    seed_bn = np.asarray(result["seed_final_acc_bn"], dtype=float)
+    assert seed_bn.shape == (16, 3)
+    assert np.ptp(seed_bn, axis=1).max() > 0  # the seeds are not one run thrice
+    for kind in ("bn", "plain"):
+        for k in range(16):
+            curves = result[f"seed_acc_{kind}"][k]
+            finals = result[f"seed_final_acc_{kind}"][k]
+            kept = [
+                np.asarray(c)
+                for c, f in zip(curves, finals, strict=True)
+                if f is not None
+            ]
+            med = result[f"acc_{kind}"][k]
+            if not kept:
+                assert med is None and result[f"final_acc_{kind}"][k] is None
+                continue
+            lo = np.asarray(result[f"acc_{kind}_lo"][k])
+            hi = np.asarray(result[f"acc_{kind}_hi"][k])
+            for c in kept:
+                assert np.all(lo <= c) and np.all(c <= hi), (kind, k)
+            assert np.all(lo <= np.asarray(med)) and np.all(np.asarray(med) <= hi)
+            assert result[f"final_acc_{kind}"][k] == pytest.approx(
+                np.median([f for f in finals if f is not None])
+            )
+
+
+def test_table_and_text_quote_the_seeds(result):
+    """Check the table's ranges and seed counts and the text's numbers are this
+    run's (formatted from the per-seed results)."""
+    n = len(result["seeds"])
+    every = 0
+    for k, row in enumerate(result["table"][:16]):
+        bn = result["seed_final_acc_bn"][k]
+        assert row["with BN (min–max)"] == f"{min(bn):.3f}–{max(bn):.3f}"
+        plain = result["seed_final_acc_plain"][k]
+        ahead = sum(p is None or b > p for b, p in zip(bn, plain, strict=True))
+        assert row["BN ahead (seeds)"] == f"{ahead}/{n}"
+        every += ahead == n
+        stopped = sum(p is None for p in plain)
+        assert result["n_diverged_plain"][k] == stopped
+        assert (f"{stopped} of {n} seeds" in row["note"]) == (stopped > 0)
+    assert result["bn_wins_every_seed"] == every
+    text = result["texts"]["batchnorm_grid.png"]
+    assert f"median over {n} seeds" in text
+    assert pct(max(result["final_acc_bn"])) in text
+    assert f"{n} seeds" in result["captions"]["batchnorm_summary.png"]
 
 
 def test_bn_gradcheck(result):

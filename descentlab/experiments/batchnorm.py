@@ -7,6 +7,10 @@ once without; both nets get exactly the same initial weights for each std
 (``MLP(seed=seed)`` draws the Linear weights in the same order, BN draws
 nothing). The training accuracy is measured after every epoch in evaluation
 mode (BN uses its running statistics), as the book's ``accuracy`` does.
+Every seed draws its own 1,000 digits, initial weights and batch order; the
+figures draw the median and the range (min–max) over the seeds, and a run that
+diverged is marked, never counted as chance accuracy. Quick size: 10 epochs, 3
+seeds; full: 20 epochs, 5 seeds.
 
 The second part checks the BN "computational graph" result, the closed-form
 backward pass dx = (1/n)·(1/σ)·(n·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)), against central
@@ -64,8 +68,8 @@ HIDDEN = (100, 100, 100, 100, 100)
 LR = 0.01
 BATCH = 100
 CONFIG = {
-    "quick": {"n_train": 1000, "epochs": 10},
-    "full": {"n_train": 1000, "epochs": 20},
+    "quick": {"n_train": 1000, "epochs": 10, "seeds": 3},
+    "full": {"n_train": 1000, "epochs": 20, "seeds": 5},
 }
 #: He's std for the 100-input hidden layers, drawn as a reference line.
 HE_STD = float(np.sqrt(2.0 / HIDDEN[0]))
@@ -158,6 +162,42 @@ def check_bn_gradients(seed: int = 0) -> dict[str, dict[str, float]]:
     return report
 
 
+def aggregate(seed_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scale's runs (with or without BN) over the seeds.
+
+    The runs that diverged have no accuracy: the median ("final", "curve") and the
+    range ("lo"/"hi", "curve_lo"/"curve_hi") are over the others, None when every
+    seed diverged. "seed_final" is each seed's final accuracy (None: diverged).
+    """
+    ok = [r for r in seed_runs if not r["diverged"]]
+    finals = [r["final_acc"] for r in ok]
+    curves = np.array([r["acc"] for r in ok]) if ok else None
+    stops = [r["nonfinite"]["step"] for r in seed_runs if r["diverged"]]
+    return {
+        "seed_final": [r["final_acc"] for r in seed_runs],
+        "final": float(np.median(finals)) if ok else None,
+        "lo": min(finals) if ok else None,
+        "hi": max(finals) if ok else None,
+        "curve": None if curves is None else np.median(curves, axis=0),
+        "curve_lo": None if curves is None else curves.min(axis=0),
+        "curve_hi": None if curves is None else curves.max(axis=0),
+        "seed_curves": [r["acc"] for r in seed_runs],
+        "n_seeds": len(seed_runs),
+        "n_diverged": len(stops),
+        "first_stop": min(stops) if stops else None,
+        "causes": sorted({r["nonfinite"]["cause"] for r in seed_runs if r["diverged"]}),
+    }
+
+
+def bn_ahead_seeds(bn: dict, plain: dict) -> int:
+    """Seeds on which BN ends with the higher accuracy (a diverged plain net counts
+    as behind)."""
+    return sum(
+        p is None or (b is not None and b > p)
+        for b, p in zip(bn["seed_final"], plain["seed_final"], strict=True)
+    )
+
+
 # ----------------------------------------------------------------------- plots
 
 
@@ -165,24 +205,30 @@ def _std_label(std: float) -> str:
     return f"std = {std:.3g}"
 
 
+def _band(ax, x, agg: dict, color: str, ls: str) -> None:
+    if agg["curve"] is None:
+        return
+    ax.fill_between(x, agg["curve_lo"], agg["curve_hi"], color=color, alpha=0.2, lw=0)
+    ax.plot(x, agg["curve"], ls, color=color, lw=1.8)
+
+
 def _plot_grid(
-    runs: list[dict], epochs: int, n_train: int, out: Path, size: str
+    runs: list[dict], epochs: int, n_train: int, n_seeds: int, out: Path, size: str
 ) -> Path:
     ep = np.arange(epochs + 1)
     with plot_style() as plt:
         fig, axes = plt.subplots(4, 4, figsize=(13, 11.5), sharex=True, sharey=True)
         for ax, r in zip(axes.flat, runs, strict=False):
             bn, plain = r["bn"], r["plain"]
-            ax.plot(ep[: len(bn["acc"])], bn["acc"], "-", color=_BN, lw=1.8)
-            ax.plot(ep[: len(plain["acc"])], plain["acc"], "--", color=_PLAIN, lw=1.8)
-            if plain["diverged"]:
-                k = len(plain["acc"]) - 1
-                ax.plot(ep[k], 1.0, "x", color=_PLAIN, ms=10, mew=2.5, clip_on=False)
+            _band(ax, ep, bn, _BN, "-")
+            _band(ax, ep, plain, _PLAIN, "--")
+            if plain["n_diverged"]:
+                ax.plot(epochs, 1.0, "x", color=_PLAIN, ms=10, mew=2.5, clip_on=False)
                 ax.text(
                     0.97,
                     0.5,
-                    f"no BN: non-finite loss\nat step "
-                    f"{plain['nonfinite']['step']}, stopped",
+                    f"no BN: non-finite loss on\n{plain['n_diverged']} of {n_seeds} "
+                    f"seeds (from step {plain['first_stop']}),\nstopped, not drawn",
                     transform=ax.transAxes,
                     ha="right",
                     va="center",
@@ -206,6 +252,14 @@ def _plot_grid(
                 ls="--",
                 label="without Batch Norm (same initial weights)",
             ),
+            plt.Rectangle(
+                (0, 0),
+                1,
+                1,
+                color="0.6",
+                alpha=0.4,
+                label=f"range over {n_seeds} seeds",
+            ),
             plt.Line2D(
                 [],
                 [],
@@ -217,28 +271,43 @@ def _plot_grid(
                 label="training stopped: non-finite loss",
             ),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncol=3)
+        fig.legend(handles=handles, loc="outside lower center", ncol=4)
         fig.suptitle(
             "Training accuracy vs epoch for 16 weight-init scales (panel title: "
-            "std of every weight)\nMLP 784-100×5-10 (ReLU), "
-            f"{n_train:,} MNIST digits, SGD lr {LR:g}, batch {BATCH}; "
-            "accuracy in eval mode on the training set",
+            f"std of every weight), median and range over {n_seeds} seeds\n"
+            f"MLP 784-100×5-10 (ReLU), {n_train:,} MNIST digits, SGD lr {LR:g}, "
+            f"batch {BATCH}; accuracy in eval mode on the training set",
             fontsize=12,
         )
         return save_figure(fig, out, "batchnorm_grid", svg=size == "full")
 
 
-def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
+def _nan(values: list) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _plot_summary(
+    runs: list[dict], epochs: int, n_seeds: int, out: Path, size: str
+) -> Path:
     stds = np.array([r["std"] for r in runs])
-    bn = np.array([r["bn"]["final_acc"] for r in runs])
-    div = np.array([r["plain"]["diverged"] for r in runs])
-    plain = np.array(
-        [np.nan if r["plain"]["diverged"] else r["plain"]["final_acc"] for r in runs]
-    )
+    div = np.array([r["plain"]["n_diverged"] > 0 for r in runs])
     with plot_style() as plt:
-        fig, ax = plt.subplots(figsize=(8, 4.8))
-        ax.semilogx(stds, bn, "-o", color=_BN, label="with Batch Norm")
-        ax.semilogx(stds, plain, "--s", color=_PLAIN, ms=5, label="without Batch Norm")
+        fig, ax = plt.subplots(figsize=(8, 5.2))
+        for key, color, style, name in (
+            ("bn", _BN, "-o", "with Batch Norm"),
+            ("plain", _PLAIN, "--s", "without Batch Norm"),
+        ):
+            aggs = [r[key] for r in runs]
+            lo, hi = _nan([a["lo"] for a in aggs]), _nan([a["hi"] for a in aggs])
+            ax.fill_between(stds, lo, hi, color=color, alpha=0.2, lw=0)
+            ax.semilogx(
+                stds,
+                _nan([a["final"] for a in aggs]),
+                style,
+                color=color,
+                ms=5,
+                label=f"{name} (median, range over {n_seeds} seeds)",
+            )
         if div.any():
             ax.plot(
                 stds[div],
@@ -249,7 +318,8 @@ def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
                 mew=2.5,
                 transform=ax.get_xaxis_transform(),
                 clip_on=False,
-                label="without BN: diverged (non-finite loss), no accuracy",
+                label="without BN: diverged (non-finite loss) on some seed; "
+                "those have no accuracy",
             )
         ax.axvline(HE_STD, color="0.4", ls=":", lw=1.2)
         ax.text(
@@ -260,32 +330,37 @@ def _plot_summary(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
         ax.set_xlabel("weight init std (log scale)")
         ax.set_ylabel(f"training accuracy after {epochs} epochs")
         ax.set_ylim(-0.02, 1.05)
-        wins = int(np.sum(div | (bn > np.nan_to_num(plain, nan=-1))))
+        wins = sum(_bn_ahead(r) for r in runs)
         ax.set_title(
-            f"Final training accuracy vs init scale: BN ahead at {wins} of "
-            f"{len(stds)} scales"
+            f"Final training accuracy vs init scale: BN's median ahead at {wins} of "
+            f"{len(stds)} scales",
+            fontsize=10.5,
         )
-        ax.legend(loc="upper left", fontsize=8)
+        fig.legend(loc="outside lower center", fontsize=8, ncol=2)
         return save_figure(fig, out, "batchnorm_summary", svg=size == "full")
 
 
-def _plot_output_norm(runs: list[dict], epochs: int, out: Path, size: str) -> Path:
-    """||W_out|| per epoch of the BN nets, and where each leaves the chance plateau."""
+def _plot_output_norm(
+    runs: list[dict], epochs: int, n_seeds: int, out: Path, size: str
+) -> Path:
+    """||W_out|| per epoch of the BN nets (first seed), and where each leaves the
+    chance plateau (every seed)."""
     with plot_style() as plt:
         cmap = plt.get_cmap("viridis")
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.5, 4.6))
         stds = np.array([r["std"] for r in runs])
         for i, r in enumerate(runs):
             c = cmap(i / max(1, len(runs) - 1))
-            bn = r["bn"]
-            ax.semilogy(np.arange(len(bn["out_norm"])), bn["out_norm"], color=c, lw=1.3)
-            k = plateau_epochs(bn["acc"])
+            norm = r["out_norm"]
+            ax.semilogy(np.arange(len(norm)), norm, color=c, lw=1.3)
+            k = r["plateau"][0]
             if k is not None:
-                ax.plot(k, bn["out_norm"][k], "o", color=c, mec="black", ms=6)
+                ax.plot(k, norm[k], "o", color=c, mec="black", ms=6)
         ax.set(
             xlabel="epoch",
             ylabel="||W_out|| of the output layer (log scale)",
-            title="With BN: output-layer weight norm (dots: accuracy first > 20 %)",
+            title="With BN, first seed: output-layer weight norm "
+            "(dots: accuracy first > 20 %)",
         )
         ax.title.set_fontsize(10)
         sm = plt.cm.ScalarMappable(
@@ -293,20 +368,27 @@ def _plot_output_norm(runs: list[dict], epochs: int, out: Path, size: str) -> Pa
         )
         cb = fig.colorbar(sm, ax=ax, ticks=[0, len(runs) - 1])
         cb.ax.set_yticklabels([f"std {stds[0]:.0e}", f"std {stds[-1]:.0e}"])
-        plateau = [plateau_epochs(r["bn"]["acc"]) for r in runs]
-        never = [p is None for p in plateau]
-        y = [epochs + 0.5 if p is None else p for p in plateau]
-        bx.semilogx(stds, y, "-o", color=_BN)
-        if any(never):
+        never_y = epochs + 0.5
+        per = np.array(
+            [[never_y if p is None else p for p in r["plateau"]] for r in runs], float
+        )
+        med = np.median(per, axis=1)
+        bx.fill_between(stds, per.min(1), per.max(1), color=_BN, alpha=0.2, lw=0)
+        bx.semilogx(
+            stds, med, "-o", color=_BN, label=f"median, range over {n_seeds} seeds"
+        )
+        never = per == never_y
+        if never.any():
+            rows, _ = np.nonzero(never)
             bx.plot(
-                stds[never],
-                [epochs + 0.5] * sum(never),
+                stds[rows],
+                [never_y] * len(rows),
                 "v",
                 color="black",
                 ms=8,
-                label=f"never within {epochs} epochs",
+                label=f"a seed never left it within {epochs} epochs",
             )
-            bx.legend(fontsize=8, loc="upper right")
+        bx.legend(fontsize=8, loc="upper right")
         bx.set(
             xlabel="weight init std (log scale)",
             ylabel="epochs at chance before learning",
@@ -316,78 +398,132 @@ def _plot_output_norm(runs: list[dict], epochs: int, out: Path, size: str) -> Pa
         return save_figure(fig, out, "batchnorm_output_norm", svg=size == "full")
 
 
-def _bn_prose(runs: list[dict], epochs: int, grads: dict) -> dict[str, str]:
+def _bn_ahead(r: dict) -> bool:
+    """BN's median ahead at this scale (or every plain seed diverged)."""
+    b, p = r["bn"]["final"], r["plain"]["final"]
+    return p is None or (b is not None and b > p)
+
+
+def _bn_prose(runs: list[dict], epochs: int, n_seeds: int) -> dict[str, str]:
     stds = [r["std"] for r in runs]
-    bn_final = [r["bn"]["final_acc"] for r in runs]
+    bn_final = [r["bn"]["final"] for r in runs]
     plain = [r["plain"] for r in runs]
-    diverged = [s for s, p in zip(stds, plain, strict=True) if p["diverged"]]
+    diverged = [s for s, p in zip(stds, plain, strict=True) if p["n_diverged"]]
+    all_div = [s for s, p in zip(stds, plain, strict=True) if p["final"] is None]
     learned_plain = [
         s
         for s, p in zip(stds, plain, strict=True)
-        if not p["diverged"] and p["final_acc"] > 0.5
+        if p["final"] is not None and p["final"] > 0.5
     ]
     learned_bn = [s for s, a in zip(stds, bn_final, strict=True) if a > 0.5]
-    plateau = [plateau_epochs(r["bn"]["acc"]) for r in runs]
-    small = [
-        (r, k) for r, k in zip(runs, plateau, strict=True) if k and r["std"] < SMALL_STD
-    ]
-    starts = [r["bn"]["out_norm"][k] / r["bn"]["out_norm"][0] for r, k in small]
-    longest = max(((k, r["std"]) for r, k in small), default=(0, 0.0))
-    base = [
-        k
-        for r, k in zip(runs, plateau, strict=True)
-        if k is not None and 0.02 <= r["std"] <= 0.3
-    ]
     i_max = int(np.argmax(bn_final))
+    spread = [r["bn"]["hi"] - r["bn"]["lo"] for r in runs]
+    i_spread = int(np.argmax(spread))
+    around_he = bool(learned_plain) and min(learned_plain) <= HE_STD <= max(
+        learned_plain
+    )
     grid = (
-        "Without BN "
+        f"Each curve is the median over {n_seeds} seeds and the band their range "
+        "(each seed draws its own training digits, initial weights and batch "
+        "order). Without BN "
         + (
             f"{len(diverged)} of the {len(stds)} scales (std ≥ "
             f"{fmt(min(diverged), 2)}) blow the activations up until the loss is "
-            "non-finite within a few steps; those runs stopped and are marked ×, "
-            "with no accuracy drawn. "
+            "non-finite within a few steps"
+            + (
+                " on every seed"
+                if all_div == diverged
+                else f" on some seeds (on all {n_seeds} at {len(all_div)} scales)"
+            )
+            + "; those runs stopped and are marked ×, with no accuracy drawn. "
             if diverged
             else ""
         )
         + (
             f"Only {len(learned_plain)} scales ({fmt(min(learned_plain), 2)} to "
-            f"{fmt(max(learned_plain), 2)}, around He's √(2/100) ≈ 0.14) pass 50 % "
-            f"training accuracy in {epochs} epochs; smaller weights shrink the "
-            "signal layer by layer until the output is constant. "
+            f"{fmt(max(learned_plain), 2)}"
+            + (", around He's √(2/100) ≈ 0.14" if around_he else "")
+            + f") pass 50 % median training accuracy in {epochs} epochs; smaller "
+            "weights shrink the signal layer by layer until the output is "
+            "constant. "
             if learned_plain
-            else f"No scale passes 50 % training accuracy in {epochs} epochs. "
+            else f"No scale passes 50 % median training accuracy in {epochs} epochs. "
         )
         + f"With BN {len(learned_bn)} of the {len(stds)} scales pass 50 % "
         + (
             f"(std {fmt(min(learned_bn), 2)} to {fmt(max(learned_bn), 2)}); the "
-            f"best ends at {pct(bn_final[i_max])} (std {fmt(stds[i_max], 2)}). "
+            f"best median is {pct(bn_final[i_max])} (std {fmt(stds[i_max], 2)}). "
             if learned_bn
             else ". "
         )
-        + "At std ≈ 1 BN learns slowly (the gradient of a normalised layer "
-        "shrinks like 1/scale), and at the smallest scales the first layer's "
-        "pre-activation variance (std²·Σx²) falls below BN's ε = 1e-5, so the "
-        "division by √(σ² + ε) no longer rescales and the signal dies as "
-        "without BN."
+        + f"The seeds disagree most at std {fmt(stds[i_spread], 2)}, where BN ends "
+        f"between {pct(runs[i_spread]['bn']['lo'])} and "
+        f"{pct(runs[i_spread]['bn']['hi'])}. "
+        + (
+            f"At std {fmt(stds[0], 2)} BN reaches only {pct(bn_final[0])} (the "
+            "gradient of a normalised layer shrinks like 1/scale, so large weights "
+            "learn slowly). "
+            if bn_final[0] < 0.5
+            else ""
+        )
+        + (
+            f"At the smallest scale, std {fmt(stds[-1], 2)}, BN stays at "
+            f"{pct(bn_final[-1])}: the first layer's pre-activation variance "
+            "(std²·Σx²) falls below BN's ε = 1e-5, so the division by √(σ² + ε) no "
+            "longer rescales and the signal dies as without BN."
+            if bn_final[-1] < 0.2
+            else ""
+        )
     )
+    base = [
+        k
+        for r in runs
+        if 0.02 <= r["std"] <= 0.3
+        for k in r["plateau"]
+        if k is not None
+    ]
+    small = [
+        (r, r["plateau"][0]) for r in runs if r["plateau"][0] and r["std"] < SMALL_STD
+    ]
+    starts = [r["out_norm"][k] / r["out_norm"][0] for r, k in small]
+    left = [
+        (k, r["std"])
+        for r in runs
+        if r["std"] < SMALL_STD
+        for k in r["plateau"]
+        if k is not None
+    ]
+    longest = max((k for k, _ in left), default=0)
+    at = sorted({std for k, std in left if k == longest})
+    never = [r["std"] for r in runs if all(k is None for k in r["plateau"])]
     norm = (
         f"With BN every scale from 0.02 to 0.3 spends {min(base, default=0)}–"
-        f"{max(base, default=0)} epochs at chance (accuracy ≤ 20 %; at lr {LR:g} "
-        f"and {BATCH} digits per step the first few dozen steps are slow whatever "
-        "the scale). Why the plateau grows at the small scales: the output layer "
-        "has no BN after it. Its weights start at the init std, so the logits "
-        "start near 0 and the softmax is uniform; the gradient that "
-        "reaches the hidden layers is multiplied by these small output weights, "
-        "so they barely move, while the output layer's own gradient (its inputs "
-        "are normalised, of order 1) makes its weights grow steadily. Learning "
-        f"starts once ||W_out|| has grown: for the scales below {SMALL_STD:g} "
-        "that leave the plateau, at the dots it is "
+        f"{max(base, default=0)} epochs at chance on the {n_seeds} seeds (accuracy "
+        f"≤ 20 %; at lr {LR:g} and {BATCH} digits per step the first few dozen "
+        "steps are slow whatever the scale). Why the plateau grows at the small "
+        "scales: the output layer has no BN after it. Its weights start at the "
+        "init std, so the logits start near 0 and the softmax is uniform; the "
+        "gradient that reaches the hidden layers is multiplied by these small "
+        "output weights, so they barely move, while the output layer's own "
+        "gradient (its inputs are normalised, of order 1) makes its weights grow "
+        f"steadily. Learning starts once ||W_out|| has grown: for the scales below "
+        f"{SMALL_STD:g} that leave the plateau on the first seed, at the dots it is "
         + (
-            f"{fmt(min(starts), 2)}–{fmt(max(starts), 2)} times its initial norm, "
-            f"and the plateau is longest ({longest[0]} epochs) at std "
-            f"{fmt(longest[1], 2)}."
+            f"{fmt(min(starts), 2)}–{fmt(max(starts), 2)} times its initial norm. "
             if starts
-            else "— no such run leaves the plateau in this budget."
+            else "— no such run leaves the plateau in this budget. "
+        )
+        + (
+            f"The longest plateau that ends within the run lasts {longest} epochs "
+            f"(std {', '.join(fmt(v, 2) for v in at)}). "
+            if longest
+            else ""
+        )
+        + (
+            f"At std {', '.join(fmt(v, 2) for v in never)} no seed leaves it in "
+            f"{epochs} epochs."
+            if never
+            else ""
         )
     )
     return {"grid": grid, "norm": norm}
@@ -396,63 +532,70 @@ def _bn_prose(runs: list[dict], epochs: int, grads: dict) -> dict[str, str]:
 # ----------------------------------------------------------------------- run
 
 
-@experiment(NAME)
-def run(ctx: Run) -> dict[str, Any]:
-    """Train 16 scales x {BN, no BN}; gradient-check BN; write figures and JSON.
-
-    Result keys beyond the contract: ``stds`` (16), ``final_acc_bn`` and
-    ``final_acc_plain`` (16 each), ``acc_bn`` and ``acc_plain`` (per-epoch
-    curves, one list per std; a diverged run's list is shorter),
-    ``diverged_plain`` (16 bools), ``bn_wins`` (count of scales where BN ends
-    with the higher accuracy), ``gradcheck`` {layer: {"x", "weight", "bias"}},
-    ``gradcheck_max`` (largest relative error), ``epochs``, ``n_train``.
-    """
-    size, seed, out = ctx.size, ctx.seed, ctx.out
-    cfg = CONFIG[size]
-    train = mnist_sample_splits(cfg["n_train"], n_test=0, seed=seed, flatten=True).train
-    runs: list[dict[str, Any]] = []
-    for i, std in enumerate(STDS, start=1):
-        status(f"init std {std:.3g} ({i}/{len(STDS)})")
+def _train_scales(cfg: dict, seeds: list[int]) -> list[dict[str, Any]]:
+    """Every scale, with and without BN, on every seed (its own digits, weights and
+    batch order): [{"std", "bn", "plain" (aggregates), "plateau" (per seed),
+    "out_norm" (first seed)}]."""
+    per: dict[float, dict[str, list]] = {
+        float(s): {"bn": [], "plain": []} for s in STDS
+    }
+    for s_ in seeds:
+        train = mnist_sample_splits(
+            cfg["n_train"], n_test=0, seed=s_, flatten=True
+        ).train
+        for i, std in enumerate(STDS, start=1):
+            status(f"init std {std:.3g} ({i}/{len(STDS)}), seed {s_}")
+            for key, bn in (("bn", True), ("plain", False)):
+                per[float(std)][key].append(
+                    train_one(std, bn, train, epochs=cfg["epochs"], seed=s_)
+                )
+    runs = []
+    for std, v in per.items():
+        bn, plain = aggregate(v["bn"]), aggregate(v["plain"])
         runs.append(
             {
-                "std": float(std),
-                "bn": train_one(std, True, train, epochs=cfg["epochs"], seed=seed),
-                "plain": train_one(std, False, train, epochs=cfg["epochs"], seed=seed),
+                "std": std,
+                "bn": bn,
+                "plain": plain,
+                "bn_diverged": any(r["diverged"] for r in v["bn"]),
+                "plateau": [plateau_epochs(r["acc"]) for r in v["bn"]],
+                "out_norm": v["bn"][0]["out_norm"],
+                "bn_ahead_seeds": bn_ahead_seeds(bn, plain),
             }
         )
-    grads = check_bn_gradients(seed)
-    figures = [
-        _plot_grid(runs, cfg["epochs"], cfg["n_train"], out, size),
-        _plot_summary(runs, cfg["epochs"], out, size),
-        _plot_output_norm(runs, cfg["epochs"], out, size),
-    ]
-    prose = _bn_prose(runs, cfg["epochs"], grads)
+    return runs
 
+
+def _span(lo: float | None, hi: float | None) -> str | None:
+    return None if lo is None or hi is None else f"{lo:.3f}–{hi:.3f}"
+
+
+def _table(runs: list[dict], grads: dict, n_seeds: int) -> list[dict]:
     table = []
     for r in runs:
         bn, plain = r["bn"], r["plain"]
         note = ""
-        if plain["diverged"]:
+        if plain["n_diverged"]:
             note = (
-                f"no BN stopped at step {plain['nonfinite']['step']}: "
-                f"{plain['nonfinite']['cause']}"
+                f"no BN stopped on {plain['n_diverged']} of {n_seeds} seeds, first "
+                f"at step {plain['first_stop']}: {'; '.join(plain['causes'])}"
             )
         table.append(
             {
                 "weight init std": r["std"],
-                "train acc with BN": bn["final_acc"],
-                "train acc without BN": plain["final_acc"],
-                "BN ahead": plain["diverged"] or bn["final_acc"] > plain["final_acc"],
+                "train acc with BN (median)": bn["final"],
+                "with BN (min–max)": _span(bn["lo"], bn["hi"]),
+                "train acc without BN (median)": plain["final"],
+                "without BN (min–max)": _span(plain["lo"], plain["hi"]),
+                "BN ahead (seeds)": f"{r['bn_ahead_seeds']}/{n_seeds}",
                 "note": note,
             }
         )
+    blank = dict.fromkeys(table[0])
     for layer, errs in grads.items():
         table.append(
             {
-                "weight init std": None,
-                "train acc with BN": None,
-                "train acc without BN": None,
-                "BN ahead": None,
+                **blank,
                 "note": f"gradcheck {layer} (train mode, float64), relative error: "
                 + ", ".join(
                     f"d{k if k == 'x' else ('γ' if k == 'weight' else 'β')} {v:.1e}"
@@ -460,24 +603,80 @@ def run(ctx: Run) -> dict[str, Any]:
                 ),
             }
         )
-    final_bn = [r["bn"]["final_acc"] for r in runs]
-    final_plain = [r["plain"]["final_acc"] for r in runs]
+    return table
+
+
+@experiment(NAME)
+def run(ctx: Run) -> dict[str, Any]:
+    """Train 16 scales x {BN, no BN} on several seeds; gradient-check BN; write
+    figures and JSON.
+
+    Result keys beyond the contract (lists of 16, one per std): ``stds``,
+    ``seeds``, ``final_acc_bn`` and ``final_acc_plain`` (median over the seeds
+    that did not diverge; None when all did), ``final_range_bn`` and
+    ``final_range_plain`` ([min, max] or None), ``seed_final_acc_bn`` and
+    ``seed_final_acc_plain`` (per seed; None = diverged), ``acc_bn`` and
+    ``acc_plain`` (median per-epoch curves, None when every seed diverged) with
+    ``acc_bn_lo``/``acc_bn_hi``/``acc_plain_lo``/``acc_plain_hi`` (the band),
+    ``seed_acc_bn``/``seed_acc_plain`` (each seed's curve; a diverged run's is
+    shorter), ``diverged_plain`` (every seed diverged), ``n_diverged_plain``,
+    ``diverged_bn`` (any seed), ``bn_wins`` (scales where BN's median is ahead),
+    ``bn_wins_every_seed``, ``plateau_bn`` and ``out_norm_bn`` (first seed),
+    ``plateau_bn_seeds``, ``gradcheck`` {layer: {"x", "weight", "bias"}},
+    ``gradcheck_max``, ``epochs``, ``n_train``.
+    """
+    size, out = ctx.size, ctx.out
+    cfg = CONFIG[size]
+    seeds = list(range(ctx.seed, ctx.seed + cfg["seeds"]))
+    n = len(seeds)
+    runs = _train_scales(cfg, seeds)
+    grads = check_bn_gradients(ctx.seed)
+    figures = [
+        _plot_grid(runs, cfg["epochs"], cfg["n_train"], n, out, size),
+        _plot_summary(runs, cfg["epochs"], n, out, size),
+        _plot_output_norm(runs, cfg["epochs"], n, out, size),
+    ]
+    prose = _bn_prose(runs, cfg["epochs"], n)
+    final_bn = [r["bn"]["final"] for r in runs]
+    final_plain = [r["plain"]["final"] for r in runs]
+    n_bn = sum(a > 0.5 for a in final_bn)
     n_plain = sum(p is not None and p > 0.5 for p in final_plain)
+    wins = sum(_bn_ahead(r) for r in runs)
+    every = sum(r["bn_ahead_seeds"] == n for r in runs)
+
+    def series(key: str, field: str) -> list:
+        return [r[key][field] for r in runs]
+
     return ctx.result(
         figures,
-        table,
+        _table(runs, grads, n),
         stds=STDS,
+        seeds=seeds,
         final_acc_bn=final_bn,
         final_acc_plain=final_plain,
-        acc_bn=[r["bn"]["acc"] for r in runs],
-        acc_plain=[r["plain"]["acc"] for r in runs],
-        diverged_plain=[r["plain"]["diverged"] for r in runs],
-        diverged_bn=[r["bn"]["diverged"] for r in runs],
-        bn_wins=int(
-            sum(p is None or b > p for b, p in zip(final_bn, final_plain, strict=True))
-        ),
-        plateau_bn=[plateau_epochs(r["bn"]["acc"]) for r in runs],
-        out_norm_bn=[r["bn"]["out_norm"] for r in runs],
+        final_range_bn=[[r["bn"]["lo"], r["bn"]["hi"]] for r in runs],
+        final_range_plain=[
+            None if r["plain"]["lo"] is None else [r["plain"]["lo"], r["plain"]["hi"]]
+            for r in runs
+        ],
+        seed_final_acc_bn=series("bn", "seed_final"),
+        seed_final_acc_plain=series("plain", "seed_final"),
+        acc_bn=series("bn", "curve"),
+        acc_bn_lo=series("bn", "curve_lo"),
+        acc_bn_hi=series("bn", "curve_hi"),
+        acc_plain=series("plain", "curve"),
+        acc_plain_lo=series("plain", "curve_lo"),
+        acc_plain_hi=series("plain", "curve_hi"),
+        seed_acc_bn=series("bn", "seed_curves"),
+        seed_acc_plain=series("plain", "seed_curves"),
+        diverged_plain=[r["plain"]["final"] is None for r in runs],
+        n_diverged_plain=series("plain", "n_diverged"),
+        diverged_bn=[r["bn_diverged"] for r in runs],
+        bn_wins=wins,
+        bn_wins_every_seed=every,
+        plateau_bn=[r["plateau"][0] for r in runs],
+        plateau_bn_seeds=[r["plateau"] for r in runs],
+        out_norm_bn=[r["out_norm"] for r in runs],
         texts={
             "batchnorm_grid.png": prose["grid"],
             "batchnorm_output_norm.png": prose["norm"],
@@ -487,19 +686,19 @@ def run(ctx: Run) -> dict[str, Any]:
             "training digits": cfg["n_train"],
             "epochs": cfg["epochs"],
             "scales": len(STDS),
-            "seeds": 1,
+            "seeds": n,
         },
         takeaways=[
-            f"Batch Norm: {sum(a > 0.5 for a in final_bn)} of {len(STDS)} weight "
-            f"scales learn with BN against "
-            f"{sum(p is not None and p > 0.5 for p in final_plain)} without, in "
-            f"{cfg['epochs']} epochs."
+            f"Batch Norm: {n_bn} of {len(STDS)} weight scales learn (median over "
+            f"{n} seeds above 50 %) with BN against {n_plain} without, in "
+            f"{cfg['epochs']} epochs; BN is ahead on every seed at {every} scales."
         ],
         book_figures=[
             {
                 "book": "Fig. 6-19 (BN vs init scale; the book's code)",
                 "figure": "batchnorm_grid.png",
-                "note": "diverged runs marked, not drawn as chance",
+                "note": f"median and range over {n} seeds; diverged runs marked, "
+                "not drawn as chance",
             }
         ],
         gradcheck=grads,
@@ -510,16 +709,18 @@ def run(ctx: Run) -> dict[str, Any]:
         batch_size=BATCH,
         captions={
             "batchnorm_grid.png": "Training accuracy per epoch, with (solid) and "
-            "without (dashed) Batch Normalization, one panel per weight-init std.",
+            "without (dashed) Batch Normalization, one panel per weight-init std: "
+            f"median and range over {n} seeds.",
             "batchnorm_summary.png": (
-                f"Final training accuracy against the weight-init std (log scale): "
-                f"with BN {sum(a > 0.5 for a in final_bn)} of {len(STDS)} scales end "
-                f"above 50 %, without {n_plain}; × = diverged (no accuracy)."
+                f"Final training accuracy against the weight-init std (log scale), "
+                f"median and range over {n} seeds: with BN {n_bn} of {len(STDS)} "
+                f"scales end above 50 %, without {n_plain}; × = diverged on some "
+                "seed (no accuracy)."
             ),
             "batchnorm_output_norm.png": (
-                "With BN: the output layer's weight norm per epoch (dots: the "
-                "epoch the accuracy first passes 20 %) and the length of the "
-                "chance plateau per scale."
+                "With BN: the output layer's weight norm per epoch on the first "
+                "seed (dots: the epoch the accuracy first passes 20 %) and the "
+                f"length of the chance plateau per scale over {n} seeds."
             ),
         },
     )
