@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from descentlab.experiments import init_activations, init_mnist
+from descentlab.experiments.api import full_result
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +145,21 @@ def test_mnist_prose_and_table_describe_this_run(mnist):
     assert "500 iterations" in text
     assert f"median over {len(mnist['seeds'])} seeds" in text
     assert f"{len(mnist['seeds'])} seeds" in mnist["captions"]["init_mnist.png"]
+
+
+def test_quick_text_quotes_the_stored_full_size_result(mnist):
+    """Check the iteration-1,900 losses of the quick text are the stored full-size
+    run's, labelled as such with its seeds."""
+    stored = full_result("init_mnist")
+    text = mnist["texts"]["init_mnist.png"]
+    assert stored["iterations"] == 2000 and len(stored["seeds"]) > 1
+    seeds = stored["seeds"]
+    assert (
+        f"At full size (see `descentlab report --full`; stored run, seeds "
+        f"{seeds[0]}–{seeds[-1]}, median)" in text
+    )
+    quoted = " / ".join(f"{stored['loss_at_1900'][k]:.2f}" for k in mnist["runs"])
+    assert f"iteration 1900 are {quoted} against" in text
 
 
 def test_mnist_seeds_recorded_and_band_holds_every_seed(mnist):
