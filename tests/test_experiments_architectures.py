@@ -36,15 +36,20 @@ def result(tmp_path_factory, statuses):
 
 
 def test_status_names_each_model_and_epoch(result, statuses):
-    """Check the live status names each model in order and each finished epoch."""
+    """Check the live status names each model and seed in order and each finished
+    epoch."""
     labels = [architectures.MODELS[k][0] for k in QUICK_MODELS]
-    starts = [s for s in statuses if s.endswith(f"/{len(QUICK_MODELS)})")]
+    n = len(QUICK_MODELS)
+    starts = [s for s in statuses if ", seed " in s]
     assert starts == [
-        f"{lab} ({i}/{len(QUICK_MODELS)})" for i, lab in enumerate(labels, 1)
+        f"{lab} ({i}/{n}), seed {seed}"
+        for seed in result["seeds"]
+        for i, lab in enumerate(labels, 1)
     ]
     epochs = result["settings"]["epochs"]
     assert f"DeepConvNet: epoch {epochs}/{epochs} done" in statuses
-    assert sum(s.endswith(" done") for s in statuses) == len(QUICK_MODELS) * epochs
+    done = sum(s.endswith(" done") for s in statuses)
+    assert done == n * epochs * len(result["seeds"])
 
 
 def test_result_contract_and_files(result):
@@ -59,7 +64,19 @@ def test_result_contract_and_files(result):
     assert len(result["table"]) == len(QUICK_MODELS)
     keys = set(result["table"][0])
     assert all(set(row) == keys for row in result["table"])
-    assert {"model", "parameters", "test accuracy", "s/epoch (training)"} <= keys
+    assert {
+        "model",
+        "parameters",
+        "test accuracy (median)",
+        "test accuracy (min–max)",
+        "s/epoch (training, median)",
+    } <= keys
+    for row, r in zip(result["table"], result["models"].values(), strict=True):
+        lo, hi = min(r["seed_test_acc"]), max(r["seed_test_acc"])
+        assert row["test accuracy (min–max)"] == f"{lo:.3f}–{hi:.3f}"
+        assert row["test accuracy (median)"] == pytest.approx(
+            np.median(r["seed_test_acc"])
+        )
 
 
 def test_quick_runs_the_required_models(result):
@@ -115,17 +132,54 @@ def test_curves_and_timing(result):
     """Check the validation curves (epoch 0 = chance) and positive per-epoch times."""
     epochs = result["settings"]["epochs"]
     steps = epochs * result["settings"]["n_train"] // result["settings"]["batch_size"]
+    n_seeds = len(result["seeds"])
     for key, r in result["models"].items():
         assert len(r["val_acc"]) == epochs + 1
-        assert r["val_acc"][0] < 0.25, key
+        assert max(v[0] for v in r["seed_val_acc"]) < 0.25, key
         assert len(r["step_loss"]) == steps
-        assert len(r["epoch_seconds"]) == epochs
+        assert np.shape(r["seed_step_loss"]) == (n_seeds, steps)
+        assert len(r["epoch_seconds"]) == epochs * n_seeds
         assert r["seconds_per_epoch"] > 0
     models = result["models"]
     assert (
         models["deepconvnet"]["seconds_per_epoch"]
         > models["lenet5-relu-max"]["seconds_per_epoch"]
     )
+
+
+def test_seeds_recorded_and_band_holds_every_seed(result):
+    """Check 2 seeds are run and saved, they differ, and the drawn band (min-max)
+    and the median hold each seed's validation curve and test accuracy."""
+    saved = json.loads((Path(result["out"]) / "architectures.json").read_text())
+    assert saved["seeds"] == result["seeds"] == [0, 1]
+    assert result["budget"]["seeds"] == 2
+    differ = 0
+    for key, r in result["models"].items():
+        val = np.asarray(r["seed_val_acc"])
+        lo, hi, med = (
+            np.asarray(r[k]) for k in ("val_acc_lo", "val_acc_hi", "val_acc")
+        )
+        assert val.shape == (2, result["settings"]["epochs"] + 1)
+        assert np.all(lo <= val) and np.all(val <= hi), key
+        assert np.all(lo <= med) and np.all(med <= hi), key
+        a, b = r["test_acc_range"]
+        assert a <= r["test_acc"] <= b
+        assert [a, b] == [min(r["seed_test_acc"]), max(r["seed_test_acc"])]
+        differ += not np.allclose(r["seed_step_loss"][0], r["seed_step_loss"][1])
+    assert differ == len(result["models"])  # each seed its own weights and batches
+
+
+def test_text_quotes_medians_ranges_and_noise(result):
+    """Check the summary text gives each quoted model's median and seed range, and
+    the noise floor of this run."""
+    text = result["texts"]["architectures_accuracy.png"]
+    m = result["models"]
+    for key in ("lenet5-sigmoid-avg", "lenet5-relu-max", "alexnet-small"):
+        lo, hi = m[key]["test_acc_range"]
+        assert f"{pct(m[key]['test_acc'])} ({pct(lo)}–{pct(hi)}" in text
+    assert f"±{pct(result['noise'])}" in text
+    assert f"trained on {len(result['seeds'])} seeds" in text
+    assert "2 seeds" in result["captions"]["architectures_curves.png"]
 
 
 def test_parameter_counts(result):
