@@ -76,3 +76,44 @@ def test_edge_of_stability_hovers_at_two_over_lr(results):
         assert s["loss_increases"] > 0
     a, b = res["summary"]
     assert a["lr"] < b["lr"] and a["hover_mean"] > b["hover_mean"]
+
+
+@pytest.mark.parametrize(
+    "name", ["lr_range_test", "loss_landscape", "edge_of_stability"]
+)
+def test_report_keys_filled_from_the_run(results, name):
+    """Check each diagnostic fills the report's optional keys: a budget with one
+    seed, a table placed after one of its figures, a text before every figure,
+    one takeaway, and an (empty) book-figure map since the book has none."""
+    res = results[name]
+    assert res["budget"]["seeds"] == 1
+    assert res["table_after"] in res["figures"]
+    assert set(res["texts"]) == set(res["figures"])
+    assert all(len(t) > 80 for t in res["texts"].values())
+    assert len(res["takeaways"]) == 1
+    assert res["book_figures"] == []
+
+
+def test_diagnostic_texts_quote_this_run(results):
+    """Check the texts and takeaways carry this run's numbers and verdicts."""
+    lr = results["lr_range_test"]
+    t = lr["texts"]["lr_range_test_sweep.png"]
+    assert f"{lr['suggestion']:.3g}" in t and f"{lr['min_lr']:.3g}" in t
+    assert f"used {len(lr['sweep']['lrs'])} of its" in t
+    assert ("lowest at the suggestion" in lr["takeaways"][0]) == lr["suggested_best"]
+    ll = results["loss_landscape"]
+    small, large = str(ll["small_batch"]), str(ll["large_batch"])
+    t = ll["texts"]["loss_landscape_lines.png"]
+    assert f"{ll['rise'][small]:.3f}" in t and f"{ll['train_loss'][large]:.3f}" in t
+    flatter = ll["sharpness"][small] < ll["sharpness"][large]
+    assert ("flatter basin" in t) == (flatter and ll["rise"][small] < ll["rise"][large])
+    losses = np.asarray(ll["interpolation"]["losses"])
+    a = np.asarray(ll["interpolation"]["alphas"])
+    monotone = bool(np.all(np.diff(losses[a <= 1 + 1e-12]) <= 0))
+    t = ll["texts"]["loss_landscape_interpolation.png"]
+    assert ("without a bump" in t) == monotone
+    eos = results["edge_of_stability"]
+    t = eos["texts"]["edge_of_stability_gd.png"]
+    for s in eos["summary"]:
+        assert f"{s['loss_last']:.3f}" in t and f"{s['hover_mean']:.2f}" in t
+        assert f"{100 * s['hover_ratio']:.0f} %" in eos["takeaways"][0]

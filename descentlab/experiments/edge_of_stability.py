@@ -50,17 +50,14 @@ EXPLANATION = (
     "Classical analysis treats the loss near the weights as a quadratic with fixed "
     "curvature: gradient descent is stable only while the largest Hessian "
     "eigenvalue stays below 2/lr. The quadratic panel checks this exactly, just "
-    "below and just above the limit. A neural network is not a quadratic. Both "
-    "learning rates here start GD where the sharpness is above 2/lr: instead of "
-    "diverging, the first steps throw the weights into a flatter region. From "
-    "there the sharpness grows again as the network fits the digits (progressive "
-    "sharpening) until it meets 2/lr, and it does not run away above it: GD "
-    "oscillates along the sharpest direction, and the oscillation itself keeps "
-    "the curvature near the limit. So the step size sets the sharpness, and a "
-    "larger lr ends in a flatter place. Meanwhile the loss keeps decreasing over "
-    "many steps, but not at every step. The sharpness is measured every few steps "
-    "on the full training set (Lanczos, relative tolerance 1e-3); the dashed lines "
-    "are 2/lr."
+    "below and just above the limit. A neural network is not a quadratic: Cohen "
+    "et al. (2021) found that full-batch GD drives the sharpness up as the network "
+    "fits the data (progressive sharpening) until it reaches about 2/lr, and that "
+    "it then hovers there instead of running away, GD oscillating along the "
+    "sharpest direction while the loss keeps falling over many steps, though not "
+    "at every step. The second figure shows what this run does. The sharpness is "
+    "measured every few steps on the full training set (Lanczos, relative "
+    "tolerance 1e-3); the dashed lines are 2/lr."
 )
 
 N_TRAIN = {"quick": 200, "full": 1000}
@@ -199,19 +196,17 @@ def run(r: Run) -> dict:
             f"to {q_losses[1][-1]:.3g}."
         ),
         "edge_of_stability_gd.png": (
-            f"Full-batch GD (MSE) on {N_TRAIN[size]} digits. The sharpness starts at "
+            f"Loss (left) and sharpness (right) of full-batch GD (MSE) on "
+            f"{N_TRAIN[size]} digits at lr "
+            + " and ".join(f"{x['lr']:g}" for x in summ)
+            + "; the dashed lines are 2/lr = "
+            + " and ".join(f"{x['limit']:.3g}" for x in summ)
+            + ", which the sharpness, after its first drop, reaches again at step "
             + " and ".join(
-                f"{s['initial_sharpness']:.1f} (lr {s['lr']:g})" for s in summ
+                "never" if x["reached_step"] is None else str(x["reached_step"])
+                for x in summ
             )
-            + "; at lr "
-            + "; at lr ".join(f"{s['lr']:g} it {_reach(s)}" for s in summ)
-            + ". The loss falls from "
-            + " and ".join(
-                f"{s['loss_first']:.3f} to {s['loss_last']:.3f}" for s in summ
-            )
-            + " while rising in "
-            + " and ".join(f"{s['loss_increases']}" for s in summ)
-            + f" of its {STEPS[size]} steps."
+            + "."
         ),
     }
     table = [
@@ -227,10 +222,39 @@ def run(r: Run) -> dict:
         }
         for s in summ
     ]
+    texts = _texts(summ, q_lrs, q_losses, q_conv, lam_max, _reach)
+    edge = [x for x in summ if x["reached_step"] is not None]
     return r.result(
         figs,
         table,
         captions=captions,
+        texts=texts,
+        table_after="edge_of_stability_gd.png",
+        budget={
+            "training digits": N_TRAIN[size],
+            "GD steps (full batch)": STEPS[size],
+            "sharpness every (steps)": EVERY[size],
+            "learning rates": len(LRS[size]),
+            "seeds": 1,
+        },
+        takeaways=[
+            "Edge of stability: "
+            + (
+                "under full-batch GD the sharpness climbs back to 2/lr after its "
+                "first drop ("
+                + "; ".join(
+                    f"lr {x['lr']:g}: at step {x['reached_step']}, then on average "
+                    f"{100 * x['hover_ratio']:.0f} % of 2/lr = {x['limit']:.3g}"
+                    for x in edge
+                )
+                + ") while the loss keeps falling"
+                if edge
+                else "in this run full-batch GD never brings the sharpness back "
+                "up to 2/lr"
+            )
+            + "; on a quadratic GD diverges just above lr = 2/λ_max."
+        ],
+        book_figures=[],  # the edge of stability is not in the book
         quadratic={
             "lambdas": QUAD_LAMBDAS,
             "lrs": q_lrs,
@@ -243,6 +267,52 @@ def run(r: Run) -> dict:
         steps=STEPS[size],
         every=EVERY[size],
     )
+
+
+def _texts(summ, q_lrs, q_losses, q_conv, lam_max, reach) -> dict:
+    """The paragraphs before each figure, formatted from this run."""
+    quad = (
+        f"At lr {q_lrs[0]:.3g} ({q_lrs[0] * lam_max / 2:.2f} × 2/λ_max) f goes from "
+        f"{q_losses[0][0]:.3g} to {q_losses[0][-1]:.2e}, at lr {q_lrs[1]:.3g} "
+        f"({q_lrs[1] * lam_max / 2:.2f} × 2/λ_max) to {q_losses[1][-1]:.3g}"
+        + (
+            ": converged below the limit, diverged above it, as the quadratic model "
+            "says."
+            if q_conv == [True, False]
+            else "."
+        )
+    )
+    above = all(x["initial_sharpness"] > x["limit"] for x in summ)
+    a, b = summ[0], summ[-1]
+    gd = (
+        (
+            "Both learning rates start GD where the sharpness is above 2/lr; "
+            "instead of diverging, the first steps throw the weights into a "
+            "flatter region. "
+            if above
+            else ""
+        )
+        + " ".join(f"At lr {x['lr']:g} the sharpness {reach(x)}." for x in summ)
+        + (
+            f" The larger lr ends in the flatter place (mean sharpness "
+            f"{b['hover_mean']:.2f} at lr {b['lr']:g} against {a['hover_mean']:.2f} "
+            f"at lr {a['lr']:g}): the step size sets the sharpness."
+            if len(summ) > 1 and b["lr"] > a["lr"] and b["hover_mean"] < a["hover_mean"]
+            else ""
+        )
+        + " The loss keeps falling overall ("
+        + "; ".join(
+            f"lr {x['lr']:g}: {x['loss_first']:.3f} to {x['loss_last']:.3f}, up in "
+            f"{x['loss_increases']} steps"
+            for x in summ
+        )
+        + (
+            "), not monotonically."
+            if all(x["loss_increases"] > 0 for x in summ)
+            else ")."
+        )
+    )
+    return {"edge_of_stability_quadratic.png": quad, "edge_of_stability_gd.png": gd}
 
 
 def _plot_quadratic(lrs, losses, lam_max, out, size) -> Path:

@@ -40,6 +40,7 @@ from ._common import (
     save_figure,
     status,
 )
+from .api import pct
 
 NAME = "loss_landscape"
 TITLE = "Loss landscapes: filter-normalized slices, the training path, sharp vs flat"
@@ -56,13 +57,12 @@ EXPLANATION = (
     "flatter (the same step is relatively smaller); filter normalization rescales "
     "each output unit's direction to that unit's weight norm, which removes this "
     "artefact (rescaling a ReLU layer by c and the next by 1/c leaves the "
-    "normalized picture unchanged, as the tests check). With it, the net trained "
-    "with small batches sits in a wider basin than the one trained with large "
-    "batches at the same lr, and its top Hessian eigenvalue is smaller: the "
-    "gradient noise of small batches keeps SGD out of sharp regions. The contour "
-    "shows the small-batch run's path on the plane of its two main directions of "
-    "motion; most of the motion is along the first. The straight line from the "
-    "initial weights to the final ones falls without a bump."
+    "normalized picture unchanged, as the tests check). The same net is trained "
+    "at the same lr with small and with large batches, and the two minima are "
+    "compared by these slices and by their top Hessian eigenvalue; the small-batch "
+    "run's path is then drawn on the plane of its two main directions of motion, "
+    "and the loss is followed along the straight line from its initial to its "
+    "final weights. What this run found is said with each figure."
 )
 
 SIZES_MLP = (784, 64, 64, 10)
@@ -195,10 +195,34 @@ def run(r: Run) -> dict:
         }
         for b in lines
     ]
+    texts = _texts(sharp, rise, train_loss, val_acc, small, large, ev, inter_a, inter)
+    flatter = sharp[small] < sharp[large] and rise[small] < rise[large]
     return r.result(
         figs,
         table,
         captions=captions,
+        texts=texts,
+        table_after="loss_landscape_lines.png",
+        budget={
+            "training digits": N_TRAIN[size],
+            "digits for slices and Hessian": N_EVAL[size],
+            f"epochs (batch {small} / {large})": f"{EPOCHS[size][small]} / "
+            f"{EPOCHS[size][large]}",
+            "random directions": DIRECTIONS,
+            "seeds": 1,
+        },
+        takeaways=[
+            f"Sharp vs flat: trained at the same lr, the batch-{small} net ends with "
+            f"top Hessian eigenvalue {sharp[small]:.1f}, the batch-{large} net with "
+            f"{sharp[large]:.1f}; "
+            + (
+                "the small-batch minimum is the flatter one by both the eigenvalue "
+                "and the filter-normalized slices (one seed)."
+                if flatter
+                else "the two measures do not agree on which is flatter here."
+            )
+        ],
+        book_figures=[],  # loss landscapes are not in the book
         alphas=alphas,
         lines={str(b): v for b, v in lines.items()},
         sharpness={str(b): v for b, v in sharp.items()},
@@ -217,6 +241,54 @@ def run(r: Run) -> dict:
         },
         interpolation={"alphas": inter_a, "losses": inter},
     )
+
+
+def _texts(sharp, rise, train_loss, val_acc, small, large, ev, a, inter) -> dict:
+    """The paragraphs before each figure, formatted from this run."""
+    by_eig = sharp[small] < sharp[large]
+    by_rise = rise[small] < rise[large]
+    lines = (
+        f"Around the batch-{small} net the loss rises by {rise[small]:.3f} at "
+        f"α = ±0.5 along the filter-normalized directions, around the "
+        f"batch-{large} net by {rise[large]:.3f}; their top Hessian eigenvalues "
+        f"are {sharp[small]:.1f} and {sharp[large]:.1f}. "
+        + (
+            "By both measures the small-batch net sits in the wider, flatter "
+            "basin, as the gradient noise of small batches is expected to keep SGD "
+            "out of sharp regions (Keskar et al. 2017). "
+            if by_eig and by_rise
+            else "The large-batch net is the flatter one by both measures here. "
+            if not (by_eig or by_rise)
+            else "The two measures disagree on which net is flatter in this run. "
+        )
+        + f"The two nets are not at the same point of training: training loss "
+        f"{train_loss[small]:.3f} vs {train_loss[large]:.3f}, validation accuracy "
+        f"{pct(val_acc[small])} vs {pct(val_acc[large])}; one seed and a few "
+        "random directions, so the numbers show one instance, not a law."
+    )
+    within = a <= 1.0 + 1e-12
+    seg = np.asarray(inter)[within]
+    bump = float(np.max(np.diff(seg), initial=0.0))
+    contour = (
+        f"The first PCA direction carries {100 * ev[0]:.1f} % of the variance of "
+        f"the batch-{small} run's path and the second {100 * ev[1]:.1f} %"
+        + (": most of the motion is along the first." if ev[0] > 0.5 else ".")
+    )
+    interp = (
+        f"On the straight line from the initial weights to the final ones the loss "
+        f"goes from {seg[0]:.3f} to {seg[-1]:.3f} "
+        + (
+            "and falls at every one of the sampled points, without a bump."
+            if bump <= 0
+            else f"but not monotonically: it rises by up to {bump:.3g} between "
+            "two sampled points."
+        )
+    )
+    return {
+        "loss_landscape_lines.png": lines,
+        "loss_landscape_contour.png": contour,
+        "loss_landscape_interpolation.png": interp,
+    }
 
 
 def _plot_lines(alphas, lines, sharp, out, size) -> Path:

@@ -31,6 +31,7 @@ from ._common import (
     save_figure,
     status,
 )
+from .api import fmt, pct
 
 NAME = "lr_range_test"
 TITLE = "The lr range test: sweep the learning rate, read off a good one, check it"
@@ -153,10 +154,34 @@ def run(r: Run) -> dict:
         }
         for k in runs
     ]
+    texts = _texts(sweep, runs, final, best, size)
+    trio = " / ".join(fmt(final[k], 3) for k in ("lower", "suggested", "higher"))
     return r.result(
         figs,
         table,
         captions=captions,
+        texts=texts,
+        table_after="lr_range_test_training.png",
+        budget={
+            "training digits": N_TRAIN[size],
+            "validation digits": N_VAL,
+            "sweep batches": len(sweep.lrs),
+            "epochs per check run": EPOCHS[size],
+            "seeds": 1,
+        },
+        takeaways=[
+            f"lr range test: one {len(sweep.lrs)}-batch sweep suggests lr "
+            f"{sweep.suggestion:.3g} for SGD on a small MLP; trained for "
+            f"{EPOCHS[size]} epochs at 0.1×, 1× and 10× that lr the validation "
+            f"losses are {trio}"
+            + (
+                ", lowest at the suggestion."
+                if best == "suggested"
+                else f": the {best} lr ends lowest, so the suggestion is a start, "
+                "not an optimum."
+            )
+        ],
+        book_figures=[],  # the lr range test is not in the book
         suggestion=sweep.suggestion,
         steepest_lr=sweep.steepest_lr,
         valley=sweep.valley,
@@ -171,6 +196,44 @@ def run(r: Run) -> dict:
         epochs=EPOCHS[size],
         n_train=N_TRAIN[size],
     )
+
+
+def _texts(sweep, runs: dict, final: dict, best: str | None, size: str) -> dict:
+    """The paragraphs before each figure, formatted from this run."""
+    ratio = sweep.min_lr / sweep.suggestion
+    sweep_text = (
+        f"The sweep used {len(sweep.lrs)} of its {SWEEP['steps']} planned batches "
+        f"of {BATCH} (lr {sweep.lrs[0]:.2g} to {sweep.lrs[-1]:.2g}; "
+        f"{sweep.stop_reason}). The smoothed loss is lowest at lr "
+        f"{sweep.min_lr:.3g}; the suggestion, {sweep.suggestion:.3g}, is "
+        f"{ratio:.1f}× below that minimum, where the loss still falls fastest "
+        f"per factor of lr, and the valley rule gives {sweep.valley_lr:.3g}."
+    )
+    higher = runs["higher"]
+    diverged = not np.isfinite(final["higher"])
+    train_text = (
+        f"The three check runs start from the weights the sweep started from and "
+        f"see the same batches for {EPOCHS[size]} epochs (one seed, so a "
+        "difference of a few thousandths in loss is not a ranking). "
+        + (
+            f"At 10× the suggestion (lr {higher['lr']:.3g}) training diverges. "
+            if diverged
+            else f"At 10× the suggestion (lr {higher['lr']:.3g}) the validation "
+            f"accuracy ends at {pct(float(higher['val_acc'][-1]))}. "
+        )
+        + (
+            "The suggested lr ends with the lowest validation loss of the three: "
+            "it is in the right decade, though rates between the three were not "
+            "tried."
+            if best == "suggested"
+            else f"The {best} lr ends with the lowest validation loss: the "
+            "suggestion is a starting point for a search, not its result."
+        )
+    )
+    return {
+        "lr_range_test_sweep.png": sweep_text,
+        "lr_range_test_training.png": train_text,
+    }
 
 
 def _plot_sweep(res, out: Path, size: str) -> Path:
