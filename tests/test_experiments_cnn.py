@@ -9,7 +9,7 @@ import pytest
 
 from descentlab.errors import InvalidParameterError
 from descentlab.experiments import cnn
-from descentlab.experiments.api import pct
+from descentlab.experiments.api import full_result, pct
 from descentlab.models import MLP, AlexNetSmall, LeNet5, ResNetSmall, SimpleConvNet
 from descentlab.nn import AvgPool2d, Conv2d, MaxPool2d, Sequential
 from descentlab.nn.receptive_field import layer_geometry, receptive_field, step
@@ -203,6 +203,19 @@ def test_training_text_quotes_the_runs_accuracy(result):
     assert pct(result["test_acc_curve"][-1]) in text
     assert f"after {result['settings']['epochs']} epochs" in text
     assert "twenty" not in text
+
+
+def test_training_text_quotes_the_stored_full_size_run(result):
+    """Check the quick text's 20-epoch accuracy is the stored full-size run's,
+    labelled as such."""
+    stored = full_result("cnn")
+    assert stored["epochs"] == 20 > result["settings"]["epochs"]
+    text = result["texts"]["cnn_training.png"]
+    assert (
+        f"At full size (see `descentlab report --full`; stored run, seed "
+        f"{stored['seed']}) descentlab's SimpleConvNet reaches "
+        f"{pct(stored['test_acc'])} after 20 epochs" in text
+    )
 
 
 def test_feature_maps_are_the_first_layer_on_the_digit(result):

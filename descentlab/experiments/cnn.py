@@ -49,7 +49,7 @@ from ._common import (
     save_figure,
     smooth,
 )
-from .api import pct
+from .api import full_result, pct
 
 NAME = "cnn"
 TITLE = "CNN arithmetic: output size, receptive field, im2col and learned filters"
@@ -519,6 +519,19 @@ def train_simple_convnet(size: str, seed: int) -> dict[str, Any]:
     }
 
 
+def _full_size_note(cfg: dict) -> str:
+    """At quick size, the stored full-size run's accuracy, labelled as such."""
+    stored = full_result(NAME)
+    if not stored or cfg["epochs"] >= stored["epochs"]:
+        return ""
+    return (
+        f" At full size (see `descentlab report --full`; stored run, seed "
+        f"{stored['seed']}) descentlab's SimpleConvNet reaches "
+        f"{pct(stored['test_acc'])} after {stored['epochs']} epochs; this quick run "
+        f"stops after {cfg['epochs']}."
+    )
+
+
 def _texts(geoms, demo, res, cfg, corr, cosine, active, figures) -> dict[str, str]:
     s1, s2 = demo["3x3 s1 → 3x3 s1"][-1], demo["3x3 s2 → 3x3 s1"][-1]
     lenet_conv2 = [r for r in geoms["LeNet5"] if r["layer"].startswith("Conv")][1]
@@ -550,7 +563,7 @@ def _texts(geoms, demo, res, cfg, corr, cosine, active, figures) -> dict[str, st
             f"1e-3, batch {cfg['batch_size']}) on {cfg['n_train']:,} digits, goes "
             f"from a test accuracy of {pct(curve[0])} before training to "
             f"{pct(curve[-1])} after {cfg['epochs']} epochs (the book's code run on "
-            f"this split for 20 epochs: {pct(BOOK_TEST_ACC)})."
+            f"this split for 20 epochs: {pct(BOOK_TEST_ACC)})." + _full_size_note(cfg)
         ),
         figures[3].name: (
             "Its 30 first-layer filters start as uncorrelated noise; after "
