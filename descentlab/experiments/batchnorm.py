@@ -545,9 +545,9 @@ def _train_scales(cfg: dict, seeds: list[int]) -> list[dict[str, Any]]:
         ).train
         for i, std in enumerate(STDS, start=1):
             status(f"init std {std:.3g} ({i}/{len(STDS)}), seed {s_}")
-            for key, bn in (("bn", True), ("plain", False)):
+            for key, with_bn in (("bn", True), ("plain", False)):
                 per[float(std)][key].append(
-                    train_one(std, bn, train, epochs=cfg["epochs"], seed=s_)
+                    train_one(std, with_bn, train, epochs=cfg["epochs"], seed=s_)
                 )
     runs = []
     for std, v in per.items():
