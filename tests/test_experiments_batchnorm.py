@@ -6,9 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from descentlab.data import mnist_sample_splits
 from descentlab.experiments import batchnorm
 from descentlab.experiments.api import pct
 from descentlab.models import MLP
+from descentlab.nn import SoftmaxCrossEntropy
+from descentlab.optim import SGD
+from descentlab.train import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +148,22 @@ def test_table_and_text_quote_the_seeds(result):
     assert f"median over {n} seeds" in text
     assert pct(max(result["final_acc_bn"])) in text
     assert f"{n} seeds" in result["captions"]["batchnorm_summary.png"]
+
+
+def test_final_accuracy_is_that_of_the_final_weights():
+    """Check a run's final accuracy (its last epoch's evaluation) equals a fresh
+    evaluation of its final weights."""
+    train = mnist_sample_splits(200, n_test=0, seed=0, flatten=True).train
+    r = batchnorm.train_one(0.05, True, train, epochs=2, seed=0)
+    model = MLP((784, *batchnorm.HIDDEN, 10), init=0.05, batchnorm=True, seed=0)
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=batchnorm.LR),
+        verbose=0,
+    )
+    trainer.fit(train, epochs=2, batch_size=batchnorm.BATCH, seed=0)
+    assert r["final_acc"] == r["acc"][-1] == trainer.evaluate(*train)["acc"]
 
 
 def test_bn_gradcheck(result):

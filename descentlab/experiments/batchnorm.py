@@ -111,8 +111,9 @@ def train_one(
 
     Returns ``acc`` (training accuracy in eval mode before training and after
     each finished epoch), ``final_acc`` (eval-mode accuracy of the final
-    weights), ``diverged`` (the Trainer stopped on a non-finite loss or
-    gradient) and ``nonfinite`` (its step and cause, or None).
+    weights: the last epoch's; None when the run diverged), ``diverged`` (the
+    Trainer stopped on a non-finite loss or gradient) and ``nonfinite`` (its
+    step and cause, or None).
     """
     model = MLP(
         (784, *HIDDEN, 10),
@@ -134,10 +135,11 @@ def train_one(
     with warnings.catch_warnings():  # the non-finite stop is expected and reported
         warnings.simplefilter("ignore", RuntimeWarning)
         hist = trainer.fit(train, val=train, epochs=epochs, batch_size=BATCH, seed=seed)
-        final = trainer.evaluate(*train)["acc"]
+    acc = [acc0, *hist.epoch["val_acc"]]
     return {
-        "acc": [acc0, *hist.epoch["val_acc"]],
-        "final_acc": None if hist.stopped == "nonfinite" else final,
+        "acc": acc,
+        # the last epoch's evaluation is that of the final weights
+        "final_acc": None if hist.stopped == "nonfinite" else acc[-1],
         "diverged": hist.stopped == "nonfinite",
         "nonfinite": hist.nonfinite,
         "out_norm": norms.values,
