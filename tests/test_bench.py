@@ -171,3 +171,28 @@ def test_cli_bench_writes_into_out_and_refuses_a_used_folder(tmp_path, capsys):
     assert main(args) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["bench", "--threads", "0"]) == 2
+
+
+def test_model_flops_count_every_conv_and_linear_by_hand():
+    """Check a training step's flops for DeepConvNet equal 3 x 2 x the forward
+    multiply-adds counted by hand from its layer shapes, whichever conv path
+    (im2col or shifted GEMMs) each layer takes, and that the model's layers are
+    left as they were."""
+    import numpy as np
+
+    from descentlab.bench.cases import _model_flops
+    from descentlab.models import DeepConvNet
+
+    model = DeepConvNet(seed=0)
+    convs = [  # (C_out, C_in, output pixels)
+        (16, 1, 28 * 28),
+        (16, 16, 28 * 28),
+        (32, 16, 14 * 14),
+        (32, 32, 16 * 16),  # padding 2: 14 -> 16
+        (64, 32, 8 * 8),
+        (64, 64, 8 * 8),
+    ]
+    macs = sum(o * c * 9 * p for o, c, p in convs) + 64 * 4 * 4 * 50 + 50 * 10
+    x1 = np.zeros((1, 1, 28, 28), dtype=np.float32)
+    assert _model_flops(model, x1, 100) == 3 * 2 * 100 * macs
+    assert all("forward" not in vars(m) for m in model.modules())

@@ -198,16 +198,34 @@ def _simplecnn_adam(ctx: Ctx) -> Case:
     return case
 
 
-def _model_flops(model, n: int) -> float:
+def _model_flops(model, x1, n: int) -> float:
     """Training-step flops: 3x the forward multiply-adds of every Conv2d and Linear
-    (2 flops each), from the layer shapes seen in one eval forward of one image."""
+    (2 flops each), from the output shapes seen in one eval forward of ``x1``
+    (one image)."""
     from ..nn import Conv2d, Linear
 
+    convs = [m for m in model.modules() if isinstance(m, Conv2d)]
+    pixels: dict[int, int] = {}
+
+    def recording(m, forward):
+        def run(x):
+            y = forward(x)
+            pixels[id(m)] = int(y.shape[2] * y.shape[3])
+            return y
+
+        return run
+
+    for m in convs:
+        object.__setattr__(m, "forward", recording(m, m.forward))
+    try:
+        model.eval().forward(x1)
+    finally:
+        for m in convs:
+            object.__delattr__(m, "forward")
     macs = 0
     for m in model.modules():
-        if isinstance(m, Conv2d) and m._cache is not None:
-            col = m._cache[0] if isinstance(m._cache, tuple) else m._cache.cols[0]
-            macs += m.out_channels * col.shape[1] * col.shape[2]  # batch of 1
+        if isinstance(m, Conv2d):
+            macs += m.weight.size * pixels[id(m)]  # C_out*C_in*kh*kw per pixel
         elif isinstance(m, Linear):
             macs += m.weight.size
     return 3.0 * 2.0 * n * macs
@@ -220,8 +238,7 @@ def _step_case(ctx: Ctx, dl_model, torch_model, title: str) -> Case:
 
     n = ctx.size["cnn"]
     (x, xt), (y, yt) = ctx.randn(n, 1, 28, 28), ctx.labels(n)
-    dl_model.eval().forward(x[:1])
-    flops = _model_flops(dl_model, n)
+    flops = _model_flops(dl_model, x[:1], n)
     dl_model.train()
     out = Case(
         f"{title}, Adam, batch {n}: training step",
