@@ -101,23 +101,13 @@ def _train(batch: int, epochs: int, splits, seed: int) -> tuple[Any, Any, list]:
     return model, init, path.points
 
 
-@experiment(NAME)
-def run(r: Run) -> dict:
-    """Train small- and large-batch nets; slice, contour and measure their minima.
+def _train_and_slice(size: str, seed: int, splits, xe, ye, alphas):
+    """For each batch size: train, evaluate, slice the loss along DIRECTIONS
+    filter-normalized directions and take the top Hessian eigenvalue.
 
-    Result keys beyond the contract: ``alphas``, ``lines`` {batch: (DIRECTIONS,
-    len(alphas)) losses}, ``sharpness`` {batch: top eigenvalue}, ``train_loss``,
-    ``val_acc`` {batch: value}, ``pca`` (coords, explained variance, grid and
-    surface of the small-batch run), ``interpolation`` (from init to final).
-    """
-    size, seed, out = r.size, r.seed, r.out
-    splits = mnist_sample_splits(
-        N_TRAIN[size], n_val=500, n_test=0, seed=seed, flatten=True
-    )
-    assert splits.val is not None  # n_val=500
-    xe, ye = splits.train[0][: N_EVAL[size]], splits.train[1][: N_EVAL[size]]
+    Returns dicts by batch: nets (model, init, points), lines, sharpness, train
+    loss, val accuracy and steps."""
     lossf = SoftmaxCrossEntropy()
-    alphas = np.linspace(-1.0, 1.0, POINTS[size])
     nets, lines, sharp, train_loss, val_acc, steps = {}, {}, {}, {}, {}, {}
     for batch, epochs in EPOCHS[size].items():
         status(f"training with batch {batch}")
@@ -140,16 +130,86 @@ def run(r: Run) -> dict:
                 model, lossf, xe, ye, k=1, tol=1e-3, seed=seed
             ).values[0]
         )
+    return nets, lines, sharp, train_loss, val_acc, steps
+
+
+def _pca_surface(model, points, lossf, xe, ye, grid: int):
+    """(pca, alphas, betas, surface): the loss on the plane of the path's top-2
+    PCA directions, over the path's extent padded by 30 %."""
+    pca = trajectory_pca(points)
+    c = pca.coords
+    pad = 0.3 * (c.max(axis=0) - c.min(axis=0))
+    ga = np.linspace(c[:, 0].min() - pad[0], c[:, 0].max() + pad[0], grid)
+    gb = np.linspace(c[:, 1].min() - pad[1], c[:, 1].max() + pad[1], grid)
+    Z = loss_surface(model, lossf, xe, ye, pca.directions[0], pca.directions[1], ga, gb)
+    return pca, ga, gb, Z
+
+
+def _captions(rise, sharp, small, large, n_points, ev, ga, gb, Z, inter, at_one):
+    """One caption per figure, with this run's numbers."""
+    return {
+        "loss_landscape_lines.png": (
+            f"Loss along {DIRECTIONS} filter-normalized directions around each net. At "
+            f"α = ±0.5 the loss rises by {rise[small]:.3f} for batch {small} and by "
+            f"{rise[large]:.3f} for batch {large}; top Hessian eigenvalue "
+            f"{sharp[small]:.1f} vs {sharp[large]:.1f}."
+        ),
+        "loss_landscape_contour.png": (
+            f"The batch-{small} run's {n_points - 1} epochs on its top-2 PCA "
+            f"directions ({100 * ev[0]:.1f} % and {100 * ev[1]:.1f} % of the path's "
+            f"variance), over the loss surface of that plane; the final weights sit at "
+            f"(0, 0) with loss {Z[np.argmin(np.abs(gb))][np.argmin(np.abs(ga))]:.3f}."
+        ),
+        "loss_landscape_interpolation.png": (
+            f"Loss on the straight line from the initial (a = 0, loss {inter[0]:.3f}) "
+            f"to the final weights (a = 1, loss {at_one:.3f}) "
+            f"of the batch-{small} run, and a little beyond."
+        ),
+    }
+
+
+def _table(size, lines, steps, train_loss, val_acc, sharp, rise) -> list[dict]:
+    """One row per batch size."""
+    return [
+        {
+            "batch": b,
+            "epochs": EPOCHS[size][b],
+            "steps": steps[b],
+            "train loss": train_loss[b],
+            "val acc": val_acc[b],
+            "λ_max": sharp[b],
+            "rise at α=±0.5": rise[b],
+        }
+        for b in lines
+    ]
+
+
+@experiment(NAME)
+def run(r: Run) -> dict:
+    """Train small- and large-batch nets; slice, contour and measure their minima.
+
+    Result keys beyond the contract: ``alphas``, ``lines`` {batch: (DIRECTIONS,
+    len(alphas)) losses}, ``sharpness`` {batch: top eigenvalue}, ``train_loss``,
+    ``val_acc`` {batch: value}, ``pca`` (coords, explained variance, grid and
+    surface of the small-batch run), ``interpolation`` (from init to final).
+    """
+    size, seed, out = r.size, r.seed, r.out
+    splits = mnist_sample_splits(
+        N_TRAIN[size], n_val=500, n_test=0, seed=seed, flatten=True
+    )
+    assert splits.val is not None  # n_val=500
+    xe, ye = splits.train[0][: N_EVAL[size]], splits.train[1][: N_EVAL[size]]
+    lossf = SoftmaxCrossEntropy()
+    alphas = np.linspace(-1.0, 1.0, POINTS[size])
+    nets, lines, sharp, train_loss, val_acc, steps = _train_and_slice(
+        size, seed, splits, xe, ye, alphas
+    )
     small = min(EPOCHS[size])
     large = max(EPOCHS[size])
     status("loss surface on the PCA plane")
     model, init, points = nets[small]
-    pca = trajectory_pca(points)
+    pca, ga, gb, Z = _pca_surface(model, points, lossf, xe, ye, GRID[size])
     c = pca.coords
-    pad = 0.3 * (c.max(axis=0) - c.min(axis=0))
-    ga = np.linspace(c[:, 0].min() - pad[0], c[:, 0].max() + pad[0], GRID[size])
-    gb = np.linspace(c[:, 1].min() - pad[1], c[:, 1].max() + pad[1], GRID[size])
-    Z = loss_surface(model, lossf, xe, ye, pca.directions[0], pca.directions[1], ga, gb)
     inter_a = np.linspace(0.0, 1.2, 25)
     inter = interpolate(init, model, inter_a, lossf, xe, ye)
     mid = POINTS[size] // 2
@@ -164,37 +224,10 @@ def run(r: Run) -> dict:
     ]
     ev = pca.explained_variance_ratio
     at_one = inter[np.argmin(np.abs(inter_a - 1))]
-    captions = {
-        "loss_landscape_lines.png": (
-            f"Loss along {DIRECTIONS} filter-normalized directions around each net. At "
-            f"α = ±0.5 the loss rises by {rise[small]:.3f} for batch {small} and by "
-            f"{rise[large]:.3f} for batch {large}; top Hessian eigenvalue "
-            f"{sharp[small]:.1f} vs {sharp[large]:.1f}."
-        ),
-        "loss_landscape_contour.png": (
-            f"The batch-{small} run's {len(points) - 1} epochs on its top-2 PCA "
-            f"directions ({100 * ev[0]:.1f} % and {100 * ev[1]:.1f} % of the path's "
-            f"variance), over the loss surface of that plane; the final weights sit at "
-            f"(0, 0) with loss {Z[np.argmin(np.abs(gb))][np.argmin(np.abs(ga))]:.3f}."
-        ),
-        "loss_landscape_interpolation.png": (
-            f"Loss on the straight line from the initial (a = 0, loss {inter[0]:.3f}) "
-            f"to the final weights (a = 1, loss {at_one:.3f}) "
-            f"of the batch-{small} run, and a little beyond."
-        ),
-    }
-    table = [
-        {
-            "batch": b,
-            "epochs": EPOCHS[size][b],
-            "steps": steps[b],
-            "train loss": train_loss[b],
-            "val acc": val_acc[b],
-            "λ_max": sharp[b],
-            "rise at α=±0.5": rise[b],
-        }
-        for b in lines
-    ]
+    captions = _captions(
+        rise, sharp, small, large, len(points), ev, ga, gb, Z, inter, at_one
+    )
+    table = _table(size, lines, steps, train_loss, val_acc, sharp, rise)
     texts = _texts(sharp, rise, train_loss, val_acc, small, large, ev, inter_a, inter)
     flatter = sharp[small] < sharp[large] and rise[small] < rise[large]
     return r.result(
