@@ -143,6 +143,87 @@ def _summary(r: dict) -> dict:
     }
 
 
+def _reach(s: dict) -> str:
+    """How the sharpness of one run moved relative to 2/lr, in words."""
+    head = f"falls to {s['min_sharpness']:.2f} by step {s['min_step']}"
+    if s["reached_step"] is None:
+        return (
+            f"{head} and stays below 2/lr = {s['limit']:.3g} "
+            f"(max {s['max_sharpness']:.2f})"
+        )
+    return (
+        f"{head}, climbs back to 2/lr = {s['limit']:.3g} by step "
+        f"{s['reached_step']} and from then on averages {s['hover_mean']:.2f} "
+        f"({100 * s['hover_ratio']:.0f} % of 2/lr, at most "
+        f"{s['max_sharpness']:.2f})"
+    )
+
+
+def _captions(q_lrs, q_losses, lam_max, summ, size: str) -> dict[str, str]:
+    """One caption per figure, with this run's numbers."""
+    lams = ", ".join(f"{v:g}" for v in QUAD_LAMBDAS)
+    return {
+        "edge_of_stability_quadratic.png": (
+            f"GD on ½ Σ λ_i w_i² with λ = {lams}: at lr {q_lrs[0]:.3g} (below "
+            f"2/λ_max = {2 / lam_max:.3g}) f falls from {q_losses[0][0]:.3g} to "
+            f"{q_losses[0][-1]:.2e} in {QUAD_STEPS} steps; at lr {q_lrs[1]:.3g} "
+            f"(above) it grows "
+            f"to {q_losses[1][-1]:.3g}."
+        ),
+        "edge_of_stability_gd.png": (
+            f"Loss (left) and sharpness (right) of full-batch GD (MSE) on "
+            f"{N_TRAIN[size]} digits at lr "
+            + " and ".join(f"{x['lr']:g}" for x in summ)
+            + "; the dashed lines are 2/lr = "
+            + " and ".join(f"{x['limit']:.3g}" for x in summ)
+            + ", which the sharpness, after its first drop, reaches again at step "
+            + " and ".join(
+                "never" if x["reached_step"] is None else str(x["reached_step"])
+                for x in summ
+            )
+            + "."
+        ),
+    }
+
+
+def _table(summ: list[dict]) -> list[dict]:
+    """One row per learning rate."""
+    return [
+        {
+            "lr": s["lr"],
+            "2/lr": s["limit"],
+            "initial sharpness": s["initial_sharpness"],
+            "step reaching 2/lr": s["reached_step"],
+            "mean sharpness after": s["hover_mean"],
+            "ratio to 2/lr": s["hover_ratio"],
+            "final loss": s["loss_last"],
+            "steps with loss up": s["loss_increases"],
+        }
+        for s in summ
+    ]
+
+
+def _takeaway(summ: list[dict]) -> str:
+    """The page's one-line takeaway, from this run."""
+    edge = [x for x in summ if x["reached_step"] is not None]
+    return (
+        "Edge of stability: "
+        + (
+            "under full-batch GD the sharpness climbs back to 2/lr after its "
+            "first drop ("
+            + "; ".join(
+                f"lr {x['lr']:g}: at step {x['reached_step']}, then on average "
+                f"{100 * x['hover_ratio']:.0f} % of 2/lr = {x['limit']:.3g}"
+                for x in edge
+            )
+            + ") while the loss keeps falling"
+            if edge
+            else "in this run full-batch GD never brings the sharpness back up to 2/lr"
+        )
+        + "; on a quadratic GD diverges just above lr = 2/λ_max."
+    )
+
+
 @experiment(NAME)
 def run(r: Run) -> dict:
     """Quadratic on both sides of 2/λ_max; GD on the MLP at two lrs with sharpness.
@@ -172,61 +253,11 @@ def run(r: Run) -> dict:
         _plot_gd(runs, out, size),
     ]
 
-    def _reach(s):
-        head = f"falls to {s['min_sharpness']:.2f} by step {s['min_step']}"
-        if s["reached_step"] is None:
-            return (
-                f"{head} and stays below 2/lr = {s['limit']:.3g} "
-                f"(max {s['max_sharpness']:.2f})"
-            )
-        return (
-            f"{head}, climbs back to 2/lr = {s['limit']:.3g} by step "
-            f"{s['reached_step']} and from then on averages {s['hover_mean']:.2f} "
-            f"({100 * s['hover_ratio']:.0f} % of 2/lr, at most "
-            f"{s['max_sharpness']:.2f})"
-        )
-
-    lams = ", ".join(f"{v:g}" for v in QUAD_LAMBDAS)
-    captions = {
-        "edge_of_stability_quadratic.png": (
-            f"GD on ½ Σ λ_i w_i² with λ = {lams}: at lr {q_lrs[0]:.3g} (below "
-            f"2/λ_max = {2 / lam_max:.3g}) f falls from {q_losses[0][0]:.3g} to "
-            f"{q_losses[0][-1]:.2e} in {QUAD_STEPS} steps; at lr {q_lrs[1]:.3g} "
-            f"(above) it grows "
-            f"to {q_losses[1][-1]:.3g}."
-        ),
-        "edge_of_stability_gd.png": (
-            f"Loss (left) and sharpness (right) of full-batch GD (MSE) on "
-            f"{N_TRAIN[size]} digits at lr "
-            + " and ".join(f"{x['lr']:g}" for x in summ)
-            + "; the dashed lines are 2/lr = "
-            + " and ".join(f"{x['limit']:.3g}" for x in summ)
-            + ", which the sharpness, after its first drop, reaches again at step "
-            + " and ".join(
-                "never" if x["reached_step"] is None else str(x["reached_step"])
-                for x in summ
-            )
-            + "."
-        ),
-    }
-    table = [
-        {
-            "lr": s["lr"],
-            "2/lr": s["limit"],
-            "initial sharpness": s["initial_sharpness"],
-            "step reaching 2/lr": s["reached_step"],
-            "mean sharpness after": s["hover_mean"],
-            "ratio to 2/lr": s["hover_ratio"],
-            "final loss": s["loss_last"],
-            "steps with loss up": s["loss_increases"],
-        }
-        for s in summ
-    ]
+    captions = _captions(q_lrs, q_losses, lam_max, summ, size)
     texts = _texts(summ, q_lrs, q_losses, q_conv, lam_max, _reach)
-    edge = [x for x in summ if x["reached_step"] is not None]
     return r.result(
         figs,
-        table,
+        _table(summ),
         captions=captions,
         texts=texts,
         table_after="edge_of_stability_gd.png",
@@ -237,23 +268,7 @@ def run(r: Run) -> dict:
             "learning rates": len(LRS[size]),
             "seeds": 1,
         },
-        takeaways=[
-            "Edge of stability: "
-            + (
-                "under full-batch GD the sharpness climbs back to 2/lr after its "
-                "first drop ("
-                + "; ".join(
-                    f"lr {x['lr']:g}: at step {x['reached_step']}, then on average "
-                    f"{100 * x['hover_ratio']:.0f} % of 2/lr = {x['limit']:.3g}"
-                    for x in edge
-                )
-                + ") while the loss keeps falling"
-                if edge
-                else "in this run full-batch GD never brings the sharpness back "
-                "up to 2/lr"
-            )
-            + "; on a quadratic GD diverges just above lr = 2/λ_max."
-        ],
+        takeaways=[_takeaway(summ)],
         book_figures=[],  # the edge of stability is not in the book
         quadratic={
             "lambdas": QUAD_LAMBDAS,
