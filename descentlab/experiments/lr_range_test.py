@@ -82,26 +82,18 @@ def _train(model, lr, splits, epochs, seed) -> dict[str, Any]:
     }
 
 
-@experiment(NAME)
-def run(r: Run) -> dict:
-    """Sweep, then train at the suggestion and at 10x either side.
-
-    Result keys beyond the contract: ``suggestion``, ``steepest_lr``, ``valley``,
-    ``min_lr``, ``divergence_lr``, ``sweep`` (the LRRangeResult as a dict), ``runs``
-    {"lower"|"suggested"|"higher": {"lr", "val_loss", "val_acc", "train_loss"}} and
-    ``suggested_best`` (the suggested lr ends with the lowest validation loss).
-    """
-    size, seed, out = r.size, r.seed, r.out
-    splits = mnist_sample_splits(
-        N_TRAIN[size], n_val=N_VAL, n_test=0, seed=seed, flatten=True
-    )
+def _sweep(splits, seed: int):
+    """The lr range test of a fresh MLP with SGD (RuntimeError without a
+    suggestion)."""
     status("lr sweep")
     model = MLP(SIZES_MLP, seed=seed)
+    x, y = splits.train
     sweep = lr_range_test(
         model,
         SoftmaxCrossEntropy(),
         SGD(model.parameters(), lr=0.1),
-        *splits.train,
+        x,
+        y,
         batch_size=BATCH,
         seed=seed,
         **SWEEP,
@@ -109,23 +101,28 @@ def run(r: Run) -> dict:
     if sweep.suggestion is None:
         raise RuntimeError(f"{NAME}: the sweep gave no suggestion ({sweep.reason}).")
     assert sweep.valley is not None  # set together with the suggestion
+    return sweep
+
+
+def _check_runs(suggestion: float, splits, epochs: int, seed: int) -> dict:
+    """Train a fresh MLP at 0.1x, 1x and 10x the suggested lr."""
     runs = {}
     for key, factor in (("lower", 0.1), ("suggested", 1.0), ("higher", 10.0)):
         status(f"training at {factor:g} x the suggestion")
         with np.errstate(over="ignore", invalid="ignore"):
             runs[key] = _train(
                 MLP(SIZES_MLP, seed=seed),
-                sweep.suggestion * factor,
+                suggestion * factor,
                 splits,
-                EPOCHS[size],
+                epochs,
                 seed,
             )
-    final = {k: float(r["val_loss"][-1]) for k, r in runs.items()}
-    finite = {k: v for k, v in final.items() if np.isfinite(v)}
-    best = min(finite, key=finite.get) if finite else None  # type: ignore[arg-type]
-    figs = [_plot_sweep(sweep, out, size), _plot_training(runs, out, size)]
-    acc = {k: float(r["val_acc"][-1]) for k, r in runs.items()}
-    captions = {
+    return runs
+
+
+def _captions(sweep, runs, final, acc, best, size: str) -> dict[str, str]:
+    """One caption per figure, with this run's numbers."""
+    return {
         "lr_range_test_sweep.png": (
             f"Loss against lr over a {len(sweep.lrs)}-step sweep "
             f"({sweep.stop_reason}). Suggested lr {sweep.suggestion:.3g}, where the "
@@ -145,6 +142,29 @@ def run(r: Run) -> dict:
             )
         ),
     }
+
+
+@experiment(NAME)
+def run(r: Run) -> dict:
+    """Sweep, then train at the suggestion and at 10x either side.
+
+    Result keys beyond the contract: ``suggestion``, ``steepest_lr``, ``valley``,
+    ``min_lr``, ``divergence_lr``, ``sweep`` (the LRRangeResult as a dict), ``runs``
+    {"lower"|"suggested"|"higher": {"lr", "val_loss", "val_acc", "train_loss"}} and
+    ``suggested_best`` (the suggested lr ends with the lowest validation loss).
+    """
+    size, seed, out = r.size, r.seed, r.out
+    splits = mnist_sample_splits(
+        N_TRAIN[size], n_val=N_VAL, n_test=0, seed=seed, flatten=True
+    )
+    sweep = _sweep(splits, seed)
+    runs = _check_runs(sweep.suggestion, splits, EPOCHS[size], seed)
+    final = {k: float(r["val_loss"][-1]) for k, r in runs.items()}
+    finite = {k: v for k, v in final.items() if np.isfinite(v)}
+    best = min(finite, key=finite.get) if finite else None  # type: ignore[arg-type]
+    figs = [_plot_sweep(sweep, out, size), _plot_training(runs, out, size)]
+    acc = {k: float(r["val_acc"][-1]) for k, r in runs.items()}
+    captions = _captions(sweep, runs, final, acc, best, size)
     table = [
         {
             "run": k,
