@@ -407,6 +407,16 @@ def _bn_ahead(r: dict) -> bool:
 
 
 def _bn_prose(runs: list[dict], epochs: int, n_seeds: int) -> dict[str, str]:
+    """The paragraphs under the grid and the output-norm figures."""
+    return {
+        "grid": _grid_text(runs, epochs, n_seeds),
+        "norm": _norm_text(runs, epochs, n_seeds),
+    }
+
+
+def _grid_text(runs: list[dict], epochs: int, n_seeds: int) -> str:
+    """Which scales learn with and without BN, where seeds disagree, and why BN
+    fails at the two ends of the scale range, from this run."""
     stds = [r["std"] for r in runs]
     bn_final = [r["bn"]["final"] for r in runs]
     plain = [r["plain"] for r in runs]
@@ -477,6 +487,12 @@ def _bn_prose(runs: list[dict], epochs: int, n_seeds: int) -> dict[str, str]:
             else ""
         )
     )
+    return grid
+
+
+def _norm_text(runs: list[dict], epochs: int, n_seeds: int) -> str:
+    """How long BN's runs sit at chance, and the output layer's norm when they
+    leave it, from this run."""
     base = [
         k
         for r in runs
@@ -528,7 +544,7 @@ def _bn_prose(runs: list[dict], epochs: int, n_seeds: int) -> dict[str, str]:
             else ""
         )
     )
-    return {"grid": grid, "norm": norm}
+    return norm
 
 
 # ----------------------------------------------------------------------- run
