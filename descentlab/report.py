@@ -290,6 +290,42 @@ def _banner_html(items: list[tuple[str, Mapping]], info: Mapping[str, Any]) -> s
     )
 
 
+def _toc_html(items: list[tuple[str, Mapping]]) -> str:
+    """The contents list: one linked title per experiment, failures marked."""
+    return "\n".join(
+        f'<li><a href="#exp-{_esc(n)}">{_esc(_describe(n, r)[0])}</a>'
+        + (' <span class="failed">(failed)</span>' if r.get("error") else "")
+        + "</li>"
+        for n, r in items
+    )
+
+
+def _summary_rows(
+    items: list[tuple[str, Mapping]], failures: int, total: float
+) -> list[dict[str, Any]]:
+    """The time-per-experiment table: one row per experiment and a total."""
+    summary = [
+        {
+            "#": i,
+            "experiment": n,
+            "status": "failed" if r.get("error") else "ok",
+            "figures": len(r.get("figures") or []),
+            "seconds": round(float(r.get("seconds") or 0.0), 1),
+        }
+        for i, (n, r) in enumerate(items, start=1)
+    ]
+    summary.append(
+        {
+            "#": "",
+            "experiment": "total",
+            "status": f"{failures} failed",
+            "figures": sum(int(row["figures"]) for row in summary),
+            "seconds": round(total, 1),
+        }
+    )
+    return summary
+
+
 def build_report(
     results: Mapping[str, Mapping],
     out: str | Path,
@@ -317,31 +353,8 @@ def build_report(
         "experiments": f"{len(items)} ({failures} failed)",
         "total time": f"{total:.1f} s",
     }
-    toc = "\n".join(
-        f'<li><a href="#exp-{_esc(n)}">{_esc(_describe(n, r)[0])}</a>'
-        + (' <span class="failed">(failed)</span>' if r.get("error") else "")
-        + "</li>"
-        for n, r in items
-    )
-    summary = [
-        {
-            "#": i,
-            "experiment": n,
-            "status": "failed" if r.get("error") else "ok",
-            "figures": len(r.get("figures") or []),
-            "seconds": round(float(r.get("seconds") or 0.0), 1),
-        }
-        for i, (n, r) in enumerate(items, start=1)
-    ]
-    summary.append(
-        {
-            "#": "",
-            "experiment": "total",
-            "status": f"{failures} failed",
-            "figures": sum(int(row["figures"]) for row in summary),
-            "seconds": round(total, 1),
-        }
-    )
+    toc = _toc_html(items)
+    summary = _summary_rows(items, failures, total)
     sections = "\n\n".join(_section(i, n, r, out) for i, (n, r) in enumerate(items, 1))
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     page = f"""<!DOCTYPE html>
@@ -404,6 +417,75 @@ def _ctrl_c_noted() -> Iterator[dict[str, bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _run_one(
+    name: str, size: str, seed: int, out: Path, prefix: str, live: bool
+) -> tuple[dict, str]:
+    """(result, status suffix) of one experiment; a failure or Ctrl-C becomes a
+    result with ``error`` (and ``interrupted``) instead of an exception."""
+    try:
+        with live_line(prefix, live=True) if live else contextlib.nullcontext():
+            result = dict(experiments.run(name, size=size, seed=seed, out=out / name))
+        result.setdefault("out", str((out / name).resolve()))
+        return result, ""
+    except KeyboardInterrupt:  # write the report of what finished, then stop
+        return {
+            "name": name,
+            "error": "interrupted (Ctrl-C); the report stops here",
+            "figures": [],
+            "table": [],
+            "interrupted": True,
+        }, "  INTERRUPTED"
+    except Exception as exc:  # one failure must not stop the report
+        return {
+            "name": name,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+            "figures": [],
+            "table": [],
+        }, f"  FAILED: {type(exc).__name__}: {exc}"
+
+
+def _write_status(
+    out: Path, size: str, seed: int, failures: int, interrupted: bool, results: dict
+) -> None:
+    """``out/report.json``: each experiment's status and time."""
+    atomic_write_json(
+        out / "report.json",
+        {
+            "size": size,
+            "seed": seed,
+            "failures": failures,
+            "interrupted": interrupted,
+            "experiments": [
+                {
+                    "name": n,
+                    "ok": not r.get("error"),
+                    "seconds": r["seconds"],
+                    "error": r.get("error"),
+                }
+                for n, r in results.items()
+            ],
+        },
+    )
+
+
+def _say_times(say: Callable, results: dict, index: Path, failures: int) -> None:
+    """The time per experiment, the total and where the report is."""
+    total = sum(r["seconds"] for r in results.values())
+    say("time per experiment:")
+    for name, r in results.items():
+        flag = (
+            "  INTERRUPTED"
+            if r.get("interrupted")
+            else "  FAILED"
+            if r.get("error")
+            else ""
+        )
+        say(f"  {name:<24s} {r['seconds']:8.1f} s{flag}")
+    say(f"  {'total':<24s} {total:8.1f} s")
+    say(f"report: {index}" + (f"  ({failures} failed)" if failures else ""))
+
+
 def run_report(
     size: str = "quick",
     seed: int = 0,
@@ -454,32 +536,8 @@ def run_report(
         for i, name in enumerate(chosen, start=1):
             t0 = time.perf_counter()
             prefix = f"[{i:{width}d}/{len(chosen)}] {name} ..."
-            try:
-                with live_line(prefix, live=True) if live else contextlib.nullcontext():
-                    result = dict(
-                        experiments.run(name, size=size, seed=seed, out=out / name)
-                    )
-                result.setdefault("out", str((out / name).resolve()))
-                status = ""
-            except KeyboardInterrupt:  # write the report of what finished, then stop
-                interrupted = True
-                result = {
-                    "name": name,
-                    "error": "interrupted (Ctrl-C); the report stops here",
-                    "figures": [],
-                    "table": [],
-                    "interrupted": True,
-                }
-                status = "  INTERRUPTED"
-            except Exception as exc:  # one failure must not stop the report
-                result = {
-                    "name": name,
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "traceback": traceback.format_exc(),
-                    "figures": [],
-                    "table": [],
-                }
-                status = f"  FAILED: {type(exc).__name__}: {exc}"
+            result, status = _run_one(name, size, seed, out, prefix, live)
+            interrupted = bool(result.get("interrupted"))
             result["seconds"] = time.perf_counter() - t0
             results[name] = result
             seconds = result["seconds"]
@@ -489,37 +547,8 @@ def run_report(
                 break
     failures = sum(1 for r in results.values() if r.get("error"))
     index = build_report(results, out, info={"size": size, "seed": seed})
-    atomic_write_json(
-        out / "report.json",
-        {
-            "size": size,
-            "seed": seed,
-            "failures": failures,
-            "interrupted": interrupted,
-            "experiments": [
-                {
-                    "name": n,
-                    "ok": not r.get("error"),
-                    "seconds": r["seconds"],
-                    "error": r.get("error"),
-                }
-                for n, r in results.items()
-            ],
-        },
-    )
-    total = sum(r["seconds"] for r in results.values())
-    say("time per experiment:")
-    for name, r in results.items():
-        flag = (
-            "  INTERRUPTED"
-            if r.get("interrupted")
-            else "  FAILED"
-            if r.get("error")
-            else ""
-        )
-        say(f"  {name:<24s} {r['seconds']:8.1f} s{flag}")
-    say(f"  {'total':<24s} {total:8.1f} s")
-    say(f"report: {index}" + (f"  ({failures} failed)" if failures else ""))
+    _write_status(out, size, seed, failures, interrupted, results)
+    _say_times(say, results, index, failures)
     if interrupted:
         raise KeyboardInterrupt  # after the partial report is written
     return failures
