@@ -472,20 +472,13 @@ def _path_1d_panel(ax, loss: Function1D, name: str, run_: dict, ylim):
         zorder=4,
         label="start",
     )
-    ax.axvline(
-        loss.local_min,
-        color="#D55E00",
-        ls="--",
-        lw=0.9,
-        label=f"local min x = {loss.local_min:g}",
-    )
-    ax.axvline(
-        loss.global_min,
-        color="#009E73",
-        ls="--",
-        lw=0.9,
-        label=f"global min x = {loss.global_min:g}",
-    )
+    for x_min, colour, which in (
+        (loss.local_min, "#D55E00", "local"),
+        (loss.global_min, "#009E73", "global"),
+    ):
+        ax.axvline(
+            x_min, color=colour, ls="--", lw=0.9, label=f"{which} min x = {x_min:g}"
+        )
     top = loss.value(loss.local_max)
     ax.annotate(
         f"barrier {top - loss.value(loss.local_min):.3f} high",
