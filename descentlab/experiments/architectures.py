@@ -237,70 +237,79 @@ def _colors(keys: list[str]) -> dict[str, str]:
     }
 
 
+def _accuracy_bars(ax1, results: dict, keys: list, colors: dict, y, cfg: dict):
+    """Median test accuracy per model, the range over seeds and each seed."""
+    labels = [results[k]["label"] for k in keys]
+    n_seeds = len(results[keys[0]]["seed_test_acc"])
+    acc = np.array([results[k]["test_acc"] for k in keys])
+    lo = np.array([results[k]["test_acc_range"][0] for k in keys])
+    hi = np.array([results[k]["test_acc_range"][1] for k in keys])
+    ax1.barh(y, acc, color=[colors[k] for k in keys], alpha=0.85)
+    ax1.errorbar(acc, y, xerr=[acc - lo, hi - acc], fmt="none", ecolor="0.2", capsize=3)
+    for yi, k in zip(y, keys, strict=True):
+        seeds = results[k]["seed_test_acc"]
+        ax1.plot(seeds, [yi] * len(seeds), "o", ms=3.5, color="white", mec="0.2")
+    for yi, a, h in zip(y, acc, hi, strict=True):
+        ax1.annotate(
+            pct(a),
+            (h, yi),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
+    ax1.axvline(0.1, color="0.3", ls=":", lw=1.2)
+    ax1.annotate(
+        "chance",
+        (0.1, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(3, -2),
+        textcoords="offset points",
+        va="top",
+        fontsize=8.5,
+        color="0.3",
+    )
+    ax1.set_xlim(0, 1.1)
+    ax1.set_yticks(y, labels)
+    ax1.set_xlabel(f"test accuracy ({cfg['n_test']:,} digits)")
+    ax1.set_title(
+        f"Test accuracy: median (bar), range and each of {n_seeds} seeds (dots)",
+        fontsize=10,
+    )
+
+
+def _cost_bars(ax2, results: dict, keys: list, colors: dict, y, cfg: dict):
+    """Training time per epoch per model (log scale), with its parameter count."""
+    n_seeds = len(results[keys[0]]["seed_test_acc"])
+    sec = [results[k]["seconds_per_epoch"] for k in keys]
+    ax2.barh(y, sec, color=[colors[k] for k in keys])
+    for yi, s, k in zip(y, sec, keys, strict=False):
+        ax2.annotate(
+            f"{s:.2f} s, {results[k]['params']:,} params",
+            (s, yi),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8.5,
+        )
+    ax2.set_xscale("log")
+    ax2.set_xlim(min(sec) / 2, max(sec) * 8)
+    ax2.set_xlabel(
+        f"training time per epoch of {cfg['n_train']:,} digits (seconds, log scale)"
+    )
+    ax2.set_title(f"Cost (median over the {n_seeds} seeds' epochs)", fontsize=10)
+
+
 def _plot_summary(results: dict[str, dict], out: Path, cfg: dict) -> Path:
     keys = list(results)
     colors = _colors(keys)
-    labels = [results[k]["label"] for k in keys]
-    n_seeds = len(results[keys[0]]["seed_test_acc"])
     y = np.arange(len(keys))[::-1]
     with plot_style() as plt:
         fig, (ax1, ax2) = plt.subplots(
             1, 2, figsize=(12.5, 0.6 * len(keys) + 2.0), sharey=True
         )
-        acc = np.array([results[k]["test_acc"] for k in keys])
-        lo = np.array([results[k]["test_acc_range"][0] for k in keys])
-        hi = np.array([results[k]["test_acc_range"][1] for k in keys])
-        ax1.barh(y, acc, color=[colors[k] for k in keys], alpha=0.85)
-        ax1.errorbar(
-            acc, y, xerr=[acc - lo, hi - acc], fmt="none", ecolor="0.2", capsize=3
-        )
-        for yi, k in zip(y, keys, strict=True):
-            seeds = results[k]["seed_test_acc"]
-            ax1.plot(seeds, [yi] * len(seeds), "o", ms=3.5, color="white", mec="0.2")
-        for yi, a, h in zip(y, acc, hi, strict=True):
-            ax1.annotate(
-                pct(a),
-                (h, yi),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=9,
-            )
-        ax1.axvline(0.1, color="0.3", ls=":", lw=1.2)
-        ax1.annotate(
-            "chance",
-            (0.1, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -2),
-            textcoords="offset points",
-            va="top",
-            fontsize=8.5,
-            color="0.3",
-        )
-        ax1.set_xlim(0, 1.1)
-        ax1.set_yticks(y, labels)
-        ax1.set_xlabel(f"test accuracy ({cfg['n_test']:,} digits)")
-        ax1.set_title(
-            f"Test accuracy: median (bar), range and each of {n_seeds} seeds (dots)",
-            fontsize=10,
-        )
-        sec = [results[k]["seconds_per_epoch"] for k in keys]
-        ax2.barh(y, sec, color=[colors[k] for k in keys])
-        for yi, s, k in zip(y, sec, keys, strict=False):
-            ax2.annotate(
-                f"{s:.2f} s, {results[k]['params']:,} params",
-                (s, yi),
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8.5,
-            )
-        ax2.set_xscale("log")
-        ax2.set_xlim(min(sec) / 2, max(sec) * 8)
-        ax2.set_xlabel(
-            f"training time per epoch of {cfg['n_train']:,} digits (seconds, log scale)"
-        )
-        ax2.set_title(f"Cost (median over the {n_seeds} seeds' epochs)", fontsize=10)
+        _accuracy_bars(ax1, results, keys, colors, y, cfg)
+        _cost_bars(ax2, results, keys, colors, y, cfg)
         fig.suptitle(
             f"Same training for every model: Adam lr 1e-3, "
             f"{cfg['n_train']:,} digits, {cfg['epochs']} epochs of batch "

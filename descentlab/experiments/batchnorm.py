@@ -214,6 +214,62 @@ def _band(ax, x, agg: dict, color: str, ls: str) -> None:
     ax.plot(x, agg["curve"], ls, color=color, lw=1.8)
 
 
+def _scale_panel(ax, r: dict, ep, epochs: int, n_seeds: int) -> None:
+    """One init scale: both bands, and the diverged seeds marked and counted."""
+    bn, plain = r["bn"], r["plain"]
+    _band(ax, ep, bn, _BN, "-")
+    _band(ax, ep, plain, _PLAIN, "--")
+    if plain["n_diverged"]:
+        ax.plot(epochs, 1.0, "x", color=_PLAIN, ms=10, mew=2.5, clip_on=False)
+        ax.text(
+            0.97,
+            0.5,
+            f"no BN: non-finite loss on\n{plain['n_diverged']} of {n_seeds} "
+            f"seeds (from step {plain['first_stop']}),\nstopped, not drawn",
+            transform=ax.transAxes,
+            ha="right",
+            va="center",
+            fontsize=8,
+            color=_PLAIN,
+        )
+    ax.set_title(_std_label(r["std"]), fontsize=10)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(0, epochs)
+
+
+def _grid_legend(plt, n_seeds: int) -> list:
+    """The grid's legend entries: BN, no BN, the seed band, a stopped run."""
+    return [
+        plt.Line2D([], [], color=_BN, lw=1.8, label="with Batch Norm"),
+        plt.Line2D(
+            [],
+            [],
+            color=_PLAIN,
+            lw=1.8,
+            ls="--",
+            label="without Batch Norm (same initial weights)",
+        ),
+        plt.Rectangle(
+            (0, 0),
+            1,
+            1,
+            color="0.6",
+            alpha=0.4,
+            label=f"range over {n_seeds} seeds",
+        ),
+        plt.Line2D(
+            [],
+            [],
+            color=_PLAIN,
+            ls="none",
+            marker="x",
+            ms=9,
+            mew=2.5,
+            label="training stopped: non-finite loss",
+        ),
+    ]
+
+
 def _plot_grid(
     runs: list[dict], epochs: int, n_train: int, n_seeds: int, out: Path, size: str
 ) -> Path:
@@ -221,58 +277,12 @@ def _plot_grid(
     with plot_style() as plt:
         fig, axes = plt.subplots(4, 4, figsize=(13, 11.5), sharex=True, sharey=True)
         for ax, r in zip(axes.flat, runs, strict=False):
-            bn, plain = r["bn"], r["plain"]
-            _band(ax, ep, bn, _BN, "-")
-            _band(ax, ep, plain, _PLAIN, "--")
-            if plain["n_diverged"]:
-                ax.plot(epochs, 1.0, "x", color=_PLAIN, ms=10, mew=2.5, clip_on=False)
-                ax.text(
-                    0.97,
-                    0.5,
-                    f"no BN: non-finite loss on\n{plain['n_diverged']} of {n_seeds} "
-                    f"seeds (from step {plain['first_stop']}),\nstopped, not drawn",
-                    transform=ax.transAxes,
-                    ha="right",
-                    va="center",
-                    fontsize=8,
-                    color=_PLAIN,
-                )
-            ax.set_title(_std_label(r["std"]), fontsize=10)
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_xlim(0, epochs)
+            _scale_panel(ax, r, ep, epochs, n_seeds)
         for ax in axes[-1]:
             ax.set_xlabel("epoch")
         for ax in axes[:, 0]:
             ax.set_ylabel("training accuracy")
-        handles = [
-            plt.Line2D([], [], color=_BN, lw=1.8, label="with Batch Norm"),
-            plt.Line2D(
-                [],
-                [],
-                color=_PLAIN,
-                lw=1.8,
-                ls="--",
-                label="without Batch Norm (same initial weights)",
-            ),
-            plt.Rectangle(
-                (0, 0),
-                1,
-                1,
-                color="0.6",
-                alpha=0.4,
-                label=f"range over {n_seeds} seeds",
-            ),
-            plt.Line2D(
-                [],
-                [],
-                color=_PLAIN,
-                ls="none",
-                marker="x",
-                ms=9,
-                mew=2.5,
-                label="training stopped: non-finite loss",
-            ),
-        ]
+        handles = _grid_legend(plt, n_seeds)
         fig.legend(handles=handles, loc="outside lower center", ncol=4)
         fig.suptitle(
             "Training accuracy vs epoch for 16 weight-init scales (panel title: "

@@ -212,6 +212,67 @@ def _short(row: dict) -> str:
     return f"{kind} {k}×{k}\ns{row['stride']} p{row['padding']}"
 
 
+def _field_squares(plt, ax, name: str, rows: list[dict], colours, digit) -> None:
+    """The centre unit's receptive field after each layer, as squares on a digit."""
+    ax.imshow(digit, cmap="gray_r", extent=(-0.5, 27.5, 27.5, -0.5))
+    ax.add_patch(
+        plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, ec="0.5", lw=1, ls=":")
+    )
+    lo_min, hi_max = -0.5, 27.5
+    for r, c in zip(rows, colours, strict=False):
+        centre = r["start"] + (r["size_out"] - 1) // 2 * r["jump"]
+        lo = centre - (r["rf"] - 1) / 2 - 0.5
+        lo_min, hi_max = min(lo_min, lo), max(hi_max, lo + r["rf"])
+        ax.add_patch(
+            plt.Rectangle((lo, lo), r["rf"], r["rf"], fill=False, ec=c, lw=2.0)
+        )
+    ax.set_xlim(lo_min - 1, hi_max + 1)
+    ax.set_ylim(hi_max + 1, lo_min - 1)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set_title(f"{name}: field of the centre unit")
+    ax.set_xlabel("input column (pixels; dotted: the 28×28 image)")
+    ax.set_ylabel("input row (pixels)")
+
+
+def _field_bars(ax, name: str, rows: list[dict], colours) -> None:
+    """Receptive field r (bars) and map size n (line) per layer, with r and j."""
+    x = np.arange(len(rows))
+    ax.bar(
+        x,
+        [r["rf"] for r in rows],
+        0.6,
+        color=colours,
+        label="receptive field r (colour = square above)",
+    )
+    ax.plot(
+        x,
+        [r["size_out"] for r in rows],
+        "o-",
+        color="#D55E00",
+        label="map size n after the layer",
+    )
+    for xi, r in zip(x, rows, strict=False):
+        ax.annotate(
+            f"r={r['rf']}\nj={r['jump']}",
+            (xi, r["rf"]),
+            ha="center",
+            va="bottom",
+            fontsize=7.5,
+        )
+    ax.set_xticks(
+        x,
+        [_short(r) for r in rows],
+        fontsize=7.5,
+        rotation=0 if len(rows) < 5 else 35,
+        ha="center" if len(rows) < 5 else "right",
+    )
+    ax.set_ylabel("pixels")
+    ax.set_ylim(0, max(max(r["rf"] for r in rows), 28) * 1.3)
+    ax.set_title(f"{name}: n shrinks, r grows")
+    ax.legend(fontsize=7.5, loc="upper left")
+
+
 def _plot_receptive_fields(
     geoms: dict[str, list[dict]], digit: np.ndarray, out: Path
 ) -> Path:
@@ -223,62 +284,8 @@ def _plot_receptive_fields(
         for col, name in enumerate(RF_MODELS):
             rows = geoms[name]
             colours = [cmap(0.85 * i / max(len(rows) - 1, 1)) for i in range(len(rows))]
-            ax = axes[0, col]
-            ax.imshow(digit, cmap="gray_r", extent=(-0.5, 27.5, 27.5, -0.5))
-            ax.add_patch(
-                plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, ec="0.5", lw=1, ls=":")
-            )
-            lo_min, hi_max = -0.5, 27.5
-            for r, c in zip(rows, colours, strict=False):
-                centre = r["start"] + (r["size_out"] - 1) // 2 * r["jump"]
-                lo = centre - (r["rf"] - 1) / 2 - 0.5
-                lo_min, hi_max = min(lo_min, lo), max(hi_max, lo + r["rf"])
-                ax.add_patch(
-                    plt.Rectangle((lo, lo), r["rf"], r["rf"], fill=False, ec=c, lw=2.0)
-                )
-            ax.set_xlim(lo_min - 1, hi_max + 1)
-            ax.set_ylim(hi_max + 1, lo_min - 1)
-            ax.set_aspect("equal")
-            ax.grid(False)
-            ax.set_title(f"{name}: field of the centre unit")
-            ax.set_xlabel("input column (pixels; dotted: the 28×28 image)")
-            ax.set_ylabel("input row (pixels)")
-
-            ax = axes[1, col]
-            x = np.arange(len(rows))
-            ax.bar(
-                x,
-                [r["rf"] for r in rows],
-                0.6,
-                color=colours,
-                label="receptive field r (colour = square above)",
-            )
-            ax.plot(
-                x,
-                [r["size_out"] for r in rows],
-                "o-",
-                color="#D55E00",
-                label="map size n after the layer",
-            )
-            for xi, r in zip(x, rows, strict=False):
-                ax.annotate(
-                    f"r={r['rf']}\nj={r['jump']}",
-                    (xi, r["rf"]),
-                    ha="center",
-                    va="bottom",
-                    fontsize=7.5,
-                )
-            ax.set_xticks(
-                x,
-                [_short(r) for r in rows],
-                fontsize=7.5,
-                rotation=0 if len(rows) < 5 else 35,
-                ha="center" if len(rows) < 5 else "right",
-            )
-            ax.set_ylabel("pixels")
-            ax.set_ylim(0, max(max(r["rf"] for r in rows), 28) * 1.3)
-            ax.set_title(f"{name}: n shrinks, r grows")
-            ax.legend(fontsize=7.5, loc="upper left")
+            _field_squares(plt, axes[0, col], name, rows, colours, digit)
+            _field_bars(axes[1, col], name, rows, colours)
         fig.suptitle(
             "Receptive field r_out = r_in + (K−1)·j_in and jump "
             "j_out = j_in·S "

@@ -396,6 +396,12 @@ def _log_limits(rounds: list[dict], names) -> dict[str, tuple[float, float]]:
     return limits
 
 
+def _failed_marks(ax, xs: list, ys: list, label: str | None = None) -> None:
+    """Failed trials as red crosses (nothing when there are none)."""
+    if xs:
+        ax.scatter(xs, ys, marker="x", c="C3", s=26, zorder=3, label=label)
+
+
 def _accuracy_panel(ax, info: dict, n: str, done, failed, limits, norm):
     """Validation accuracy vs hyperparameter ``n`` for one round; returns the
     scatter (for the colour bar)."""
@@ -413,16 +419,7 @@ def _accuracy_panel(ax, info: dict, n: str, done, failed, limits, norm):
         linewidths=0.3,
         zorder=3,
     )
-    if failed:
-        ax.scatter(
-            [t.params[n] for t in failed],
-            [0.0] * len(failed),
-            marker="x",
-            c="C3",
-            s=26,
-            zorder=3,
-            label="failed",
-        )
+    _failed_marks(ax, [t.params[n] for t in failed], [0.0] * len(failed), "failed")
     ax.set_xscale("log")
     ax.set_xlim(*limits)
     ax.set_ylim(0, 1)
@@ -453,15 +450,11 @@ def _joint_panel(plt, ax, info: dict, done, failed, limits, norm) -> None:
         linewidths=0.3,
         zorder=3,
     )
-    if failed:
-        ax.scatter(
-            [t.params["lr"] for t in failed],
-            [t.params["weight_decay"] for t in failed],
-            marker="x",
-            c="C3",
-            s=26,
-            zorder=3,
-        )
+    _failed_marks(
+        ax,
+        [t.params["lr"] for t in failed],
+        [t.params["weight_decay"] for t in failed],
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(*limits["lr"])
@@ -537,71 +530,75 @@ def _plot_best(best: list[dict], out: Path, cfg: dict) -> Path:
 def _plot_ranges(
     rounds: list[dict], values: list[list[float]], results: Any, out: Path
 ) -> Path:
-    rng = np.random.default_rng(0)  # jitter of the dots only
+    rng = np.random.default_rng(0)  # jitter of the dots only, drawn in panel order
     with plot_style() as plt:
         fig, axes = plt.subplots(1, 3, figsize=(13.0, 3.6))
         for ax, n in zip(axes[:2], ("lr", "weight_decay"), strict=False):
-            for info in rounds:
-                r = info["round"]
-                lo, hi = info["log10_range"][n]
-                ax.barh(
-                    r, hi - lo, left=lo, height=0.5, color=_round_color(r), alpha=0.3
-                )
-                ax.text(
-                    0.5 * (lo + hi),
-                    r - 0.29,
-                    f"[{lo:.2f}, {hi:.2f}]",
-                    ha="center",
-                    va="bottom",
-                    fontsize=8,
-                )
-                done = results.completed(r)
-                ax.scatter(
-                    [math.log10(t.params[n]) for t in done],
-                    r + rng.uniform(-0.12, 0.12, len(done)),
-                    s=10,
-                    color="k",
-                    alpha=0.6,
-                    zorder=3,
-                )
-                if info["best_params"]:
-                    ax.scatter(
-                        math.log10(info["best_params"][n]),
-                        r,
-                        marker="*",
-                        s=140,
-                        color="#F0E442",
-                        edgecolors="k",
-                        zorder=4,
-                        label="best of round" if r == 0 else None,
-                    )
-            ax.legend(loc="lower left", fontsize=8)
-            ax.set_yticks(
-                [i["round"] for i in rounds], [f"round {i['round']}" for i in rounds]
-            )
-            ax.set_ylim(len(rounds) - 0.55, -0.8)
-            ax.set_xlabel(f"log10 {LABELS[n]}")
-            ax.set_title(f"Range sampled per round: {LABELS[n]}")
-            ax.grid(axis="y", visible=False)
-        ax = axes[2]
-        for info, vals in zip(rounds, values, strict=False):
-            r = info["round"]
-            x = r + rng.uniform(-0.15, 0.15, len(vals))
-            ax.scatter(x, vals, s=16, color=_round_color(r), alpha=0.8)
-            if info["median"] is not None:
-                ax.hlines(
-                    info["median"],
-                    r - 0.3,
-                    r + 0.3,
-                    color="k",
-                    lw=2,
-                    label="median" if r == 0 else None,
-                )
-        ax.set_xticks(
-            [i["round"] for i in rounds], [f"round {i['round']}" for i in rounds]
-        )
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("validation accuracy")
-        ax.set_title("Validation accuracy of each trial")
-        ax.legend(loc="upper left")
+            _range_panel(ax, n, rounds, results, rng)
+        _values_panel(axes[2], rounds, values, rng)
         return save_figure(fig, out, "ranges")
+
+
+def _range_panel(ax, n: str, rounds: list[dict], results: Any, rng) -> None:
+    """The log10 range of ``n`` each round sampled (bar), its trials (dots) and
+    its best (star)."""
+    for info in rounds:
+        r = info["round"]
+        lo, hi = info["log10_range"][n]
+        ax.barh(r, hi - lo, left=lo, height=0.5, color=_round_color(r), alpha=0.3)
+        ax.text(
+            0.5 * (lo + hi),
+            r - 0.29,
+            f"[{lo:.2f}, {hi:.2f}]",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+        done = results.completed(r)
+        ax.scatter(
+            [math.log10(t.params[n]) for t in done],
+            r + rng.uniform(-0.12, 0.12, len(done)),
+            s=10,
+            color="k",
+            alpha=0.6,
+            zorder=3,
+        )
+        if info["best_params"]:
+            ax.scatter(
+                math.log10(info["best_params"][n]),
+                r,
+                marker="*",
+                s=140,
+                color="#F0E442",
+                edgecolors="k",
+                zorder=4,
+                label="best of round" if r == 0 else None,
+            )
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_yticks([i["round"] for i in rounds], [f"round {i['round']}" for i in rounds])
+    ax.set_ylim(len(rounds) - 0.55, -0.8)
+    ax.set_xlabel(f"log10 {LABELS[n]}")
+    ax.set_title(f"Range sampled per round: {LABELS[n]}")
+    ax.grid(axis="y", visible=False)
+
+
+def _values_panel(ax, rounds: list[dict], values: list[list[float]], rng) -> None:
+    """Every trial's validation accuracy per round, with the round's median."""
+    for info, vals in zip(rounds, values, strict=False):
+        r = info["round"]
+        x = r + rng.uniform(-0.15, 0.15, len(vals))
+        ax.scatter(x, vals, s=16, color=_round_color(r), alpha=0.8)
+        if info["median"] is not None:
+            ax.hlines(
+                info["median"],
+                r - 0.3,
+                r + 0.3,
+                color="k",
+                lw=2,
+                label="median" if r == 0 else None,
+            )
+    ax.set_xticks([i["round"] for i in rounds], [f"round {i['round']}" for i in rounds])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Validation accuracy of each trial")
+    ax.legend(loc="upper left")

@@ -190,7 +190,6 @@ def _plot(
     out: Path,
     size: str,
 ) -> Path:
-    chance = math.log(10)
     with plot_style() as plt:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(1.6, 1))
         it = np.arange(1, iterations + 1)
@@ -213,55 +212,66 @@ def _plot(
                 steps, r["acc_curve_lo"], r["acc_curve_hi"], color=c, alpha=0.3
             )
             bx.plot(steps, r["acc_curve"], "-o", ms=3, color=c, label=lab, zorder=3)
-        ax.axhline(
-            chance,
-            color="black",
-            ls=":",
-            lw=1.0,
-            zorder=1,
-            label="ln 10 = 2.303 (chance level)",
-        )
-        if iterations >= BOOK_ITERATION:
-            ax.axvline(BOOK_ITERATION, color="0.4", ls="--", lw=0.8, zorder=1)
-            book = " / ".join(f"{v:.2f}" for v in BOOK_LOSS.values())
-            here = " / ".join(f"{runs[k]['loss_at_1900']:.2f}" for k in INITS)
-            ax.text(
-                BOOK_ITERATION - 20,
-                1.4,
-                "loss at iteration 1,900 (std 0.01 / Xavier / He)\n"
-                f"book's code on this sample: {book}\nhere (smoothed, median): {here}",
-                ha="right",
-                va="bottom",
-                fontsize=8.5,
-                bbox={"fc": "white", "ec": "none", "alpha": 0.8},
-            )
-        ax.set_xlim(0, iterations)
-        ax.set_ylim(0, 2.6)
-        ax.set_xlabel("iteration (mini-batch of 128)")
-        ax.set_ylabel("training loss (cross-entropy)")
-        ax.set_title(
-            f"Training loss, moving average over {window} iterations: median and "
-            f"range over {n_seeds} seeds\n(faint: raw loss of the first seed)",
-            fontsize=10,
-        )
-        ax.legend(loc="lower left", fontsize=8.5, title="final: median (min–max)")
-        bx.axhline(10, color="black", ls=":", lw=1.0, zorder=1, label="chance, 10 %")
-        bx.set_ylim(0, 100)
-        bx.set_xlim(0, iterations)
-        bx.set_xlabel("iteration")
-        bx.set_ylabel("test accuracy (%)")
-        bx.set_title(
-            f"Accuracy on {N_TEST:,} held-out digits per epoch:\nmedian and range "
-            f"over {n_seeds} seeds",
-            fontsize=10,
-        )
-        bx.legend(loc="center right")
+        _label_loss_axes(ax, runs, iterations, window, n_seeds)
+        _label_accuracy_axes(bx, iterations, n_seeds)
         fig.suptitle(
             "ReLU MLP 784-100×4-10, SGD lr 0.01, batch 128, "
             f"{N_TRAIN:,} training digits",
             fontsize=12,
         )
         return save_figure(fig, out, NAME, svg=size == "full")
+
+
+def _label_loss_axes(ax, runs: dict, iterations: int, window: int, n_seeds: int):
+    """Chance level, the book's iteration-1,900 losses (when the run reaches
+    it), limits, labels and legend of the loss panel."""
+    ax.axhline(
+        math.log(10),
+        color="black",
+        ls=":",
+        lw=1.0,
+        zorder=1,
+        label="ln 10 = 2.303 (chance level)",
+    )
+    if iterations >= BOOK_ITERATION:
+        ax.axvline(BOOK_ITERATION, color="0.4", ls="--", lw=0.8, zorder=1)
+        book = " / ".join(f"{v:.2f}" for v in BOOK_LOSS.values())
+        here = " / ".join(f"{runs[k]['loss_at_1900']:.2f}" for k in INITS)
+        ax.text(
+            BOOK_ITERATION - 20,
+            1.4,
+            "loss at iteration 1,900 (std 0.01 / Xavier / He)\n"
+            f"book's code on this sample: {book}\nhere (smoothed, median): {here}",
+            ha="right",
+            va="bottom",
+            fontsize=8.5,
+            bbox={"fc": "white", "ec": "none", "alpha": 0.8},
+        )
+    ax.set_xlim(0, iterations)
+    ax.set_ylim(0, 2.6)
+    ax.set_xlabel("iteration (mini-batch of 128)")
+    ax.set_ylabel("training loss (cross-entropy)")
+    ax.set_title(
+        f"Training loss, moving average over {window} iterations: median and "
+        f"range over {n_seeds} seeds\n(faint: raw loss of the first seed)",
+        fontsize=10,
+    )
+    ax.legend(loc="lower left", fontsize=8.5, title="final: median (min–max)")
+
+
+def _label_accuracy_axes(bx, iterations: int, n_seeds: int) -> None:
+    """Chance level, limits, labels and legend of the accuracy panel."""
+    bx.axhline(10, color="black", ls=":", lw=1.0, zorder=1, label="chance, 10 %")
+    bx.set_ylim(0, 100)
+    bx.set_xlim(0, iterations)
+    bx.set_xlabel("iteration")
+    bx.set_ylabel("test accuracy (%)")
+    bx.set_title(
+        f"Accuracy on {N_TEST:,} held-out digits per epoch:\nmedian and range "
+        f"over {n_seeds} seeds",
+        fontsize=10,
+    )
+    bx.legend(loc="center right")
 
 
 def _span(values: list[float], digits: int = 3) -> str:

@@ -191,7 +191,6 @@ def _plot_curves(runs: dict[str, dict], out: Path, size: str) -> Path:
 
 def _plot_gap(runs: dict[str, dict], out: Path, size: str) -> Path:
     colors = _colors()
-    names = list(runs)
     with plot_style() as plt:
         fig, (ax, bx) = plt.subplots(
             1, 2, figsize=(12.5, 4.6), gridspec_kw={"width_ratios": [1.3, 1]}
@@ -205,61 +204,63 @@ def _plot_gap(runs: dict[str, dict], out: Path, size: str) -> Path:
         ax.set_title("Generalisation gap during training (first seed)")
         ax.set_ylim(min(-0.03, ax.get_ylim()[0]), max(0.32, ax.get_ylim()[1] + 0.08))
         ax.legend(loc="upper center", ncol=2, fontsize=8)
-        x = np.arange(len(names))
-        w = 0.38
-        for off, key, alpha, hatch in (
-            (-w / 2, "train", 1.0, None),
-            (w / 2, "test", 0.45, "//"),
-        ):
-            vals = [np.asarray(runs[n][f"seed_{key}"]) for n in names]
-            med = [float(np.median(v)) for v in vals]
-            bx.bar(
-                x + off,
-                med,
-                w,
-                color=[colors[n] for n in names],
-                alpha=alpha,
-                hatch=hatch,
-                edgecolor="0.3" if hatch else None,
-            )
-            bx.errorbar(
-                x + off,
-                med,
-                yerr=[
-                    np.subtract(med, [v.min() for v in vals]),
-                    np.subtract([v.max() for v in vals], med),
-                ],
-                fmt="none",
-                ecolor="0.15",
-                capsize=3,
-            )
-        for i, n in enumerate(names):
-            g = float(np.median(runs[n]["seed_gap"]))
-            bx.text(i, 1.04, f"gap {g:.2f}", ha="center", fontsize=8)
-        bx.set_xticks(x, [n.replace(" + ", "\n+ ") for n in names], fontsize=8)
-        bx.set_ylim(0, 1.12)
-        bx.set_ylabel("final accuracy (eval mode)")
-        n_seeds = len(runs[names[0]]["seed_train"])
-        bx.set_title(f"After the last epoch: median and range over {n_seeds} seeds")
-        bx.legend(
-            handles=[
-                plt.Rectangle((0, 0), 1, 1, color="0.45", label="train"),
-                plt.Rectangle(
-                    (0, 0),
-                    1,
-                    1,
-                    facecolor="0.45",
-                    alpha=0.45,
-                    hatch="//",
-                    edgecolor="0.3",
-                    label="test",
-                ),
-            ],
-            loc="lower left",
-            fontsize=8,
-        )
-        bx.grid(axis="x", visible=False)
+        _final_bars(plt, bx, runs, colors)
         return save_figure(fig, out, "regularization_gap", svg=size == "full")
+
+
+def _final_bars(plt, bx, runs: dict[str, dict], colors: dict) -> None:
+    """Final train (solid) and test (hatched) accuracy per variant: median bars
+    with the range over seeds, and the median gap above each pair."""
+    names = list(runs)
+    x = np.arange(len(names))
+    w = 0.38
+    for off, key, alpha, hatch in (
+        (-w / 2, "train", 1.0, None),
+        (w / 2, "test", 0.45, "//"),
+    ):
+        vals = [np.asarray(runs[n][f"seed_{key}"]) for n in names]
+        med = [float(np.median(v)) for v in vals]
+        bx.bar(
+            x + off,
+            med,
+            w,
+            color=[colors[n] for n in names],
+            alpha=alpha,
+            hatch=hatch,
+            edgecolor="0.3" if hatch else None,
+        )
+        bx.errorbar(
+            x + off,
+            med,
+            yerr=[
+                np.subtract(med, [v.min() for v in vals]),
+                np.subtract([v.max() for v in vals], med),
+            ],
+            fmt="none",
+            ecolor="0.15",
+            capsize=3,
+        )
+    for i, n in enumerate(names):
+        g = float(np.median(runs[n]["seed_gap"]))
+        bx.text(i, 1.04, f"gap {g:.2f}", ha="center", fontsize=8)
+    bx.set_xticks(x, [n.replace(" + ", "\n+ ") for n in names], fontsize=8)
+    bx.set_ylim(0, 1.12)
+    bx.set_ylabel("final accuracy (eval mode)")
+    n_seeds = len(runs[names[0]]["seed_train"])
+    bx.set_title(f"After the last epoch: median and range over {n_seeds} seeds")
+    solid = plt.Rectangle((0, 0), 1, 1, color="0.45", label="train")
+    hatched = plt.Rectangle(
+        (0, 0),
+        1,
+        1,
+        facecolor="0.45",
+        alpha=0.45,
+        hatch="//",
+        edgecolor="0.3",
+        label="test",
+    )
+    bx.legend(handles=[solid, hatched], loc="lower left", fontsize=8)
+    bx.grid(axis="x", visible=False)
 
 
 def _plot_norms(runs: dict[str, dict], out: Path, size: str) -> Path:
