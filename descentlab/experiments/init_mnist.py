@@ -191,7 +191,7 @@ def _plot(
     size: str,
 ) -> Path:
     with plot_style() as plt:
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(1.6, 1))
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 6), width_ratios=(1.6, 1))
         it = np.arange(1, iterations + 1)
         for key, (_, lab) in INITS.items():
             r = runs[key]
@@ -256,7 +256,13 @@ def _label_loss_axes(ax, runs: dict, iterations: int, window: int, n_seeds: int)
         f"range over {n_seeds} seeds\n(faint: raw loss of the first seed)",
         fontsize=10,
     )
-    ax.legend(loc="lower left", fontsize=8.5, title="final: median (min–max)")
+    ax.legend(  # below the axes: inside, it covers curves at one size or another
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        ncol=2,
+        fontsize=8.5,
+        title="final: median (min–max)",
+    )
 
 
 def _label_accuracy_axes(bx, iterations: int, n_seeds: int) -> None:
@@ -271,7 +277,7 @@ def _label_accuracy_axes(bx, iterations: int, n_seeds: int) -> None:
         f"over {n_seeds} seeds",
         fontsize=10,
     )
-    bx.legend(loc="center right")
+    bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8.5)
 
 
 def _span(values: list[float], digits: int = 3) -> str:
