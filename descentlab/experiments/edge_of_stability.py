@@ -152,7 +152,8 @@ def _reach(s: dict) -> str:
             f"(max {s['max_sharpness']:.2f})"
         )
     return (
-        f"{head}, climbs back to 2/lr = {s['limit']:.3g} by step "
+        f"{head}, climbs back to within {100 * (1 - REACH):.0f} % of 2/lr = "
+        f"{s['limit']:.3g} by step "
         f"{s['reached_step']} and from then on averages {s['hover_mean']:.2f} "
         f"({100 * s['hover_ratio']:.0f} % of 2/lr, at most "
         f"{s['max_sharpness']:.2f})"
@@ -176,7 +177,8 @@ def _captions(q_lrs, q_losses, lam_max, summ, size: str) -> dict[str, str]:
             + " and ".join(f"{x['lr']:g}" for x in summ)
             + "; the dashed lines are 2/lr = "
             + " and ".join(f"{x['limit']:.3g}" for x in summ)
-            + ", which the sharpness, after its first drop, reaches again at step "
+            + ", which the sharpness, after its first drop, reaches again (to within "
+            f"{100 * (1 - REACH):.0f} %) at step "
             + " and ".join(
                 "never" if x["reached_step"] is None else str(x["reached_step"])
                 for x in summ
@@ -209,8 +211,8 @@ def _takeaway(summ: list[dict]) -> str:
     return (
         "Edge of stability: "
         + (
-            "under full-batch GD the sharpness climbs back to 2/lr after its "
-            "first drop ("
+            "under full-batch GD the sharpness climbs back to (within "
+            f"{100 * (1 - REACH):.0f} % of) 2/lr after its first drop ("
             + "; ".join(
                 f"lr {x['lr']:g}: at step {x['reached_step']}, then on average "
                 f"{100 * x['hover_ratio']:.0f} % of 2/lr = {x['limit']:.3g}"
