@@ -396,6 +396,21 @@ def _log_limits(rounds: list[dict], names) -> dict[str, tuple[float, float]]:
     return limits
 
 
+def _trial_dots(ax, xs: list, ys: list, values: list, norm, size: float):
+    """Completed trials as dots coloured by validation accuracy (viridis)."""
+    return ax.scatter(
+        xs,
+        ys,
+        c=values,
+        cmap="viridis",
+        norm=norm,
+        s=size,
+        edgecolors="k",
+        linewidths=0.3,
+        zorder=3,
+    )
+
+
 def _failed_marks(ax, xs: list, ys: list, label: str | None = None) -> None:
     """Failed trials as red crosses (nothing when there are none)."""
     if xs:
@@ -408,17 +423,7 @@ def _accuracy_panel(ax, info: dict, n: str, done, failed, limits, norm):
     lo, hi = (10**v for v in info["log10_range"][n])
     ax.axvspan(lo, hi, color="0.85", zorder=0, label="range sampled")
     ys = [t.value for t in done]
-    mappable = ax.scatter(
-        [t.params[n] for t in done],
-        ys,
-        c=ys,
-        cmap="viridis",
-        norm=norm,
-        s=26,
-        edgecolors="k",
-        linewidths=0.3,
-        zorder=3,
-    )
+    mappable = _trial_dots(ax, [t.params[n] for t in done], ys, ys, norm, 26)
     _failed_marks(ax, [t.params[n] for t in failed], [0.0] * len(failed), "failed")
     ax.set_xscale("log")
     ax.set_xlim(*limits)
@@ -439,16 +444,13 @@ def _joint_panel(plt, ax, info: dict, done, failed, limits, norm) -> None:
         )
     )
     order = sorted(done, key=lambda t: t.value)  # best drawn on top
-    ax.scatter(
+    _trial_dots(
+        ax,
         [t.params["lr"] for t in order],
         [t.params["weight_decay"] for t in order],
-        c=[t.value for t in order],
-        cmap="viridis",
-        norm=norm,
-        s=30,
-        edgecolors="k",
-        linewidths=0.3,
-        zorder=3,
+        [t.value for t in order],
+        norm,
+        30,
     )
     _failed_marks(
         ax,
