@@ -166,17 +166,16 @@ class Conv2d(Module):
 
         def forward_chunk(sl):
             buf = conv_shifted.pack(x[sl], g, dtype)
-            conv_shifted.forward(buf, slices, g, buf_n(sl, n), y[sl], bias)
+            conv_shifted.forward(buf, slices, g, y[sl], bias)
             return buf
 
         bufs = run_chunks(forward_chunk, chunks)
-        self._cache = _ShiftedCache(bufs, chunks, g)
+        self._cache = _ShiftedCache(bufs, chunks, g, slices)
         return y
 
     def _backward_shifted(self, dout, cache: _ShiftedCache):
         n = dout.shape[0]
-        g, w4 = cache.geometry, self.weight.data
-        slices = conv_shifted.kernel_slices(w4)
+        g, w4, slices = cache.geometry, self.weight.data, cache.slices
         dx = None
         if self.input_grad:
             dx = np.empty(
@@ -279,18 +278,16 @@ class Conv2d(Module):
         return dx
 
 
-def buf_n(sl: slice, n: int) -> int:
-    """Samples in the batch slice ``sl`` of a batch of ``n``."""
-    return len(range(*sl.indices(n)))
-
-
 class _ShiftedCache:
-    """What the shifted-GEMM forward keeps: packed chunks, chunks, geometry."""
+    """What the shifted-GEMM forward keeps for backward: packed chunks, chunks,
+    geometry and the kernel as kh*kw matrices (the weights do not change in
+    between)."""
 
-    __slots__ = ("bufs", "chunks", "geometry")
+    __slots__ = ("bufs", "chunks", "geometry", "slices")
 
-    def __init__(self, bufs, chunks, geometry):
-        self.bufs, self.chunks, self.geometry = bufs, chunks, geometry
+    def __init__(self, bufs, chunks, geometry, slices):
+        self.bufs, self.chunks = bufs, chunks
+        self.geometry, self.slices = geometry, slices
 
 
 class _ChunkedCache:

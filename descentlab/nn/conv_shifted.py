@@ -94,8 +94,9 @@ def pack(x, g: Geometry, dtype) -> np.ndarray:
     return buf
 
 
-def forward(buf, slices, g: Geometry, n: int, out, bias=None) -> None:
+def forward(buf, slices, g: Geometry, out, bias=None) -> None:
     """out (n, C_out, OH, OW) = correlation of the packed chunk with the kernel."""
+    n = out.shape[0]
     size = n * g.hp * g.wp
     cout = slices[0].shape[0]
     acc = np.empty((cout, size), dtype=out.dtype)
