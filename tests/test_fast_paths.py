@@ -285,49 +285,50 @@ def _blas_threads(ctl) -> list[int]:
     return [i["num_threads"] for i in own]
 
 
-def test_single_blas_thread_limits_and_restores():
-    """Check BLAS runs with one thread inside the block and gets its count back."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    ctl = threadpoolctl.ThreadpoolController()
-    with ctl.limit(limits=2, user_api="blas"):
-        before = _blas_threads(ctl)
-        if not before:
-            pytest.skip("no BLAS library that threadpoolctl can control")
-        with single_blas_thread():
-            inside = _blas_threads(ctl)
-        after = _blas_threads(ctl)
-    assert inside == [1] * len(before)
-    assert after == before
-
-
-def test_training_threads_pin_blas_only_with_a_pool():
-    """Check the training-loop policy: one BLAS thread inside the block while the
-    pool has 2 threads; BLAS untouched with a 1-thread pool or the reference path."""
+@pytest.fixture
+def two_blas_threads():
+    """(controller, NumPy's BLAS thread counts) with BLAS set to 2 threads for the
+    test; skips without threadpoolctl or a BLAS it can set to 2 threads."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     ctl = threadpoolctl.ThreadpoolController()
     with ctl.limit(limits=2, user_api="blas"):
         before = _blas_threads(ctl)
         if not before or before == [1] * len(before):
             pytest.skip("no multi-threaded BLAS that threadpoolctl can control")
-        with parallel.training_threads():
-            pooled = _blas_threads(ctl)
-        set_num_threads(1)
-        with parallel.training_threads():
-            one_thread = _blas_threads(ctl)
-        set_num_threads(2)
-        with reference_paths(), parallel.training_threads():
-            reference = _blas_threads(ctl)
-        after = _blas_threads(ctl)
+        yield ctl, before
+
+
+def test_single_blas_thread_limits_and_restores(two_blas_threads):
+    """Check BLAS runs with one thread inside the block and gets its count back."""
+    ctl, before = two_blas_threads
+    with single_blas_thread():
+        inside = _blas_threads(ctl)
+    assert inside == [1] * len(before)
+    assert _blas_threads(ctl) == before
+
+
+def test_training_threads_pin_blas_only_with_a_pool(two_blas_threads):
+    """Check the training-loop policy: one BLAS thread inside the block while the
+    pool has 2 threads; BLAS untouched with a 1-thread pool or the reference path."""
+    ctl, before = two_blas_threads
+    with parallel.training_threads():
+        pooled = _blas_threads(ctl)
+    set_num_threads(1)
+    with parallel.training_threads():
+        one_thread = _blas_threads(ctl)
+    set_num_threads(2)
+    with reference_paths(), parallel.training_threads():
+        reference = _blas_threads(ctl)
+    after = _blas_threads(ctl)
     assert pooled == [1] * len(before)
     assert one_thread == before and reference == before and after == before
 
 
-def test_trainer_fit_runs_with_one_blas_thread_under_the_pool():
+def test_trainer_fit_runs_with_one_blas_thread_under_the_pool(two_blas_threads):
     """Check Trainer.fit applies the policy: a callback sees one BLAS thread."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     from descentlab.train import Callback, Trainer
 
-    ctl = threadpoolctl.ThreadpoolController()
+    ctl, before = two_blas_threads
     seen: list[list[int]] = []
 
     class Probe(Callback):
@@ -337,21 +338,16 @@ def test_trainer_fit_runs_with_one_blas_thread_under_the_pool():
     model = DeepConvNet(seed=0, dropout=0.0)
     x = np.random.default_rng(0).standard_normal((8, 1, 28, 28)).astype(np.float32)
     y = np.arange(8) % 10
-    with ctl.limit(limits=2, user_api="blas"):
-        before = _blas_threads(ctl)
-        if not before or before == [1] * len(before):
-            pytest.skip("no multi-threaded BLAS that threadpoolctl can control")
-        trainer = Trainer(
-            model,
-            SoftmaxCrossEntropy(),
-            Adam(model.parameters()),
-            callbacks=[Probe()],
-            verbose=0,
-        )
-        trainer.fit((x, y), epochs=1, batch_size=4)
-        after = _blas_threads(ctl)
+    trainer = Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(model.parameters()),
+        callbacks=[Probe()],
+        verbose=0,
+    )
+    trainer.fit((x, y), epochs=1, batch_size=4)
     assert seen == [[1] * len(before)] * 2
-    assert after == before
+    assert _blas_threads(ctl) == before
 
 
 def test_thread_settings_are_validated(monkeypatch):
