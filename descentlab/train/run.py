@@ -593,11 +593,9 @@ def _write_run_info(path: Path, info: dict[str, Any], *, resumed: bool) -> None:
         except (OSError, ValueError):
             previous = None
         if isinstance(previous, dict):
-            # this session's own record, rewritten at the end (the start time
-            # has one-second resolution: a quick resume can share it)
-            if previous.get("session", previous.get("start")) == info.get(
-                "session", info["start"]
-            ):
+            # this session's own record, rewritten at the end; told apart by
+            # the session id (start times have one-second resolution)
+            if previous.get("session") == info["session"]:
                 sessions = list(previous.get("sessions", []))
             else:
                 earlier = {k: v for k, v in previous.items() if k != "sessions"}
