@@ -417,7 +417,7 @@ def _bn_ahead(r: dict) -> bool:
 
 
 def _bn_prose(runs: list[dict], epochs: int, n_seeds: int) -> dict[str, str]:
-    """The paragraphs under the grid and the output-norm figures."""
+    """The paragraphs before the grid and the output-norm figures."""
     return {
         "grid": _grid_text(runs, epochs, n_seeds),
         "norm": _norm_text(runs, epochs, n_seeds),

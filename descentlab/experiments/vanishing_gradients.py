@@ -74,7 +74,8 @@ EXPLANATION = (
     "shortcuts. Too large an init (a ReLU net with std above He's) makes the "
     "activations and the gradients grow with depth (exploding gradients). The second "
     "figure trains that net with plain SGD, without and with clip_grad_norm, which "
-    "bounds every step by lr·max_norm. The numbers below each figure are this run's."
+    "bounds every step by lr·max_norm. The paragraph before each figure gives this "
+    "run's numbers."
 )
 
 DEPTH = 20
@@ -504,7 +505,7 @@ def _per_layer(norms) -> float:
 
 
 def _texts(layer_norms: dict, initial_loss: dict, runs: dict) -> dict[str, str]:
-    """The paragraphs under each figure and the takeaway, from this run's numbers."""
+    """The paragraphs before each figure and the takeaway, from this run's numbers."""
     sig = layer_norms["sigmoid"]
     orders = math.log10(sig[-1] / sig[0])
     bn, res = layer_norms["relu_he_bn"], layer_norms["residual"]
